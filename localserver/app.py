@@ -1,0 +1,49 @@
+"""The Litestar application: routes under /v1, one error envelope, background services in the lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar, Router
+from litestar.datastructures import State
+from litestar.di import Provide
+
+from localserver import builder, deployments, executions, functions, health, variables
+from localserver.auth import project_guard
+from localserver.config import ServerConfig
+from localserver.context import ServerContext
+from localserver.errors import handle_exception
+from localserver.store import Store
+
+
+def create_app(config: ServerConfig) -> Litestar:
+    """Build the app for one project. Background workers start and stop with the app's lifespan."""
+    ctx = ServerContext(config=config, store=Store(config.db_path))
+
+    @asynccontextmanager
+    async def services(app: Litestar) -> AsyncIterator[None]:
+        async with builder.running(ctx):
+            yield
+        ctx.store.close()
+
+    api = Router(
+        path="/v1",
+        guards=[project_guard],
+        route_handlers=[
+            *functions.ROUTES,
+            *variables.ROUTES,
+            *deployments.ROUTES,
+            *executions.ROUTES,
+        ],
+    )
+    public = Router(path="/v1", route_handlers=[*health.ROUTES])
+    return Litestar(
+        route_handlers=[public, api],
+        dependencies={"ctx": Provide(lambda: ctx, use_cache=True, sync_to_thread=False)},
+        exception_handlers={Exception: handle_exception},
+        state=State({"ctx": ctx}),
+        lifespan=[services],
+        openapi_config=None,
+        request_max_body_size=12_000_000,
+    )

@@ -1,0 +1,42 @@
+"""Settings of one local server instance."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ServerConfig(BaseModel):
+    """What `fnsync local-server` was started with; mirrors the `_APP_FUNCTIONS_*` knobs of Appwrite."""
+
+    model_config = ConfigDict(frozen=True)
+
+    data_dir: Path
+    project_id: str = "local"
+    api_key: str
+    public_endpoint: str = "http://127.0.0.1:8080/v1"
+    runtimes: tuple[str, ...] | None = Field(default=None, description="Allow-list like _APP_FUNCTIONS_RUNTIMES; None = all")
+    size_limit: int = 30_000_000
+    timeout_max: int = 900
+    build_timeout: int = 900
+    version: str = "1.6.2"
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "state.sqlite3"
+
+    @property
+    def code_dir(self) -> Path:
+        """Uploaded archives, one file per deployment."""
+        return self.data_dir / "code"
+
+    @property
+    def builds_dir(self) -> Path:
+        """Unpacked and built deployments, one folder per deployment."""
+        return self.data_dir / "builds"
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Chunks of uploads still in progress."""
+        return self.data_dir / "uploads"

@@ -1,0 +1,3 @@
+"""Placeholder: routes for deployments are being written."""
+
+ROUTES: list = []

@@ -1,0 +1,3 @@
+"""Placeholder: routes for executions are being written."""
+
+ROUTES: list = []

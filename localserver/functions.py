@@ -1,0 +1,3 @@
+"""Placeholder: routes for functions are being written."""
+
+ROUTES: list = []

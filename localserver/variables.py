@@ -1,0 +1,3 @@
+"""Placeholder: routes for variables are being written."""
+
+ROUTES: list = []

@@ -1,0 +1,81 @@
+"""The `fnsync` command line: the one place that wires the reconciler, the webhook and the local server.
+
+Every error exits 1, usage errors included, because exit 2 means "there are changes" for
+`fnsync plan --detailed-exitcode` and `fnsync drift`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+import click
+
+from syncer.cli.terminal import Terminal
+
+# (module under syncer.cli, attribute): one module per command, registered in help order.
+COMMANDS: list[tuple[str, str]] = [
+    ("validate", "validate"),
+    ("plan", "plan"),
+    ("apply", "apply"),
+    ("watch", "watch"),
+    ("exec_", "exec_"),
+    ("webhook", "webhook"),
+    ("local_server", "local_server"),
+]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("-v", "--verbose", count=True, help="More output (repeatable).")
+@click.option("-q", "--quiet", count=True, help="Less output (repeatable).")
+@click.option(
+    "--color/--no-color",
+    default=None,
+    envvar="FNSYNC_COLOR",
+    help="Force or disable colors (env FNSYNC_COLOR). Default: colors on a terminal only.",
+)
+@click.version_option(package_name="fnsync", prog_name="fnsync")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, quiet: int, color: bool | None) -> None:
+    """Keep Appwrite Functions in step with git.
+
+    Connection settings come from --endpoint/--project, then APPWRITE_ENDPOINT,
+    APPWRITE_PROJECT_ID and APPWRITE_API_KEY, then the manifest. With no endpoint
+    at all, fnsync uses the embedded local server (state in .fnsync/local).
+    """
+    if os.environ.get("NO_COLOR") and color is None:
+        color = False
+    ctx.obj = Terminal(verbosity=verbose - quiet, color=color)
+
+
+for module_name, attribute in COMMANDS:
+    try:
+        module = importlib.import_module(f"syncer.cli.{module_name}")
+    except ModuleNotFoundError as exc:  # a command not written yet
+        if exc.name != f"syncer.cli.{module_name}":
+            raise
+        continue
+    cli.add_command(getattr(module, attribute))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: remaps click's usage-error exit 2 to 1 and hides tracebacks unless FNSYNC_DEBUG."""
+    try:
+        cli.main(args=argv, prog_name="fnsync", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(1)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
+        if os.environ.get("FNSYNC_DEBUG"):
+            raise
+        click.echo(f"error: {type(exc).__name__}: {exc} (set FNSYNC_DEBUG=1 for the traceback)", err=True)
+        sys.exit(1)
+    sys.exit(0)

@@ -1,0 +1,106 @@
+"""Appwrite's response models as the client returns them (1.6 shapes; unknown fields ignored).
+
+`extra="ignore"` keeps the client working when newer servers add fields.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+
+class Variable(Model):
+    id: str = Field(alias="$id")
+    created_at: str = Field(default="", alias="$createdAt")
+    updated_at: str = Field(default="", alias="$updatedAt")
+    key: str
+    value: str = ""
+    resource_id: str = Field(default="", alias="resourceId")
+
+
+class Function(Model):
+    id: str = Field(alias="$id")
+    created_at: str = Field(default="", alias="$createdAt")
+    updated_at: str = Field(default="", alias="$updatedAt")
+    execute: tuple[str, ...] = ()
+    name: str
+    enabled: bool = True
+    live: bool = True
+    logging: bool = True
+    runtime: str
+    deployment: str = ""  # active deployment id ("" if none)
+    scopes: tuple[str, ...] = ()
+    vars: tuple[Variable, ...] = ()
+    events: tuple[str, ...] = ()
+    schedule: str = ""
+    timeout: int = 15
+    entrypoint: str = ""
+    commands: str = ""
+    version: str = ""
+    installation_id: str = Field(default="", alias="installationId")
+    provider_repository_id: str = Field(default="", alias="providerRepositoryId")
+    provider_branch: str = Field(default="", alias="providerBranch")
+    provider_root_directory: str = Field(default="", alias="providerRootDirectory")
+    provider_silent_mode: bool = Field(default=False, alias="providerSilentMode")
+    specification: str = ""
+
+
+class Deployment(Model):
+    id: str = Field(alias="$id")
+    created_at: str = Field(default="", alias="$createdAt")
+    updated_at: str = Field(default="", alias="$updatedAt")
+    type: str = ""
+    resource_id: str = Field(default="", alias="resourceId")
+    entrypoint: str = ""
+    size: int = 0
+    build_size: int = Field(default=0, alias="buildSize")
+    build_id: str = Field(default="", alias="buildId")
+    activate: bool = False
+    status: str = ""
+    build_logs: str = Field(default="", alias="buildLogs")
+    build_time: int = Field(default=0, alias="buildTime")
+    provider_commit_hash: str = Field(default="", alias="providerCommitHash")
+    provider_branch: str = Field(default="", alias="providerBranch")
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("ready", "failed", "canceled")
+
+
+class Header(Model):
+    name: str
+    value: str
+
+
+class Execution(Model):
+    id: str = Field(alias="$id")
+    created_at: str = Field(default="", alias="$createdAt")
+    function_id: str = Field(default="", alias="functionId")
+    trigger: str = ""
+    status: str = ""
+    request_method: str = Field(default="", alias="requestMethod")
+    request_path: str = Field(default="", alias="requestPath")
+    response_status_code: int = Field(default=0, alias="responseStatusCode")
+    response_body: str = Field(default="", alias="responseBody")
+    response_headers: tuple[Header, ...] = Field(default=(), alias="responseHeaders")
+    logs: str = ""
+    errors: str = ""
+    duration: float = 0.0
+    scheduled_at: str | None = Field(default=None, alias="scheduledAt")
+
+
+class Runtime(Model):
+    id: str = Field(alias="$id")
+    key: str = ""
+    name: str = ""
+    version: str = ""
+
+
+class Specification(Model):
+    slug: str
+    memory: int = 0
+    cpus: float = 0
+    enabled: bool = True

@@ -1,0 +1,83 @@
+"""The manifest as data: frozen pydantic models of `functions.yaml` after loading and interpolation.
+
+Field names mirror Appwrite's so the docs map one to one. These models are the contract between the
+loader (`syncer.manifest.loader`), packaging, the planner and the webhook.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class VariableValue(Frozen):
+    """A variable's value and whether it must be masked (it came from the environment or `.env`)."""
+
+    value: str
+    sensitive: bool = False
+
+    def display(self) -> str:
+        return "(sensitive)" if self.sensitive else self.value
+
+
+class GitSettings(Frozen):
+    """A function's VCS provider settings (Appwrite's installationId/provider* fields)."""
+
+    installation_id: str = ""
+    repository_id: str = ""
+    branch: str = ""
+    root_directory: str = ""
+    silent_mode: bool = False
+
+
+class FunctionSpec(Frozen):
+    """One function as the manifest wants it. Defaults are Appwrite 1.6's create defaults."""
+
+    id: str
+    name: str
+    runtime: str
+    path: Path | None = None  # absolute, resolved against the manifest's folder; None = settings only
+    include: tuple[str, ...] = ()  # extra folders or globs, relative to the manifest's folder
+    ignore: tuple[str, ...] = ()
+    entrypoint: str = ""
+    commands: str = ""
+    execute: tuple[str, ...] = ()
+    events: tuple[str, ...] = ()
+    schedule: str = ""
+    timeout: int = 15
+    enabled: bool = True
+    logging: bool = True
+    scopes: tuple[str, ...] = ()
+    specification: str | None = None  # None = the server's default
+    variables: dict[str, VariableValue] = Field(default_factory=dict)
+    git: GitSettings | None = None
+    line: int = 0  # where the function is declared in the manifest, for messages
+
+
+class PruneSettings(Frozen):
+    keep: tuple[str, ...] = ()  # function ID globs never deleted by --prune
+
+
+class Manifest(Frozen):
+    """A whole validated manifest. `functions` keeps the file's order."""
+
+    source: Path  # absolute path of the manifest file
+    version: int = 1
+    endpoint: str | None = None
+    project: str | None = None
+    functions: dict[str, FunctionSpec] = Field(default_factory=dict)
+    prune: PruneSettings = PruneSettings()
+
+    @property
+    def root(self) -> Path:
+        """The folder the manifest lives in; paths in it are relative to this."""
+        return self.source.parent
+
+    def sensitive_values(self) -> set[str]:
+        """Every value that must never be printed (used to scrub logs and errors)."""
+        return {v.value for f in self.functions.values() for v in f.variables.values() if v.sensitive and v.value}
