@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from litestar import get
+from litestar.di import NamedDependency
 
 from localserver.context import ServerContext
 
 
 @get("/health/version", sync_to_thread=False)
-def health_version(ctx: ServerContext) -> dict[str, str]:
+def health_version(ctx: NamedDependency[ServerContext]) -> dict[str, str]:
     return {"version": ctx.config.version}
 
 
