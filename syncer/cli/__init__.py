@@ -14,19 +14,39 @@ import click
 
 from syncer.cli.terminal import Terminal
 
-# (module under syncer.cli, attribute): one module per command, registered in help order.
-COMMANDS: list[tuple[str, str]] = [
-    ("validate", "validate"),
-    ("plan", "plan"),
-    ("apply", "apply"),
-    ("watch", "watch"),
-    ("exec_", "exec_"),
-    ("webhook", "webhook"),
-    ("local_server", "local_server"),
-]
+# name -> (module under syncer.cli, attribute, one-line help). Commands are imported only when run,
+# so `fnsync --help` and every command start fast; the help lines here are what the root help lists.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "validate": ("validate", "validate", "Check a manifest offline; every error names file, line and field."),
+    "plan": ("plan", "plan", "Show what apply would change on the server."),
+    "apply": ("apply", "apply", "Make the server match the manifest (or a saved plan)."),
+    "watch": ("watch", "watch", "Redeploy functions on save during development."),
+    "exec": ("exec_", "exec_", "Run a function and print its response."),
+    "webhook": ("webhook", "webhook", "Receive git pushes and deploy the functions they touch."),
+    "local-server": ("local_server", "local_server", "Run the local Appwrite-compatible Functions server."),
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class LazyGroup(click.Group):
+    """A click group that imports a command's module only when that command is used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module_name, attribute, _ = COMMANDS[cmd_name]
+        module = importlib.import_module(f"syncer.cli.{module_name}")
+        command: click.Command = getattr(module, attribute)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, help_line) for name, (_, _, help_line) in COMMANDS.items()])
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("-v", "--verbose", count=True, help="More output (repeatable).")
 @click.option("-q", "--quiet", count=True, help="Less output (repeatable).")
 @click.option(
@@ -47,16 +67,6 @@ def cli(ctx: click.Context, verbose: int, quiet: int, color: bool | None) -> Non
     if os.environ.get("NO_COLOR") and color is None:
         color = False
     ctx.obj = Terminal(verbosity=verbose - quiet, color=color)
-
-
-for module_name, attribute in COMMANDS:
-    try:
-        module = importlib.import_module(f"syncer.cli.{module_name}")
-    except ModuleNotFoundError as exc:  # a command not written yet
-        if exc.name != f"syncer.cli.{module_name}":
-            raise
-        continue
-    cli.add_command(getattr(module, attribute))
 
 
 def main(argv: list[str] | None = None) -> None:

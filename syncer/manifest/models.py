@@ -57,6 +57,7 @@ class FunctionSpec(Frozen):
     variables: dict[str, VariableValue] = Field(default_factory=dict)
     git: GitSettings | None = None
     line: int = 0  # where the function is declared in the manifest, for messages
+    lines: dict[str, int] = Field(default_factory=dict)  # field name -> line where it is set (maybe under `defaults`)
 
 
 class PruneSettings(Frozen):

@@ -1,0 +1,197 @@
+"""YAML text -> plain data plus where every key and item sits in the file.
+
+PyYAML's constructors silently keep the last of two equal keys and forget line numbers, so we compose
+the node graph with the safe loader and build the data ourselves:
+
+- every scalar becomes its text (`str`) or `None` for YAML nulls. Types are decided later by the schema, so
+  `PORT: 8080` keeps the text `8080`, `VERSION: 1.10` doesn't become `1.1`, and `on`/`no` stay words;
+- keys are always text; a repeated key is an issue (the first one is kept);
+- `<<` merge keys work as in YAML 1.1 (the mapping's own keys win);
+- recursive aliases and alias bombs are issues, not hangs.
+
+`Document.marks` maps a field path such as `("functions", "api", "timeout")` to its (line, column), so any
+later stage can report a precise place. New top-level sections (e.g. per-environment overlays) are plain
+data transforms on a `Document` and need no change here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from syncer.manifest.errors import ManifestIssue
+
+FieldPath = tuple[str | int, ...]
+Mark = tuple[int, int]  # 1-based line and column
+
+NULL_TAG = "tag:yaml.org,2002:null"
+MERGE_TAG = "tag:yaml.org,2002:merge"
+MAX_NODES = 100_000  # far above any real manifest; stops "billion laughs" alias expansion
+
+
+@dataclass
+class Document:
+    """Raw manifest data with the place of every key and list item, and the issues found so far."""
+
+    file: str  # the name used in messages
+    data: Any
+    marks: dict[FieldPath, Mark] = field(default_factory=dict)
+    issues: list[ManifestIssue] = field(default_factory=list)
+
+    def locate(self, path: FieldPath) -> Mark:
+        """The place of `path`, or of its nearest ancestor present in the file (e.g. for a missing key)."""
+        for end in range(len(path), -1, -1):
+            mark = self.marks.get(path[:end])
+            if mark is not None:
+                return mark
+        return (1, 1)
+
+    def issue(self, path: FieldPath, message: str) -> ManifestIssue:
+        line, column = self.locate(path)
+        return ManifestIssue(file=self.file, line=line, column=column, field=field_name(path), message=message)
+
+    def add_issue(self, path: FieldPath, message: str) -> None:
+        self.issues.append(self.issue(path, message))
+
+
+def field_name(path: FieldPath) -> str:
+    """`("functions", "api", "events", 1)` -> `functions.api.events[1]`."""
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            part = part or '""'  # an empty key must stay visible
+            text += f".{part}" if text else part
+    return text
+
+
+def load_yaml(text: str, file: str) -> Document:
+    """Parse `text`; YAML syntax errors become issues (with their line) and leave `data` as None."""
+    document = Document(file=file, data=None, marks={(): (1, 1)})
+    loader: yaml.SafeLoader | None = None
+    try:
+        loader = yaml.SafeLoader(text)  # the reader rejects control characters right here
+        root = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+        problem = " ".join(part for part in (exc.context, exc.problem) if part) or "invalid YAML"
+        document.issues.append(ManifestIssue(file=file, line=line, column=column, message=f"YAML syntax error: {problem}"))
+        return document
+    except yaml.reader.ReaderError as exc:  # control characters: a position, not a mark
+        line = text.count("\n", 0, exc.position) + 1
+        document.issues.append(
+            ManifestIssue(file=file, line=line, message=f"YAML syntax error: {_codepoint(exc.character)} is not allowed")
+        )
+        return document
+    except yaml.YAMLError as exc:
+        document.issues.append(ManifestIssue(file=file, line=0, message=f"YAML syntax error: {exc}"))
+        return document
+    except RecursionError:
+        document.issues.append(ManifestIssue(file=file, line=0, message="YAML nesting is too deep"))
+        return document
+    finally:
+        if loader is not None:
+            loader.dispose()
+    if root is not None:
+        builder = _Builder(document)
+        try:
+            document.data = builder.build(root, ())
+        except RecursionError:
+            document.data = None
+            document.add_issue((), "YAML nesting is too deep")
+        except _TooLarge:
+            document.data = None
+            document.add_issue((), f"the manifest expands to more than {MAX_NODES} values (alias bomb?)")
+    return document
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _Builder:
+    """Turns a composed node graph into str/None/list/dict data, recording marks and key problems."""
+
+    def __init__(self, document: Document) -> None:
+        self.document = document
+        self.count = 0
+        self.active: set[int] = set()  # nodes being built, to catch recursive aliases
+
+    def build(self, node: Node, path: FieldPath) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise _TooLarge
+        if isinstance(node, ScalarNode):
+            return None if node.tag == NULL_TAG else str(node.value)
+        if id(node) in self.active:
+            self.document.add_issue(path, "a YAML alias refers to one of its own parents")
+            return None
+        self.active.add(id(node))
+        try:
+            if isinstance(node, SequenceNode):
+                return self._sequence(node, path)
+            if isinstance(node, MappingNode):
+                return self._mapping(node, path)
+            return None  # pragma: no cover - the composer makes only these three kinds
+        finally:
+            self.active.discard(id(node))
+
+    def _sequence(self, node: SequenceNode, path: FieldPath) -> list[Any]:
+        items = []
+        for index, item in enumerate(node.value):
+            self.document.marks[path + (index,)] = _mark(item)
+            items.append(self.build(item, path + (index,)))
+        return items
+
+    def _mapping(self, node: MappingNode, path: FieldPath) -> dict[str, Any]:
+        merged: dict[str, Any] = {}
+        own: dict[str, Any] = {}
+        own_marks: dict[str, Mark] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == MERGE_TAG:
+                for source in self._merge_sources(value_node, path):
+                    for key, value in self.build(source, path).items():
+                        merged.setdefault(key, value)
+        for key_node, value_node in node.value:
+            if key_node.tag == MERGE_TAG:
+                continue
+            if not isinstance(key_node, ScalarNode):
+                self.document.issues.append(self._issue_at(key_node, path, "a key must be plain text, not a list or mapping"))
+                continue
+            key = str(key_node.value)
+            if key in own:
+                first = own_marks[key][0]
+                self.document.issues.append(
+                    self._issue_at(key_node, path + (key,), f"duplicate key {key!r} (first defined on line {first})")
+                )
+                continue
+            own_marks[key] = _mark(key_node)
+            self.document.marks[path + (key,)] = own_marks[key]
+            own[key] = self.build(value_node, path + (key,))
+        return {**merged, **own}
+
+    def _merge_sources(self, value: Node, path: FieldPath) -> list[MappingNode]:
+        sources = value.value if isinstance(value, SequenceNode) else [value]
+        if all(isinstance(source, MappingNode) for source in sources):
+            return list(sources)
+        self.document.issues.append(self._issue_at(value, path, "a `<<` merge key needs a mapping or a list of mappings"))
+        return []
+
+    def _issue_at(self, node: Node, path: FieldPath, message: str) -> ManifestIssue:
+        line, column = _mark(node)
+        return ManifestIssue(file=self.document.file, line=line, column=column, field=field_name(path), message=message)
+
+
+def _mark(node: Node) -> Mark:
+    return (node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+def _codepoint(character: object) -> str:
+    """PyYAML reports the offending character as its code (an int) for text input."""
+    code = character if isinstance(character, int) else ord(str(character)[:1] or "\0")
+    return f"character U+{code:04X}"
