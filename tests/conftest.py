@@ -44,6 +44,7 @@ class _ThreadedUvicorn:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=20)
+        self.sock.close()
 
 
 def start_local_server(data_dir: Path, **overrides: object) -> tuple[LocalServer, _ThreadedUvicorn]:

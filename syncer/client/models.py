@@ -104,3 +104,66 @@ class Specification(Model):
     memory: int = 0
     cpus: float = 0
     enabled: bool = True
+
+
+# --- additions (client helper) -------------------------------------------------------------------------------------
+
+
+class Build(Model):
+    """What 1.6's cancel-build answers (1.7+ answers a Deployment; both parse here, unknown fields ignored)."""
+
+    id: str = Field(default="", alias="$id")
+    deployment_id: str = Field(default="", alias="deploymentId")
+    status: str = ""
+    duration: int = 0
+    size: int = 0
+
+
+class FunctionSettings(BaseModel):
+    """The body of create/update function, under API names when dumped (`to_api`). `None` = not sent.
+
+    PUT is a full replacement (§6): build this from the desired state, not from a partial change.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    name: str
+    runtime: str | None = None
+    execute: tuple[str, ...] = ()
+    events: tuple[str, ...] = ()
+    schedule: str = ""
+    timeout: int = 15
+    enabled: bool = True
+    logging: bool = True
+    entrypoint: str = ""
+    commands: str = ""
+    scopes: tuple[str, ...] = ()
+    specification: str | None = None
+    installation_id: str | None = Field(default=None, alias="installationId")
+    provider_repository_id: str | None = Field(default=None, alias="providerRepositoryId")
+    provider_branch: str | None = Field(default=None, alias="providerBranch")
+    provider_root_directory: str | None = Field(default=None, alias="providerRootDirectory")
+    provider_silent_mode: bool | None = Field(default=None, alias="providerSilentMode")
+
+    def to_api(self) -> dict[str, object]:
+        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+    @classmethod
+    def from_function(cls, function: Function) -> FunctionSettings:
+        """The settings a server function currently has (to PUT back unchanged, or to compare)."""
+        return cls.model_validate(
+            {name: getattr(function, name) for name in cls.model_fields if hasattr(function, name)}
+        )
+
+
+FUNCTION_SETTING_KEYS = frozenset(f.alias or n for n, f in FunctionSettings.model_fields.items())
+
+
+class UploadProgress(Model):
+    """Reported after each uploaded chunk (one report for a single-request upload)."""
+
+    deployment_id: str
+    uploaded: int  # bytes sent so far
+    total: int
+    chunks_uploaded: int
+    chunks_total: int

@@ -1,0 +1,43 @@
+"""The Appwrite Functions client: the only part of fnsync that speaks HTTP to Appwrite.
+
+    async with AppwriteClient(endpoint, project, api_key) as client:
+        fn = await client.get_function("hello")
+
+Public names live here; the modules behind them (`http`, `errors`, `retry`, `query`, `upload`, `models`) are
+implementation detail except `models` and `errors`, which callers may import directly.
+"""
+
+from syncer.client.errors import (
+    AppwriteConnectionError,
+    AppwriteError,
+    AppwriteProtocolError,
+    AppwriteResponseError,
+    BuildWaitTimeout,
+    is_already_exists,
+    is_duplicate_of_own_create,
+    is_not_found,
+)
+from syncer.client.http import AppwriteClient, ClientStats
+from syncer.client.models import FunctionSettings, UploadProgress
+from syncer.client.query import Query
+from syncer.client.retry import RetryPolicy, Safety
+from syncer.client.upload import CHUNK_SIZE
+
+__all__ = [
+    "CHUNK_SIZE",
+    "AppwriteClient",
+    "AppwriteConnectionError",
+    "AppwriteError",
+    "AppwriteProtocolError",
+    "AppwriteResponseError",
+    "BuildWaitTimeout",
+    "ClientStats",
+    "FunctionSettings",
+    "Query",
+    "RetryPolicy",
+    "Safety",
+    "UploadProgress",
+    "is_already_exists",
+    "is_duplicate_of_own_create",
+    "is_not_found",
+]
