@@ -9,11 +9,12 @@ from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.di import Provide
 
-from localserver import builder, deployments, executions, functions, health, variables
+from localserver import builder, deployments, executions, functions, health, proxy, scheduler, variables
 from localserver.auth import project_guard
 from localserver.config import ServerConfig
 from localserver.context import ServerContext
 from localserver.errors import handle_exception
+from localserver.runtime import service as runtime_service
 from localserver.store import Store
 
 
@@ -23,7 +24,7 @@ def create_app(config: ServerConfig) -> Litestar:
 
     @asynccontextmanager
     async def services(app: Litestar) -> AsyncIterator[None]:
-        async with builder.running(ctx):
+        async with builder.running(ctx), runtime_service.running(ctx), scheduler.running(ctx):
             yield
         ctx.store.close()
 
@@ -35,6 +36,7 @@ def create_app(config: ServerConfig) -> Litestar:
             *variables.ROUTES,
             *deployments.ROUTES,
             *executions.ROUTES,
+            *proxy.ROUTES,
         ],
     )
     public = Router(path="/v1", route_handlers=[*health.ROUTES])
@@ -45,5 +47,6 @@ def create_app(config: ServerConfig) -> Litestar:
         state=State({"ctx": ctx}),
         lifespan=[services],
         openapi_config=None,
+        logging_config=None,  # leave the host process's logging alone (fnsync's CLI owns it)
         request_max_body_size=12_000_000,
     )

@@ -1,13 +1,435 @@
-"""Placeholder: the build worker is being written."""
+"""The build worker: unpack a deployment's archive, run its build commands, record the outcome.
+
+Appwrite builds in a runtime container; here a build is a folder and a subprocess:
+
+    <builds_dir>/<functionId>/<deploymentId>/code   the unpacked archive, the commands' working dir
+                                             /venv   (python-* runtimes) a venv of this machine's Python
+                                             /bin    shims so `python`, `pip` mean that venv
+
+Status lives on a "builds" record, as in 1.6: no record -> `waiting`; record created -> `processing`
+-> `building` -> `ready` | `failed` | `canceled`. Workers run as asyncio tasks inside the app's
+lifespan (`running(ctx)`); on startup, builds a crash left half-done are marked failed and uploaded
+deployments without a build record are queued again.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
 
+from localserver.archive import ArchiveError, extract_archive, folder_size
+from localserver.clock import now_iso, parse_iso, unique_id
+from localserver.config import ServerConfig
 from localserver.context import ServerContext
+from localserver.runtimes import runtime_family, split_runtime
+
+logger = logging.getLogger("localserver.builder")
+
+WORKERS = 2
+LOG_LIMIT = 1_000_000  # keep at most this many characters of command output in buildLogs
+PENDING = ("processing", "building")
+TERMINAL = ("ready", "failed", "canceled")
+# Environment a build may see from the server's own: tools and network settings, never secrets.
+_PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "SSL_CERT_FILE", "SSL_CERT_DIR",
+               "REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
+               "http_proxy", "https_proxy", "no_proxy")
+_PASSED_PREFIXES = ("PIP_", "npm_config_", "NPM_CONFIG_")
+
+
+def archive_path(config: ServerConfig, function_id: str, deployment_id: str) -> Path:
+    """Where a deployment's uploaded archive is kept."""
+    return config.code_dir / function_id / f"{deployment_id}.tar.gz"
+
+
+def deployment_dir(config: ServerConfig, function_id: str, deployment_id: str) -> Path:
+    return config.builds_dir / function_id / deployment_id
+
+
+def code_dir(config: ServerConfig, function_id: str, deployment_id: str) -> Path:
+    """The unpacked, built code: the working directory of build commands (and of executions)."""
+    return deployment_dir(config, function_id, deployment_id) / "code"
+
+
+def _python_shims(bin_dir: Path, venv: Path, host_python: str) -> None:
+    """`python`/`python3` run the venv; `pip`/`pip3`/`python -m pip` use the host's pip on the venv."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    pip = f'#!/bin/sh\nexec "{host_python}" -m pip --python "{venv}/bin/python" "$@"\n'
+    python = (
+        "#!/bin/sh\n"
+        f'if [ "$1" = "-m" ] && [ "$2" = "pip" ]; then shift 2; exec "{bin_dir}/pip" "$@"; fi\n'
+        f'exec "{venv}/bin/python" "$@"\n'
+    )
+    for name, text in (("pip", pip), ("pip3", pip), ("python", python), ("python3", python)):
+        path = bin_dir / name
+        path.write_text(text)
+        path.chmod(0o755)
+
+
+async def _run_quiet(*argv: str) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(
+        *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, stdin=asyncio.subprocess.DEVNULL
+    )
+    out, _ = await proc.communicate()
+    return proc.returncode or 0, out.decode("utf-8", "replace").strip()
+
+
+class BuildFailed(Exception):
+    """A build ended in `failed`; the message goes to the build log."""
+
+
+class Builder:
+    """Queue and workers; `enqueue`, `cancel` and `forget_function` are what route handlers call."""
+
+    def __init__(self, ctx: ServerContext) -> None:
+        self.ctx = ctx
+        self.queue: asyncio.Queue[str] = asyncio.Queue()
+        self._procs: dict[str, tuple[str, asyncio.subprocess.Process]] = {}  # deployment -> (function, process)
+        self._versions: dict[str, str] = {}
+
+    # --- API for route handlers -----------------------------------------------------------------
+
+    def enqueue(self, deployment_id: str) -> None:
+        self.queue.put_nowait(deployment_id)
+
+    def cancel(self, deployment_id: str) -> None:
+        """Kill the build commands of a deployment if they are running (the caller set the status)."""
+        entry = self._procs.get(deployment_id)
+        if entry is not None:
+            _kill(entry[1])
+
+    def forget_function(self, function_id: str) -> None:
+        """Stop the function's builds and delete its archives and build folders."""
+        for deployment_id, (owner, proc) in list(self._procs.items()):
+            if owner == function_id:
+                _kill(proc)
+        config = self.ctx.config
+        shutil.rmtree(config.code_dir / function_id, ignore_errors=True)
+        shutil.rmtree(config.builds_dir / function_id, ignore_errors=True)
+
+    def forget_deployment(self, function_id: str, deployment_id: str) -> None:
+        """Stop a deployment's build and delete its archive and build folder."""
+        self.cancel(deployment_id)
+        archive_path(self.ctx.config, function_id, deployment_id).unlink(missing_ok=True)
+        shutil.rmtree(deployment_dir(self.ctx.config, function_id, deployment_id), ignore_errors=True)
+
+    # --- startup recovery -----------------------------------------------------------------------
+
+    def recover(self) -> None:
+        """Fail builds a crash interrupted; queue uploaded deployments that never got a build record."""
+        store = self.ctx.store
+        for build in store.all("builds"):
+            if build.get("status") in PENDING:
+                logs = build.get("logs", "")
+                build.update(
+                    status="failed",
+                    logs=(logs + "\n" if logs else "") + "Build interrupted by a server restart.",
+                    endTime=now_iso(),
+                    duration=_elapsed(build.get("startTime")),
+                )
+                build["$updatedAt"] = build["endTime"]
+                store.put("builds", build)
+        for deployment in store.all("deployments"):
+            if deployment.get("_uploaded") and not _build_of(store, deployment):
+                self.enqueue(deployment["$id"])
+
+    # --- the worker -----------------------------------------------------------------------------
+
+    async def work(self) -> None:
+        while True:
+            deployment_id = await self.queue.get()
+            try:
+                await self.build(deployment_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("build of deployment %s crashed", deployment_id)
+            finally:
+                self.queue.task_done()
+
+    async def build(self, deployment_id: str) -> None:
+        store = self.ctx.store
+        deployment = store.get("deployments", deployment_id)
+        if deployment is None or not deployment.get("_uploaded") or _build_of(store, deployment):
+            return  # deleted, still uploading, or already built/being built (or canceled before start)
+        function_id = deployment["resourceId"]
+        function = store.get("functions", function_id)
+        build: dict[str, Any] = {
+            "$id": unique_id(),
+            "$createdAt": now_iso(),
+            "$updatedAt": now_iso(),
+            "deploymentId": deployment_id,
+            "status": "processing",
+            "stdout": "",
+            "stderr": "",
+            "startTime": now_iso(),
+            "endTime": "",
+            "duration": 0,
+            "size": 0,
+            "logs": "",
+            "_functionId": function_id,
+            "_runtime": (function or {}).get("runtime", ""),
+        }
+        with store.transaction():
+            store.insert("builds", build, parent=function_id)
+            deployment["buildId"] = build["$id"]
+            store.put("deployments", deployment)
+        log: list[str] = []
+        started = time.monotonic()
+        try:
+            if function is None:
+                raise BuildFailed("The function of this deployment no longer exists.")
+            if not self._set_status(build, "building"):
+                return
+            await self._run(build, deployment, function, log)
+        except BuildFailed as failure:
+            log.append(str(failure))
+            self._finish(build, deployment, "failed", log, started)
+            return
+        except asyncio.CancelledError:
+            self.cancel(deployment_id)
+            log.append("Build interrupted: the server stopped.")
+            self._finish(build, deployment, "failed", log, started)
+            raise
+        except Exception as exc:  # a bug of ours must still end the build
+            logger.exception("build of deployment %s crashed", deployment_id)
+            log.append(f"Internal build error: {type(exc).__name__}: {exc}")
+            self._finish(build, deployment, "failed", log, started)
+            return
+        self._finish(build, deployment, "ready", log, started)
+
+    async def _run(self, build: dict[str, Any], deployment: dict[str, Any], function: dict[str, Any], log: list[str]) -> None:
+        config = self.ctx.config
+        function_id, deployment_id = function["$id"], deployment["$id"]
+        runtime = function.get("runtime", "")
+        root = deployment_dir(config, function_id, deployment_id)
+        code = root / "code"
+        log.append(f"Preparing build of deployment {deployment_id} ({runtime}).")
+        archive = archive_path(config, function_id, deployment_id)
+        if not archive.is_file():
+            raise BuildFailed("The deployment's code archive is missing.")
+        try:
+            shutil.rmtree(root, ignore_errors=True)
+            count = await asyncio.to_thread(extract_archive, archive, code)
+        except ArchiveError as exc:
+            shutil.rmtree(root, ignore_errors=True)
+            raise BuildFailed(f"Could not unpack the code: {exc}") from exc
+        log.append(f"Unpacked {count} archive entries.")
+        entrypoint = deployment.get("entrypoint", "")
+        target = (code / entrypoint).resolve()
+        if not entrypoint or not target.is_relative_to(code.resolve()) or not target.is_file():
+            raise BuildFailed(f'Entrypoint "{entrypoint}" was not found in the deployment\'s code.')
+
+        family = runtime_family(runtime)
+        env = self._base_env(function, deployment_id)
+        build["_folder"] = str(code)
+        build["_family"] = family or ""
+        if family == "python":
+            build["_interpreter"] = await self._prepare_python(runtime, root, env, log)
+        elif family == "node":
+            build["_interpreter"] = await self._prepare_node(runtime, env, log)
+        else:
+            log.append(f"Runtime {runtime} cannot run on this machine: configuration-only build; executions are unavailable for this runtime locally.")
+            return
+        commands = deployment.get("commands", "") or ""
+        if not commands.strip():
+            log.append("No build commands.")
+            return
+        await self._run_commands(deployment_id, function_id, commands, code, env, log)
+
+    def _base_env(self, function: dict[str, Any], deployment_id: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k in _PASSED_ENV or k.startswith(_PASSED_PREFIXES)}
+        for variable in self.ctx.store.all("variables", parent=function["$id"]):
+            if variable.get("key"):
+                env[str(variable["key"])] = str(variable.get("value", ""))
+        name, version = split_runtime(function.get("runtime", ""))
+        env.update(
+            APPWRITE_FUNCTION_ID=function["$id"],
+            APPWRITE_FUNCTION_NAME=str(function.get("name", "")),
+            APPWRITE_FUNCTION_DEPLOYMENT=deployment_id,
+            APPWRITE_FUNCTION_PROJECT_ID=self.ctx.config.project_id,
+            APPWRITE_FUNCTION_RUNTIME_NAME=name,
+            APPWRITE_FUNCTION_RUNTIME_VERSION=version,
+            APPWRITE_VERSION=self.ctx.config.version,
+        )
+        return env
+
+    async def _version(self, executable: str, argv: tuple[str, ...]) -> str:
+        if executable not in self._versions:
+            code, out = await _run_quiet(executable, *argv)
+            self._versions[executable] = out.removeprefix("v") if code == 0 else "unknown"
+        return self._versions[executable]
+
+    async def _pick_python(self, wanted: str) -> tuple[str, str]:
+        """`python<X.Y>` from PATH when it really runs (pyenv shims may not), else the server's own Python."""
+        probe = ("-c", "import platform; print(platform.python_version())")
+        candidate = shutil.which(f"python{wanted}")
+        if candidate:
+            version = await self._version(candidate, probe)
+            if version != "unknown":
+                return candidate, version
+        return sys.executable, await self._version(sys.executable, probe)
+
+    async def _prepare_python(self, runtime: str, root: Path, env: dict[str, str], log: list[str]) -> str:
+        _, wanted = split_runtime(runtime)
+        interpreter, version = await self._pick_python(wanted)
+        if not version.startswith(wanted + ".") and version != wanted:
+            log.append(f"Runtime {runtime}: using this machine's Python {version} ({interpreter}) instead of Python {wanted}.")
+        else:
+            log.append(f"Runtime {runtime}: using Python {version} ({interpreter}).")
+        venv = root / "venv"
+        code, out = await _run_quiet(interpreter, "-m", "venv", "--without-pip", str(venv))
+        if code != 0:
+            raise BuildFailed(f"Could not create a Python environment: {out}")
+        bin_dir = root / "bin"
+        _python_shims(bin_dir, venv, sys.executable)
+        env["VIRTUAL_ENV"] = str(venv)
+        env["PATH"] = os.pathsep.join([str(bin_dir), str(venv / "bin"), env.get("PATH", os.defpath)])
+        return str(venv / "bin" / "python")
+
+    async def _prepare_node(self, runtime: str, env: dict[str, str], log: list[str]) -> str:
+        _, wanted = split_runtime(runtime)
+        node = shutil.which("node", path=env.get("PATH"))
+        if node is None:
+            raise BuildFailed(f"Runtime {runtime} needs Node.js, but `node` was not found on this machine's PATH.")
+        version = await self._version(node, ("--version",))
+        major = wanted.split(".")[0]
+        if version.split(".")[0] != major:
+            log.append(f"Runtime {runtime}: using this machine's Node.js {version} ({node}) instead of Node.js {wanted}.")
+        else:
+            log.append(f"Runtime {runtime}: using Node.js {version} ({node}).")
+        return node
+
+    async def _run_commands(self, deployment_id: str, function_id: str, commands: str, cwd: Path, env: dict[str, str], log: list[str]) -> None:
+        log.append(f"Running build commands: {commands}")
+        proc = await asyncio.create_subprocess_exec(
+            "sh", "-c", commands, cwd=str(cwd), env=env,
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self._procs[deployment_id] = (function_id, proc)
+        output: list[str] = []
+        kept = 0
+        timed_out = False
+        try:
+            async with asyncio.timeout(self.ctx.config.build_timeout):
+                assert proc.stdout is not None
+                while chunk := await proc.stdout.read(65536):
+                    if kept < LOG_LIMIT:
+                        text = chunk.decode("utf-8", "replace")[: LOG_LIMIT - kept]
+                        output.append(text)
+                        kept += len(text)
+                await proc.wait()
+        except TimeoutError:
+            timed_out = True
+            _kill(proc)
+            await proc.wait()
+        finally:
+            if proc.returncode is None:
+                _kill(proc)
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(proc.wait())
+            self._procs.pop(deployment_id, None)
+        text = "".join(output).rstrip("\n")
+        if text:
+            log.append(text)
+        if kept >= LOG_LIMIT:
+            log.append(f"(build output truncated to {LOG_LIMIT} characters)")
+        if timed_out:
+            raise BuildFailed(f"Build timed out after {self.ctx.config.build_timeout} seconds.")
+        if proc.returncode != 0:
+            raise BuildFailed(f"Build commands failed with exit code {proc.returncode}.")
+
+    # --- store updates --------------------------------------------------------------------------
+
+    def _set_status(self, build: dict[str, Any], status: str) -> bool:
+        """Move a build on unless someone canceled it meanwhile; False means stop."""
+        store = self.ctx.store
+        with store.transaction():
+            current = store.get("builds", build["$id"])
+            if current is None or current.get("status") not in PENDING:
+                return False
+            build.update(status=status, **{"$updatedAt": now_iso()})
+            store.put("builds", {**current, **build})
+        return True
+
+    def _finish(self, build: dict[str, Any], deployment: dict[str, Any], status: str, log: list[str], started: float) -> None:
+        """Record the outcome; on success activate the deployment if it is still flagged to be."""
+        store = self.ctx.store
+        config = self.ctx.config
+        function_id, deployment_id = deployment["resourceId"], deployment["$id"]
+        root = deployment_dir(config, function_id, deployment_id)
+        with store.transaction():
+            current = store.get("builds", build["$id"])
+            current_deployment = store.get("deployments", deployment_id)
+            if current is None or current_deployment is None:
+                shutil.rmtree(root, ignore_errors=True)  # deleted while building
+                return
+            if current.get("status") not in PENDING:
+                return  # canceled meanwhile: keep that outcome
+            end = now_iso()
+            build.update(
+                status=status,
+                logs="\n".join(log),
+                endTime=end,
+                duration=int(round(time.monotonic() - started)),
+                size=folder_size(root / "code") if status == "ready" else 0,
+                **{"$updatedAt": end},
+            )
+            store.put("builds", {**current, **build})
+            if status == "ready" and current_deployment.get("activate"):
+                function = store.get("functions", function_id)
+                if function is not None:
+                    function.update(deployment=deployment_id, live=True, **{"$updatedAt": end})
+                    store.put("functions", function)
+
+
+def _build_of(store: Any, deployment: dict[str, Any]) -> dict[str, Any] | None:
+    build_id = deployment.get("buildId")
+    return store.get("builds", build_id) if build_id else None
+
+
+def _elapsed(start: str | None) -> int:
+    if not start:
+        return 0
+    try:
+        return max(0, int(time.time() - parse_iso(start).timestamp()))
+    except ValueError:
+        return 0
+
+
+def _kill(proc: asyncio.subprocess.Process) -> None:
+    """Kill the whole process group: build commands may have started children of their own."""
+    if proc.returncode is not None:
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError):
+        proc.kill()
 
 
 @asynccontextmanager
 async def running(ctx: ServerContext) -> AsyncIterator[None]:
-    yield
+    """Start the build workers for the app's lifetime; cancel and await them on exit."""
+    builder = Builder(ctx)
+    ctx.services["builder"] = builder
+    for folder in (ctx.config.code_dir, ctx.config.builds_dir, ctx.config.uploads_dir):
+        folder.mkdir(parents=True, exist_ok=True)
+    builder.recover()
+    tasks = [asyncio.create_task(builder.work(), name=f"builder-{n}") for n in range(WORKERS)]
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        ctx.services.pop("builder", None)

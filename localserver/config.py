@@ -21,6 +21,7 @@ class ServerConfig(BaseModel):
     timeout_max: int = 900
     build_timeout: int = 900
     version: str = "1.6.2"
+    installations: tuple[str, ...] = Field(default=(), description="VCS installation ids that exist (e.g. for webhook tests)")
 
     @property
     def db_path(self) -> Path:

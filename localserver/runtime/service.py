@@ -1,0 +1,278 @@
+"""Executions as Appwrite runs them: build the request, pick the warm worker, store the outcome.
+
+`ExecutionService` is the one place that turns a function + deployment + request into a stored
+Execution document; the HTTP routes (`localserver.executions`) and the scheduler both use it.
+Async and scheduled executions keep their request in an internal `_request` field until they run,
+so they survive a restart. On start, executions a crash left `processing` are marked failed (they
+may have run already: never run twice) and `waiting` ones are run (they never started).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from localserver import builder
+from localserver.clock import now_iso, unique_id
+from localserver.context import ServerContext
+from localserver.errors import SERVER_VERSION
+from localserver.runtime.executor import Executor
+from localserver.runtime.protocol import LOG_LIMIT, Invocation, Outcome, WorkerSpec, truncate
+from localserver.runtimes import runtime_family, runtime_model, specification_limits
+
+logger = logging.getLogger("localserver.executions")
+
+Document = dict[str, Any]
+
+REQUEST_HEADERS_KEPT = ("content-type", "agent", "content-length", "host")
+RESPONSE_HEADERS_KEPT = ("content-type", "content-length")
+SYNC_TIMEOUT = 30.0  # Appwrite's executor request timeout for synchronous executions
+# Server environment a function may see: tools, locale and network settings, never secrets.
+PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "SSL_CERT_FILE", "SSL_CERT_DIR",
+              "REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
+              "http_proxy", "https_proxy", "no_proxy")
+
+
+class SyncTimeout(Exception):
+    """A synchronous execution ran past the sync cap (the execution is stored as failed)."""
+
+
+def headers_list(headers: dict[str, str], keep: tuple[str, ...] | None = None) -> list[dict[str, str]]:
+    return [{"name": k, "value": v} for k, v in headers.items() if keep is None or k.lower() in keep]
+
+
+class ExecutionService:
+    """Creates, runs and records executions; owns the background tasks of async ones."""
+
+    def __init__(self, ctx: ServerContext, executor: Executor) -> None:
+        self.ctx = ctx
+        self.executor = executor
+        self.sync_timeout = SYNC_TIMEOUT
+        self.dynamic_key = "dynamic_" + secrets.token_hex(24)
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    # --- documents ------------------------------------------------------------------------------
+
+    def new_document(
+        self,
+        function: Document,
+        deployment_id: str,
+        *,
+        trigger: str,
+        status: str,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        body: str,
+        scheduled_at: str | None = None,
+    ) -> Document:
+        """A new Execution document (not stored yet); its request waits in `_request`."""
+        now = now_iso()
+        full_headers = {**headers, **self.appwrite_headers(trigger)}
+        return {
+            "$id": unique_id(),
+            "$createdAt": now,
+            "$updatedAt": now,
+            "$permissions": [],
+            "functionId": function["$id"],
+            "deploymentId": deployment_id,
+            "trigger": trigger,
+            "status": status,
+            "requestMethod": method,
+            "requestPath": path,
+            "requestHeaders": headers_list(full_headers, REQUEST_HEADERS_KEPT),
+            "responseStatusCode": 0,
+            "responseBody": "",
+            "responseHeaders": [],
+            "logs": "",
+            "errors": "",
+            "duration": 0.0,
+            "scheduledAt": scheduled_at,
+            "_request": {"method": method, "path": path, "headers": full_headers, "body": body},
+        }
+
+    def appwrite_headers(self, trigger: str) -> dict[str, str]:
+        return {
+            "x-appwrite-trigger": trigger,
+            "x-appwrite-user-id": "",
+            "x-appwrite-user-jwt": "",
+            "x-appwrite-country-code": "",
+            "x-appwrite-continent-code": "",
+            "x-appwrite-continent-eu": "false",
+            "x-appwrite-key": self.dynamic_key,
+        }
+
+    # --- running --------------------------------------------------------------------------------
+
+    def worker_spec(self, function: Document, deployment: Document) -> WorkerSpec | str:
+        """The spec of the worker that runs this deployment, or why it cannot run here."""
+        runtime = function.get("runtime", "")
+        family = runtime_family(runtime)
+        if family is None:
+            return (f'Runtime "{runtime}" cannot run on the local server: it runs python-* functions with this '
+                    "machine's Python and node-* functions with its Node.js only.")
+        config = self.ctx.config
+        folder = builder.code_dir(config, function["$id"], deployment["$id"])
+        if not folder.is_dir():
+            return f"The build of deployment {deployment['$id']} is missing on disk ({folder}); redeploy the function."
+        build = self.ctx.store.get("builds", deployment.get("buildId", "")) or {}
+        return WorkerSpec(
+            function_id=function["$id"],
+            deployment_id=deployment["$id"],
+            family=family,
+            build_dir=str(folder),
+            entrypoint=deployment.get("entrypoint") or function.get("entrypoint", ""),
+            interpreter=build.get("_interpreter"),
+            env=tuple(sorted(self.environment(function, deployment, family).items())),
+        )
+
+    def environment(self, function: Document, deployment: Document, family: str) -> dict[str, str]:
+        """Process environment: safe server settings, function variables, then APPWRITE_* (Appwrite's order)."""
+        env = {k: v for k, v in os.environ.items() if k in PASSED_ENV}
+        env.setdefault("PATH", os.defpath)
+        if family == "python":
+            root = builder.deployment_dir(self.ctx.config, function["$id"], deployment["$id"])
+            env["PATH"] = os.pathsep.join([str(root / "bin"), str(root / "venv" / "bin"), env["PATH"]])
+            env["PYTHONUNBUFFERED"] = "1"
+        for variable in self.ctx.store.all("variables", parent=function["$id"]):
+            env[variable.get("key", "")] = variable.get("value", "")
+        model = runtime_model(function["runtime"]) if function.get("runtime") else {}
+        try:
+            cpus, memory = specification_limits(function.get("specification") or "s-1vcpu-512mb")
+        except KeyError:
+            cpus, memory = 1, 512
+        env.update({
+            "APPWRITE_FUNCTION_API_ENDPOINT": self.ctx.config.public_endpoint,
+            "APPWRITE_FUNCTION_ID": function["$id"],
+            "APPWRITE_FUNCTION_NAME": function.get("name", ""),
+            "APPWRITE_FUNCTION_DEPLOYMENT": deployment["$id"],
+            "APPWRITE_FUNCTION_PROJECT_ID": self.ctx.config.project_id,
+            "APPWRITE_FUNCTION_RUNTIME_NAME": model.get("name", ""),
+            "APPWRITE_FUNCTION_RUNTIME_VERSION": model.get("version", ""),
+            "APPWRITE_FUNCTION_CPUS": str(cpus),
+            "APPWRITE_FUNCTION_MEMORY": str(memory),
+            "APPWRITE_VERSION": SERVER_VERSION,
+            "APPWRITE_REGION": "default",
+            "APPWRITE_DEPLOYMENT_TYPE": deployment.get("type", ""),
+        })
+        for name in ("REPOSITORY_ID", "REPOSITORY_NAME", "REPOSITORY_OWNER", "REPOSITORY_URL", "REPOSITORY_BRANCH",
+                     "REPOSITORY_BRANCH_URL", "COMMIT_HASH", "COMMIT_MESSAGE", "COMMIT_URL", "COMMIT_AUTHOR_NAME",
+                     "COMMIT_AUTHOR_URL", "ROOT_DIRECTORY"):
+            env[f"APPWRITE_VCS_{name}"] = ""
+        return {k: v for k, v in env.items() if k and "\0" not in k and "=" not in k and "\0" not in v}
+
+    async def invoke(self, function: Document, deployment: Document, request: Document, timeout: float) -> Outcome:
+        spec = self.worker_spec(function, deployment)
+        if isinstance(spec, str):
+            return Outcome.failure(spec)
+        headers = {str(k): str(v) for k, v in request["headers"].items()}
+        headers.setdefault("host", "localhost:3000")  # the runtime sees its own host, as in Appwrite
+        invocation = Invocation(method=request["method"], path=request["path"], headers=headers, body=request["body"].encode("utf-8"))
+        return await self.executor.run(spec, invocation, timeout=timeout, logging=bool(function.get("logging", True)))
+
+    def finish(self, doc: Document, function: Document, outcome: Outcome) -> Document:
+        """Copy an outcome onto the document (what Appwrite stores; the body is never stored)."""
+        logging_on = bool(function.get("logging", True))
+        doc.update({
+            "$updatedAt": now_iso(),
+            "status": "failed" if outcome.status_code >= 500 else "completed",
+            "responseStatusCode": outcome.status_code,
+            "responseHeaders": headers_list(outcome.headers, RESPONSE_HEADERS_KEPT),
+            "logs": truncate(outcome.logs, LOG_LIMIT, "Logs") if logging_on else "",
+            "errors": truncate(outcome.errors, LOG_LIMIT, "Errors") if logging_on else "",
+            "duration": round(outcome.duration, 6),
+        })
+        doc.pop("_request", None)
+        return doc
+
+    async def run_sync(self, doc: Document, function: Document, deployment: Document) -> tuple[Document, Outcome]:
+        """Run now and store the finished execution. Raises `SyncTimeout` past the sync cap."""
+        timeout = float(function.get("timeout", 15) or 15)
+        capped = timeout > self.sync_timeout
+        outcome = await self.invoke(function, deployment, doc["_request"], min(timeout, self.sync_timeout))
+        if capped and outcome.timed_out:
+            outcome.errors = "Synchronous function execution timed out. Use asynchronous execution instead, or ensure the execution duration doesn't exceed 30 seconds."
+        self.finish(doc, function, outcome)
+        self.ctx.store.insert("executions", doc, parent=function["$id"])
+        if capped and outcome.timed_out:
+            raise SyncTimeout
+        return doc, outcome
+
+    def start(self, execution_id: str) -> None:
+        """Run a stored waiting execution in the background."""
+        task = asyncio.get_running_loop().create_task(self._run_stored(execution_id), name=f"execution-{execution_id}")
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _run_stored(self, execution_id: str) -> None:
+        store = self.ctx.store
+        with store.transaction():
+            doc = store.get("executions", execution_id)
+            if doc is None or doc.get("status") != "waiting":
+                return  # deleted meanwhile, or another runner claimed it
+            doc.update(status="processing", **{"$updatedAt": now_iso()})
+            store.put("executions", doc)
+        function = store.get("functions", doc["functionId"])
+        started = time.monotonic()
+        try:
+            outcome = await self._run_current(function, doc)
+        except Exception as exc:  # noqa: BLE001 - a failed execution, never a dead server
+            logger.exception("execution %s crashed the executor", execution_id)
+            outcome = Outcome.failure(f"The executor failed: {type(exc).__name__}", time.monotonic() - started)
+        with store.transaction():
+            if store.get("executions", execution_id) is None:
+                return
+            store.put("executions", self.finish(doc, function or {}, outcome))
+
+    async def _run_current(self, function: Document | None, doc: Document) -> Outcome:
+        if function is None:
+            return Outcome.failure("Function not found.")
+        deployment = self.ctx.store.get("deployments", function.get("deployment", ""))
+        if deployment is None or deployment.get("resourceId") != function["$id"]:
+            return Outcome.failure("Deployment not found. Create a deployment before trying to execute a function")
+        doc["deploymentId"] = deployment["$id"]
+        timeout = float(function.get("timeout", 15) or 15)
+        return await self.invoke(function, deployment, doc.get("_request") or {"method": "POST", "path": "/", "headers": {}, "body": ""}, timeout)
+
+    def recover(self) -> list[str]:
+        """After a restart: interrupted executions fail, never-started ones are queued. Returns the queued ids."""
+        queued: list[str] = []
+        with self.ctx.store.transaction():
+            for doc in self.ctx.store.all("executions"):
+                if doc.get("status") == "processing":
+                    doc.update(status="failed", responseStatusCode=500, errors="The execution was interrupted by a server restart.",
+                               **{"$updatedAt": now_iso()})
+                    doc.pop("_request", None)
+                    self.ctx.store.put("executions", doc)
+                elif doc.get("status") == "waiting":
+                    queued.append(doc["$id"])
+        return queued
+
+    async def close(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self.executor.close()
+
+
+@asynccontextmanager
+async def running(ctx: ServerContext) -> AsyncIterator[ExecutionService]:
+    """The executor and execution service for the app's lifetime (`ctx.services["executions"]`)."""
+    service = ExecutionService(ctx, Executor())
+    ctx.services["executions"] = service
+    reaper = asyncio.create_task(service.executor.reap_forever(), name="worker-reaper")
+    for execution_id in service.recover():
+        service.start(execution_id)
+    try:
+        yield service
+    finally:
+        reaper.cancel()
+        await asyncio.gather(reaper, return_exceptions=True)
+        await service.close()
+        ctx.services.pop("executions", None)

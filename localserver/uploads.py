@@ -1,0 +1,261 @@
+"""Receive deployment uploads without holding them in memory, and assemble chunked ones.
+
+The request body is streamed (`request.stream()`) through python-multipart's push parser: the `code`
+file part goes straight to a temporary file, the small text fields are kept (with a cap). The size
+limit is enforced while bytes arrive. Chunked uploads (Appwrite's `Content-Range` protocol, 5 MiB
+slices) keep each slice as `<uploads_dir>/<deploymentId>/<start>.part` until the slices cover the
+whole file, then they are concatenated into the deployment's archive.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qsl
+
+from litestar import Request
+from python_multipart.multipart import MultipartParser, parse_options_header
+
+from localserver.errors import AppwriteError
+
+MAX_FIELD_BYTES = 64 * 1024  # entrypoint (1028) and commands (8192) fit easily
+FILE_FIELD = "code"
+# After a failure, read (and drop) at most this much more of the body so the client sees the reply.
+DRAIN_LIMIT = 64 * 1024 * 1024
+
+_CONTENT_RANGE = re.compile(r"^\s*(\w+)\s+(\d+)-(\d+)/(\d+)\s*$")
+
+
+@dataclass
+class UploadForm:
+    """What one upload request carried: text fields, and the code part spooled to `file_path`."""
+
+    fields: dict[str, str] = field(default_factory=dict)
+    file_name: str | None = None
+    file_path: Path | None = None
+    file_size: int = 0
+
+    def discard(self) -> None:
+        if self.file_path is not None:
+            self.file_path.unlink(missing_ok=True)
+            self.file_path = None
+
+
+@dataclass(frozen=True)
+class ContentRange:
+    start: int
+    end: int
+    total: int
+
+    @property
+    def is_last(self) -> bool:
+        return self.end >= self.total - 1
+
+
+def parse_content_range(header: str | None) -> ContentRange | None:
+    """`bytes <start>-<end>/<total>` (end inclusive). None when absent; 400 when malformed or out of bounds."""
+    if not header:
+        return None
+    match = _CONTENT_RANGE.match(header)
+    if not match or match.group(1) != "bytes":
+        raise AppwriteError("storage_invalid_content_range")
+    start, end, total = (int(match.group(i)) for i in (2, 3, 4))
+    if total <= 0 or start > end or end > total:
+        raise AppwriteError("storage_invalid_content_range")
+    return ContentRange(start, min(end, total - 1), total)
+
+
+async def _drain(request: Request, stream) -> None:  # type: ignore[no-untyped-def]
+    """Read what is left of the body (up to DRAIN_LIMIT) so the error reply reaches the client."""
+    dropped = 0
+    try:
+        async for chunk in stream:
+            dropped += len(chunk)
+            if dropped > DRAIN_LIMIT:
+                break
+    except Exception:  # the client went away, or the body is over the framework limit
+        pass
+
+
+async def read_upload(request: Request, tmp_dir: Path, max_file_bytes: int) -> UploadForm:
+    """Stream a multipart (or JSON) upload body; the `code` part is written to a file in `tmp_dir`.
+
+    Raises 400 storage_invalid_file_size as soon as the file part passes `max_file_bytes`.
+    """
+    content_type, options = parse_options_header(request.headers.get("content-type", ""))
+    form = UploadForm()
+    stream = request.stream()
+    if content_type != b"multipart/form-data" or not options.get(b"boundary"):
+        await _read_small_body(stream, content_type, form)
+        return form
+
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    state: dict[str, object] = {}
+    header_field = bytearray()
+    header_value = bytearray()
+    headers: dict[bytes, bytes] = {}
+    value = bytearray()
+    sink: list = [None]  # the open temp file while inside the code part
+
+    def on_part_begin() -> None:
+        headers.clear()
+        value.clear()
+        state["name"] = None
+
+    def on_header_field(data: bytes, start: int, end: int) -> None:
+        header_field.extend(data[start:end])
+
+    def on_header_value(data: bytes, start: int, end: int) -> None:
+        header_value.extend(data[start:end])
+
+    def on_header_end() -> None:
+        headers[bytes(header_field).lower()] = bytes(header_value)
+        header_field.clear()
+        header_value.clear()
+
+    def on_headers_finished() -> None:
+        _, disposition = parse_options_header(headers.get(b"content-disposition", b""))
+        name = disposition.get(b"name", b"").decode("utf-8", "replace")
+        state["name"] = name
+        filename = disposition.get(b"filename")
+        if name == FILE_FIELD and filename is not None and form.file_path is None:
+            form.file_name = filename.decode("utf-8", "replace")
+            handle = tempfile.NamedTemporaryFile(dir=tmp_dir, prefix="upload-", delete=False)
+            form.file_path = Path(handle.name)
+            sink[0] = handle
+
+    def on_part_data(data: bytes, start: int, end: int) -> None:
+        if sink[0] is not None:
+            form.file_size += end - start
+            if form.file_size > max_file_bytes:
+                raise AppwriteError("storage_invalid_file_size")
+            sink[0].write(data[start:end])
+            return
+        value.extend(data[start:end])
+        if len(value) > MAX_FIELD_BYTES:
+            raise AppwriteError("general_argument_invalid", f"Invalid `{state['name']}` param: Value is too long")
+
+    def on_part_end() -> None:
+        if sink[0] is not None:
+            sink[0].close()
+            sink[0] = None
+        elif state.get("name") and state["name"] not in form.fields:
+            form.fields[str(state["name"])] = value.decode("utf-8", "replace")
+
+    parser = MultipartParser(
+        options[b"boundary"],
+        callbacks={
+            "on_part_begin": on_part_begin,
+            "on_header_field": on_header_field,
+            "on_header_value": on_header_value,
+            "on_header_end": on_header_end,
+            "on_headers_finished": on_headers_finished,
+            "on_part_data": on_part_data,
+            "on_part_end": on_part_end,
+        },
+    )
+    try:
+        async for chunk in stream:
+            parser.write(chunk)
+        parser.finalize()
+    except AppwriteError:
+        _close(sink, form)
+        await _drain(request, stream)
+        raise
+    except Exception as exc:
+        _close(sink, form)
+        await _drain(request, stream)
+        raise AppwriteError("general_argument_invalid", f"Invalid multipart body: {exc}") from exc
+    if sink[0] is not None:  # body ended inside the file part
+        _close(sink, form)
+        raise AppwriteError("general_argument_invalid", "Invalid multipart body: the body ended inside a part")
+    return form
+
+
+def _close(sink: list, form: UploadForm) -> None:
+    if sink[0] is not None:
+        sink[0].close()
+        sink[0] = None
+    form.discard()
+
+
+async def _read_small_body(stream, content_type: bytes, form: UploadForm) -> None:  # type: ignore[no-untyped-def]
+    """A non-multipart body can only carry the text fields (JSON or urlencoded); keep it small."""
+    body = bytearray()
+    async for chunk in stream:
+        body.extend(chunk)
+        if len(body) > MAX_FIELD_BYTES:
+            raise AppwriteError("general_argument_invalid", "Invalid request body: too large for a form without a file")
+    if content_type == b"application/x-www-form-urlencoded":
+        form.fields.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    elif content_type == b"application/json" and body:
+        try:
+            data = json.loads(body)
+        except ValueError as exc:
+            raise AppwriteError("general_argument_invalid", "Invalid JSON body") from exc
+        if isinstance(data, dict):
+            for key, item in data.items():
+                if item is None:
+                    continue
+                form.fields[key] = json.dumps(item) if isinstance(item, (dict, list)) else ("true" if item is True else "false" if item is False else str(item))
+
+
+# --- chunk storage -------------------------------------------------------------------------------
+
+
+def chunk_dir(uploads_dir: Path, deployment_id: str) -> Path:
+    return uploads_dir / deployment_id
+
+
+def store_chunk(uploads_dir: Path, deployment_id: str, part: Path, start: int) -> None:
+    """Keep one slice, named by its start offset (a re-sent slice replaces the earlier copy)."""
+    folder = chunk_dir(uploads_dir, deployment_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    os.replace(part, folder / f"{start}.part")
+
+
+def stored_chunks(uploads_dir: Path, deployment_id: str) -> list[tuple[int, Path]]:
+    folder = chunk_dir(uploads_dir, deployment_id)
+    if not folder.is_dir():
+        return []
+    parts = [(int(p.stem), p) for p in folder.glob("*.part") if p.stem.isdigit()]
+    return sorted(parts)
+
+
+def chunks_cover(parts: list[tuple[int, Path]], total: int) -> bool:
+    """True when the slices, in order, cover bytes 0..total-1 with no gap."""
+    position = 0
+    for start, path in parts:
+        if start > position:
+            return False
+        position = max(position, start + path.stat().st_size)
+    return position >= total
+
+
+def assemble_chunks(uploads_dir: Path, deployment_id: str, target: Path, total: int) -> int:
+    """Concatenate the slices into `target` (exactly `total` bytes); remove the slices. Returns the size."""
+    parts = stored_chunks(uploads_dir, deployment_id)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    position = 0
+    with partial.open("wb") as out:
+        for start, path in parts:
+            with path.open("rb") as src:
+                src.seek(position - start)
+                shutil.copyfileobj(src, out, length=1024 * 1024)
+            position = out.tell()
+    if position != total:
+        partial.unlink(missing_ok=True)
+        raise AppwriteError("storage_invalid_content_range", f"The uploaded chunks add up to {position} bytes, not the declared {total}.")
+    os.replace(partial, target)
+    shutil.rmtree(chunk_dir(uploads_dir, deployment_id), ignore_errors=True)
+    return position
+
+
+def discard_chunks(uploads_dir: Path, deployment_id: str) -> None:
+    shutil.rmtree(chunk_dir(uploads_dir, deployment_id), ignore_errors=True)

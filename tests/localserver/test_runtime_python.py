@@ -1,0 +1,176 @@
+"""Python functions written the Appwrite way, deployed and executed through the official SDK."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from localserver.runtime.protocol import LOG_LIMIT
+from tests.functions.deploy import create_and_deploy, deploy
+from tests.functions.harness import app_context, sdk, server_at
+
+RUNTIME = "python-3.12"
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    os.environ["FNSYNC_SERVER_SECRET"] = "must-not-leak"  # the server's own environment
+    try:
+        with server_at(tmp_path_factory.mktemp("py") / "data") as (server, runner):
+            functions = sdk(server)
+            functions.create("api", "api", RUNTIME, execute=["any"], entrypoint="src/main.py", timeout=3)
+            functions.create_variable("api", "MY_VAR", "my value")
+            deploy(functions, "api", "python-api", "src/main.py")
+            yield {"server": server, "runner": runner, "functions": functions}
+    finally:
+        os.environ.pop("FNSYNC_SERVER_SECRET", None)
+
+
+def run(env: dict[str, Any], path: str, **kwargs: Any) -> dict[str, Any]:
+    return env["functions"].create_execution("api", path=path, **kwargs)
+
+
+def test_json_api_gets_the_request(env: dict[str, Any]) -> None:
+    execution = run(env, "/items?a=1&b=two", body='{"k": [1, 2]}', method="PUT", headers={"content-type": "application/json", "x-thing": "v"})
+    assert execution["status"] == "completed"
+    assert execution["responseStatusCode"] == 201
+    seen = json.loads(execution["responseBody"])
+    assert seen["method"] == "PUT"
+    assert seen["path"] == "/items"
+    assert seen["query"] == {"a": "1", "b": "two"}
+    assert seen["queryString"] == "a=1&b=two"
+    assert seen["body"] == {"k": [1, 2]}
+    assert seen["bodyText"] == '{"k": [1, 2]}'
+    assert seen["headers"]["x-thing"] == "v"
+    assert seen["headers"]["x-appwrite-trigger"] == "http"
+    assert seen["url"] == "http://localhost:3000/items?a=1&b=two"
+    assert (seen["host"], seen["port"], seen["scheme"]) == ("localhost", 3000, "http")
+    headers = {h["name"]: h["value"] for h in execution["responseHeaders"]}
+    assert headers["x-custom"] == "yes"
+    assert headers["content-type"] == "application/json; charset=utf-8"
+    # stored copy: no body, filtered headers
+    stored = env["functions"].get_execution("api", execution["$id"])
+    assert stored["responseBody"] == ""
+    assert {h["name"] for h in stored["responseHeaders"]} <= {"content-type", "content-length"}
+    assert stored["requestHeaders"] == [{"name": "content-type", "value": "application/json"}]
+    assert stored["requestMethod"] == "PUT" and stored["requestPath"] == "/items?a=1&b=two"
+
+
+def test_default_method_is_post(env: dict[str, Any]) -> None:
+    execution = run(env, "/")
+    assert json.loads(execution["responseBody"])["method"] == "POST"
+    assert execution["requestMethod"] == "POST"
+
+
+def test_text_redirect_empty(env: dict[str, Any]) -> None:
+    assert run(env, "/text?name=ann")["responseBody"] == "plain hello ann"
+    redirect = run(env, "/redirect")
+    assert redirect["responseStatusCode"] == 302
+    assert {"name": "location", "value": "https://appwrite.io/docs"} in redirect["responseHeaders"]
+    empty = run(env, "/empty")
+    assert (empty["responseStatusCode"], empty["responseBody"], empty["status"]) == (204, "", "completed")
+
+
+def test_async_handler_awaits(env: dict[str, Any]) -> None:
+    execution = run(env, "/sleep?s=0.05")
+    assert execution["responseBody"] == "woke up"
+
+
+def test_logs_and_errors(env: dict[str, Any]) -> None:
+    execution = run(env, "/logs")
+    assert execution["responseBody"] == "logged"
+    assert 'a log line {"n":1}\n' in execution["logs"]
+    assert "printed natively" in execution["logs"]
+    assert execution["errors"] == "an error line\n"
+
+
+def test_environment_has_variables_not_server_secrets(env: dict[str, Any]) -> None:
+    seen = json.loads(run(env, "/env")["responseBody"])
+    assert seen["MY_VAR"] == "my value"
+    assert seen["APPWRITE_FUNCTION_ID"] == "api"
+    assert seen["APPWRITE_FUNCTION_NAME"] == "api"
+    assert seen["APPWRITE_FUNCTION_DEPLOYMENT"] == env["functions"].get("api")["deployment"]
+    assert seen["APPWRITE_FUNCTION_PROJECT_ID"] == "test"
+    assert seen["APPWRITE_FUNCTION_RUNTIME_NAME"] == "Python"
+    assert seen["APPWRITE_FUNCTION_RUNTIME_VERSION"] == "3.12"
+    assert seen["APPWRITE_FUNCTION_API_ENDPOINT"] == env["server"].endpoint
+    assert seen["FNSYNC_SERVER_SECRET"] is None
+    assert Path(seen["cwd"]).name == "code"
+
+
+def test_thrown_error_fails_the_execution(env: dict[str, Any]) -> None:
+    execution = run(env, "/throw")
+    assert (execution["status"], execution["responseStatusCode"]) == ("failed", 500)
+    assert "RuntimeError: thrown on purpose" in execution["errors"]
+
+
+def test_missing_return(env: dict[str, Any]) -> None:
+    execution = run(env, "/none")
+    assert execution["status"] == "failed"
+    assert "Return statement missing" in execution["errors"]
+
+
+@pytest.mark.parametrize("path", ["/sleep?s=60", "/spin"])
+def test_timeout_kills_the_process(env: dict[str, Any], path: str) -> None:
+    before = json.loads(run(env, "/")["responseBody"])["pid"]
+    execution = run(env, path)
+    assert (execution["status"], execution["responseStatusCode"]) == ("failed", 500)
+    assert "timed out" in execution["errors"]
+    assert execution["duration"] < 10
+    with pytest.raises(ProcessLookupError):
+        os.kill(before, 0)  # the warm worker that ran it is gone ...
+    assert run(env, "/")["status"] == "completed"  # ... and a fresh one serves the next call
+
+
+def test_infinite_output_is_capped(env: dict[str, Any]) -> None:
+    execution = run(env, "/flood")
+    assert execution["status"] == "failed"
+    assert "timed out" in execution["errors"]
+    assert len(execution["logs"]) <= LOG_LIMIT
+
+
+def test_crash_never_harms_the_server(env: dict[str, Any]) -> None:
+    execution = run(env, "/exit")
+    assert execution["status"] == "failed"
+    assert "exited unexpectedly (exit code 3)" in execution["errors"]
+    assert run(env, "/text")["status"] == "completed"
+
+
+def test_warm_worker_is_reused(env: dict[str, Any]) -> None:
+    first = json.loads(run(env, "/")["responseBody"])["pid"]
+    second = json.loads(run(env, "/")["responseBody"])["pid"]
+    assert first == second
+    assert first in app_context(env["runner"]).services["executions"].executor.worker_pids("api")
+
+
+def test_new_deployment_replaces_the_worker(env: dict[str, Any]) -> None:
+    functions = env["functions"]
+    create_and_deploy(functions, "swap", RUNTIME, "python-misc", "main.py")
+    first = json.loads(functions.create_execution("swap")["responseBody"])
+    again = json.loads(functions.create_execution("swap")["responseBody"])
+    assert first == again and first["version"] == "v1"
+    replaced = 'import os\n\ndef main(context):\n    return context.res.json({"version": "v2", "pid": os.getpid()})\n'
+    deploy(functions, "swap", "python-misc", "main.py", replace={"main.py": replaced})
+    second = json.loads(functions.create_execution("swap")["responseBody"])
+    assert second["version"] == "v2"
+    assert second["pid"] != first["pid"]
+    with pytest.raises(ProcessLookupError):
+        os.kill(first["pid"], 0)
+
+
+def test_variable_change_restarts_the_worker(env: dict[str, Any]) -> None:
+    functions = env["functions"]
+    before = json.loads(run(env, "/")["responseBody"])["pid"]
+    variable_id = functions.list_variables("api")["variables"][0]["$id"]
+    variable = functions.update_variable("api", variable_id, "MY_VAR", "changed")
+    try:
+        after = json.loads(run(env, "/env")["responseBody"])
+        assert after["MY_VAR"] == "changed"
+        assert json.loads(run(env, "/")["responseBody"])["pid"] != before
+    finally:
+        functions.update_variable("api", variable["$id"], "MY_VAR", "my value")
