@@ -1,0 +1,204 @@
+"""Benchmark: fnsync vs the Appwrite CLI 6.2.3 pushing 100 functions with 5 variables each to a local server.
+
+    python bench/sync_bench.py [--functions 100] [--variables 5] [--no-cli]
+
+fnsync: first apply, no-op plan, no-op apply, one-function code change (wall time; reads and writes counted by
+the client). Appwrite CLI: `appwrite push functions --all --force --with-variables` with an equivalent
+appwrite.json (installed with npm into a cache dir), first push and an unchanged re-push, requests counted by a
+pass-through proxy. Both run against the same local server (the CLI's functions get a `cli-` prefix).
+Timings are printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from localserver.config import ServerConfig  # noqa: E402
+from localserver.server import start_in_thread  # noqa: E402
+from syncer.apply import make_plan, reconcile  # noqa: E402
+from syncer.client import AppwriteClient  # noqa: E402
+from syncer.manifest import load_manifest  # noqa: E402
+from syncer.plan import PlanOptions  # noqa: E402
+from tests.faultproxy import FaultProxy  # noqa: E402
+
+CLI_VERSION = "6.2.3"
+CLI_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "fnsync-bench" / f"appwrite-cli-{CLI_VERSION}"
+MAIN_PY = 'def main(context):\n    return context.res.json({"fn": "%s", "v": %d})\n'
+
+
+def make_project(root: Path, count: int, variables: int, prefix: str = "") -> list[str]:
+    ids = [f"{prefix}fn-{i:03d}" for i in range(count)]
+    functions = {}
+    for fid in ids:
+        folder = root / "functions" / fid
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "main.py").write_text(MAIN_PY % (fid, 1))
+        functions[fid] = {
+            "name": fid,
+            "runtime": "python-3.12",
+            "path": f"functions/{fid}",
+            "entrypoint": "main.py",
+            "execute": ["any"],
+            "timeout": 30,
+            "variables": {f"VAR_{k}": f"value-{k}" for k in range(variables)},
+        }
+    import yaml
+
+    (root / "functions.yaml").write_text(yaml.safe_dump({"version": 1, "functions": functions}, sort_keys=False))
+    return ids
+
+
+def row(label: str, seconds: float, reads: int, writes: int) -> str:
+    return f"  {label:<28} {seconds:8.2f} s   {reads:6d} reads   {writes:6d} writes"
+
+
+async def bench_fnsync(endpoint: str, project: str, key: str, root: Path, count: int, variables: int) -> dict[str, float]:
+    make_project(root, count, variables)
+    manifest = load_manifest(root / "functions.yaml", environ={})
+    timings: dict[str, float] = {}
+    print(f"fnsync ({count} functions x {variables} variables):")
+    async with AppwriteClient(endpoint, project, key) as client:
+
+        async def measure(label: str, coro_factory) -> None:  # type: ignore[no-untyped-def]
+            client.stats.reset()
+            start = time.perf_counter()
+            result = await coro_factory()
+            elapsed = time.perf_counter() - start
+            timings[label] = elapsed
+            ok = getattr(result, "ok", True)
+            print(row(label, elapsed, client.stats.reads, client.stats.writes) + ("" if ok else "   (FAILED)"))
+
+        async def plan_only():  # type: ignore[no-untyped-def]
+            with tempfile.TemporaryDirectory() as tmp:
+                plan, _, _ = await make_plan(manifest, client, PlanOptions(), work_dir=Path(tmp))
+            assert not plan.has_changes, plan
+            return plan
+
+        await measure("first apply", lambda: reconcile(manifest, client))
+        await measure("no-op plan", plan_only)
+        await measure("no-op apply", lambda: reconcile(manifest, client))
+        (root / "functions" / "fn-000" / "main.py").write_text(MAIN_PY % ("fn-000", 2))
+        await measure("one-function code change", lambda: reconcile(manifest, client))
+    return timings
+
+
+def install_cli() -> Path | None:
+    binary = CLI_CACHE / "node_modules" / ".bin" / "appwrite"
+    if binary.exists():
+        return binary
+    if shutil.which("npm") is None:
+        print("  npm not found: skipping the Appwrite CLI")
+        return None
+    CLI_CACHE.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        ["npm", "install", "--no-audit", "--no-fund", "--prefix", str(CLI_CACHE), f"appwrite-cli@{CLI_VERSION}"],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0 or not binary.exists():
+        print(f"  npm install appwrite-cli@{CLI_VERSION} failed: {done.stderr.strip()[-400:]}")
+        return None
+    return binary
+
+
+def bench_cli(binary: Path, endpoint: str, project: str, key: str, root: Path, count: int, variables: int) -> dict[str, float]:
+    ids = make_project(root, count, variables, prefix="cli-")
+    appwrite_json = {
+        "projectId": project,
+        "endpoint": endpoint,
+        "functions": [
+            {
+                "$id": fid,
+                "name": fid,
+                "runtime": "python-3.12",
+                "execute": ["any"],
+                "events": [],
+                "schedule": "",
+                "timeout": 30,
+                "enabled": True,
+                "logging": True,
+                "entrypoint": "main.py",
+                "commands": "",
+                "path": f"functions/{fid}",
+                "vars": [{"key": f"VAR_{k}", "value": f"value-{k}"} for k in range(variables)],
+            }
+            for fid in ids
+        ],
+    }
+    (root / "appwrite.json").write_text(json.dumps(appwrite_json, indent=2))
+    home = root / "home"
+    home.mkdir(exist_ok=True)
+    env = {**os.environ, "HOME": str(home), "NO_COLOR": "1", "CI": "1"}
+    timings: dict[str, float] = {}
+    print(f"Appwrite CLI {CLI_VERSION} (`appwrite push functions --all --force --with-variables`):")
+    with FaultProxy(endpoint) as proxy:
+        setup = subprocess.run(
+            [str(binary), "client", "--endpoint", proxy.endpoint, "--project-id", project, "--key", key],
+            cwd=root, env=env, capture_output=True, text=True,
+        )
+        if setup.returncode != 0:
+            print(f"  appwrite client failed: {setup.stdout[-300:]} {setup.stderr[-300:]}")
+            return timings
+        for label in ("first push", "unchanged re-push"):
+            before = len(proxy.events)
+            start = time.perf_counter()
+            done = subprocess.run(
+                [str(binary), "push", "functions", "--all", "--force", "--with-variables"],
+                cwd=root, env=env, capture_output=True, text=True,
+            )
+            elapsed = time.perf_counter() - start
+            events = proxy.events[before:]
+            reads = sum(1 for e in events if e.method in ("GET", "HEAD"))
+            timings[label] = elapsed
+            status = "" if done.returncode == 0 else f"   (exit {done.returncode})"
+            print(row(label, elapsed, reads, len(events) - reads) + status)
+    return timings
+
+
+async def main() -> None:
+    import logging
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # the embedded server's logging setup would show every request
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--functions", type=int, default=100)
+    parser.add_argument("--variables", type=int, default=5)
+    parser.add_argument("--no-cli", action="store_true", help="skip the Appwrite CLI comparison")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="fnsync-bench-") as tmp:
+        base = Path(tmp)
+        key = "standard_" + "b" * 64
+        config = ServerConfig(data_dir=base / "server", project_id="bench", api_key=key)
+        server = start_in_thread(config)
+        try:
+            ours = await bench_fnsync(server.endpoint, "bench", key, base / "fnsync", args.functions, args.variables)
+            if args.no_cli:
+                return
+            binary = await asyncio.to_thread(install_cli)
+            if binary is None:
+                return
+            theirs = await asyncio.to_thread(
+                bench_cli, binary, server.endpoint, "bench", key, base / "cli", args.functions, args.variables
+            )
+            if "first push" in theirs:
+                print("Ratios (Appwrite CLI time / fnsync time):")
+                print(f"  first deploy:     {theirs['first push'] / ours['first apply']:6.1f}x")
+                if "unchanged re-push" in theirs:
+                    print(f"  nothing changed:  {theirs['unchanged re-push'] / ours['no-op apply']:6.1f}x")
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

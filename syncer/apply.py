@@ -1,0 +1,438 @@
+"""Carry out a plan, and `reconcile`: read state, plan, apply, the one path of `apply`, `watch` and the webhook.
+
+`apply_plan` reads only the plan's changes (never `reason`). Functions run concurrently under a semaphore; each
+one's changes run in plan order (settings, variables, code, build, activation) and stop at its first failure,
+without touching the other functions. Every change ends with an outcome, so the result says exactly what was and
+was not done. Creates that meet "already exists" and deletes that meet "not found" count as done, and a deploy
+first looks for a deployment already carrying the same code, so a re-run converges and never creates twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from syncer.client import AppwriteClient, AppwriteConnectionError, AppwriteError, is_already_exists, is_not_found
+from syncer.client.errors import BuildWaitTimeout, scrub
+from syncer.client.models import Deployment
+from syncer.manifest import ManifestError, check_against_server
+from syncer.manifest.models import Manifest
+from syncer.packaging import CodePackage, PackagingError, code_hash_from_header, package_function
+from syncer.plan import Action, Change, ChangeKind, Plan, PlanOptions, compute_plan, server_settings
+from syncer.state import HEADER_BYTES, HashCache, ServerState, read_state
+
+Status = Literal["done", "started", "failed", "skipped"]
+BUILD_TIMEOUT = 900.0
+POLL_INTERVAL = 0.2  # first build poll; the client grows it to 5 s for long builds
+
+
+class BuildPolling(BaseModel):
+    """How often to ask whether a build is done: CI is patient, watch mode wants to see a short build at once."""
+
+    model_config = ConfigDict(frozen=True)
+
+    interval: float = POLL_INTERVAL
+    max_interval: float | None = None  # None: the client's default ceiling (5 s)
+
+
+class ApplyFailure(Exception):
+    """One change could not be carried out; `build_logs` is set when a build failed."""
+
+    def __init__(self, message: str, build_logs: str = "") -> None:
+        super().__init__(message)
+        self.build_logs = build_logs
+
+
+class Outcome(BaseModel):
+    """What happened to one change: done, started (build not waited for), failed, or skipped."""
+
+    model_config = ConfigDict(frozen=True)
+
+    address: str
+    kind: str
+    action: str
+    status: Status
+    detail: str
+
+
+class FunctionResult(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    function_id: str
+    outcomes: tuple[Outcome, ...]
+    error: str | None = None
+    build_logs: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class ApplyResult(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    plan: Plan
+    functions: tuple[FunctionResult, ...] = ()
+    reads: int = 0
+    writes: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return all(fr.ok for fr in self.functions)
+
+    @property
+    def failed(self) -> list[str]:
+        return [fr.function_id for fr in self.functions if not fr.ok]
+
+
+class Reporter:
+    """Progress hooks for a display; the default does nothing. Called from the event loop, never concurrently."""
+
+    def function_started(self, function_id: str, changes: int) -> None: ...
+
+    def step(self, function_id: str, text: str) -> None: ...
+
+    def build_status(self, function_id: str, deployment_id: str, status: str) -> None: ...
+
+    def function_finished(self, result: FunctionResult) -> None: ...
+
+
+def describe(change: Change) -> str:
+    """A short phrase for a change, used for outcomes that were not carried out."""
+    if change.kind is ChangeKind.VARIABLE:
+        return f"{change.action.value} variable {change.key}"
+    if change.kind is ChangeKind.CODE:
+        return "deploy code" if change.action is Action.DEPLOY else "rebuild"
+    return f"{change.action.value} function"
+
+
+class _FunctionRun:
+    """Applies one function's changes in order; stops at the first failure and records the rest as skipped."""
+
+    def __init__(
+        self,
+        function_id: str,
+        changes: list[Change],
+        manifest: Manifest,
+        client: AppwriteClient,
+        *,
+        wait: bool,
+        reporter: Reporter,
+        work_dir: Path,
+        secrets: tuple[str, ...],
+        polling: BuildPolling,
+    ) -> None:
+        self.fid = function_id
+        self.polling = polling
+        self.changes = changes
+        self.manifest = manifest
+        self.client = client
+        self.wait = wait
+        self.reporter = reporter
+        self.work_dir = work_dir
+        self.secrets = secrets
+        self.outcomes: list[Outcome] = []
+
+    def _record(self, change: Change, status: Status, detail: str) -> None:
+        self.outcomes.append(
+            Outcome(address=change.address, kind=change.kind.value, action=change.action.value, status=status, detail=detail)
+        )
+
+    async def run(self) -> FunctionResult:
+        self.reporter.function_started(self.fid, len(self.changes))
+        error: str | None = None
+        build_logs: str | None = None
+        for index, change in enumerate(self.changes):
+            try:
+                status, detail = await self._apply(change)
+            except (AppwriteError, ApplyFailure, PackagingError, OSError, ValueError) as exc:
+                error = scrub(str(exc) or type(exc).__name__, self.secrets)
+                if isinstance(exc, ApplyFailure) and exc.build_logs:
+                    build_logs = scrub(exc.build_logs, self.secrets)
+                self._record(change, "failed", f"{describe(change)} failed")
+                for rest in self.changes[index + 1 :]:
+                    self._record(rest, "skipped", f"{describe(rest)} (not attempted)")
+                break
+            self._record(change, status, detail)
+            self.reporter.step(self.fid, detail)
+        result = FunctionResult(function_id=self.fid, outcomes=tuple(self.outcomes), error=error, build_logs=build_logs)
+        self.reporter.function_finished(result)
+        return result
+
+    async def _apply(self, change: Change) -> tuple[Status, str]:
+        if change.kind is ChangeKind.FUNCTION:
+            return await self._function(change)
+        if change.kind is ChangeKind.VARIABLE:
+            return await self._variable(change)
+        if change.action is Action.DEPLOY:
+            return await self._deploy(change)
+        return await self._rebuild(change)
+
+    # -- settings ---------------------------------------------------------------------------------------------
+
+    async def _function(self, change: Change) -> tuple[Status, str]:
+        if change.action is Action.DELETE:
+            try:
+                await self.client.delete_function(self.fid)
+            except AppwriteError as exc:
+                if not is_not_found(exc):
+                    raise
+            return "done", "deleted"
+        assert change.after is not None
+        if change.action is Action.CREATE:
+            try:
+                await self.client.create_function(self.fid, change.after)
+                return "done", "created"
+            except AppwriteError as exc:
+                if not is_already_exists(exc):
+                    raise
+            # It exists (our own retried create, or someone else's): converge its settings instead.
+        await self.client.update_function(self.fid, change.after)
+        fields = change.changed_fields()
+        return "done", "updated " + ", ".join(fields) if fields else "updated settings"
+
+    async def _variable(self, change: Change) -> tuple[Status, str]:
+        key = change.key
+        if change.action is Action.DELETE:
+            assert change.before is not None
+            try:
+                await self.client.delete_variable(self.fid, change.before["id"])
+            except AppwriteError as exc:
+                if not is_not_found(exc):
+                    raise
+            return "done", f"variable {key} removed"
+        assert change.after is not None
+        value = change.after["value"]
+        if change.action is Action.UPDATE:
+            assert change.before is not None
+            try:
+                await self.client.update_variable(self.fid, change.before["id"], key, value)
+                return "done", f"variable {key} changed"
+            except AppwriteError as exc:
+                if not is_not_found(exc):
+                    raise
+        try:
+            await self.client.create_variable(self.fid, key, value)
+        except AppwriteError as exc:
+            if not is_already_exists(exc):
+                raise
+            existing = next((v for v in await self.client.list_variables(self.fid) if v.key == key), None)
+            if existing is None:
+                raise
+            if existing.value != value:
+                await self.client.update_variable(self.fid, existing.id, key, value)
+        return "done", f"variable {key} set"
+
+    # -- code -------------------------------------------------------------------------------------------------
+
+    async def _archive(self, change: Change) -> Path:
+        """The archive the plan describes: the planned file if it still has that hash, else packaged afresh."""
+        assert change.after is not None
+        wanted = change.after["code_hash"]
+        planned = Path(change.after.get("archive") or "")
+        if change.after.get("archive") and planned.is_file():
+            with planned.open("rb") as handle:
+                if code_hash_from_header(handle.read(HEADER_BYTES)) == wanted:
+                    return planned
+        spec = self.manifest.functions.get(self.fid)
+        if spec is None:
+            raise ApplyFailure(f"{self.fid} is not in the manifest any more")
+        package: CodePackage = await asyncio.to_thread(
+            package_function, spec, self.work_dir / self.fid, root=self.manifest.root
+        )
+        if package.code_hash != wanted:
+            raise ApplyFailure(f"the code of {self.fid} changed since the plan was made; plan again")
+        return Path(package.archive)
+
+    async def _existing_with_hash(self, code_hash: str | None, exclude: str = "") -> Deployment | None:
+        """The newest deployment, when it already holds this code and has not failed: ours from an earlier run."""
+        latest = await self.client.latest_deployment(self.fid)
+        if latest is None or latest.id == exclude or latest.status in ("failed", "canceled"):
+            return None
+        if code_hash is None:
+            return latest
+        try:
+            head = await self.client.download_deployment(self.fid, latest.id, byte_range=(0, HEADER_BYTES - 1))
+        except AppwriteError:
+            return None
+        return latest if code_hash_from_header(head) == code_hash else None
+
+    async def _deploy(self, change: Change) -> tuple[Status, str]:
+        assert change.after is not None
+        after = change.after
+        code_hash: str = after["code_hash"]
+        activate = bool(after.get("activate", True))
+        archive = await self._archive(change)
+        deployment = await self._existing_with_hash(code_hash, exclude=(change.before or {}).get("deployment", ""))
+        if deployment is None:
+            self.reporter.step(self.fid, f"uploading {after['file_count']} files")
+            try:
+                deployment = await self.client.create_deployment(
+                    self.fid,
+                    archive,
+                    activate=activate,
+                    entrypoint=after.get("entrypoint") or None,
+                    commands=after.get("commands") or None,
+                )
+            except AppwriteConnectionError as exc:
+                # The upload may have landed although the answer was lost: adopt it rather than upload twice.
+                deployment = await self._existing_with_hash(code_hash) if exc.maybe_applied else None
+                if deployment is None:
+                    raise
+        label = f"deployed {deployment.id} (hash {code_hash[:12]})"
+        return await self._finish(deployment.id, label, activate)
+
+    async def _rebuild(self, change: Change) -> tuple[Status, str]:
+        assert change.after is not None
+        source = change.after["deployment"]
+        activate = bool(change.after.get("activate", True))
+        try:
+            deployment = await self.client.rebuild_deployment(self.fid, source)
+        except AppwriteConnectionError as exc:
+            deployment = await self._existing_with_hash(None, exclude=source) if exc.maybe_applied else None
+            if deployment is None:
+                raise
+        return await self._finish(deployment.id, f"rebuilt {source} as {deployment.id}", activate)
+
+    async def _finish(self, deployment_id: str, label: str, activate: bool) -> tuple[Status, str]:
+        """Wait for the build, then make sure it is active and the function `live`."""
+        if not self.wait:
+            return "started", f"{label}, build not waited for"
+        self.reporter.build_status(self.fid, deployment_id, "waiting")
+        try:
+            built = await self.client.wait_for_build(
+                self.fid,
+                deployment_id,
+                timeout=BUILD_TIMEOUT,
+                poll_interval=self.polling.interval,
+                max_interval=self.polling.max_interval,
+                on_status=lambda d: self.reporter.build_status(self.fid, d.id, d.status or "waiting"),
+            )
+        except BuildWaitTimeout as exc:
+            raise ApplyFailure(str(exc), exc.deployment.build_logs) from None
+        if built.status != "ready":
+            raise ApplyFailure(f"build of {deployment_id} {built.status or 'failed'}", built.build_logs or "(no build log)")
+        if not activate:
+            return "done", f"{label}, build ready (not activated)"
+        function = await self.client.get_function(self.fid)
+        if function is None:
+            raise ApplyFailure(f"{self.fid} disappeared during the build")
+        if function.deployment != deployment_id:
+            function = await self.client.activate_deployment(self.fid, deployment_id)
+        if not function.live:
+            # Manual activation does not touch `live`; a PUT of the unchanged settings recomputes it to true.
+            await self.client.update_function(self.fid, server_settings(function))
+        return "done", f"{label}, build ready, activated"
+
+
+async def apply_plan(
+    plan: Plan,
+    manifest: Manifest,
+    client: AppwriteClient,
+    *,
+    concurrency: int = 8,
+    wait: bool = True,
+    reporter: Reporter | None = None,
+    polling: BuildPolling = BuildPolling(),
+) -> ApplyResult:
+    """Apply every change of `plan`; functions run concurrently, each in order, independent of the others."""
+    reporter = reporter or Reporter()
+    reads, writes = client.stats.reads, client.stats.writes
+    limit = asyncio.Semaphore(max(1, concurrency))
+    secrets = tuple(sorted(manifest.sensitive_values(), key=len, reverse=True))
+
+    with tempfile.TemporaryDirectory(prefix="fnsync-apply-") as tmp:
+
+        async def one(function_id: str) -> FunctionResult:
+            async with limit:
+                run = _FunctionRun(
+                    function_id,
+                    plan.for_function(function_id),
+                    manifest,
+                    client,
+                    wait=wait,
+                    reporter=reporter,
+                    work_dir=Path(tmp),
+                    secrets=secrets,
+                    polling=polling,
+                )
+                return await run.run()
+
+        results = await asyncio.gather(*(one(fid) for fid in plan.function_ids()))
+    return ApplyResult(
+        plan=plan,
+        functions=tuple(results),
+        reads=client.stats.reads - reads,
+        writes=client.stats.writes - writes,
+    )
+
+
+# --- plan + apply ------------------------------------------------------------------------------------------------
+
+
+async def package_all(manifest: Manifest, out_dir: Path, targets: Iterable[str] = ()) -> dict[str, CodePackage]:
+    """Package every selected function that has code (in threads: it is disk and CPU work)."""
+    wanted = set(targets)
+    specs = [s for s in manifest.functions.values() if s.path is not None and (not wanted or s.id in wanted)]
+    packages = await asyncio.gather(*(asyncio.to_thread(package_function, s, out_dir / s.id, root=manifest.root) for s in specs))
+    return {spec.id: package for spec, package in zip(specs, packages)}
+
+
+async def make_plan(
+    manifest: Manifest,
+    client: AppwriteClient,
+    options: PlanOptions,
+    *,
+    work_dir: Path,
+    concurrency: int = 8,
+    cache: HashCache | None = None,
+) -> tuple[Plan, ServerState, dict[str, CodePackage]]:
+    """Package, read the server, check the manifest against what the server offers, and plan. No writes."""
+    packages, state = await asyncio.gather(
+        package_all(manifest, work_dir, options.targets),
+        read_state(client, manifest, targets=options.targets, concurrency=concurrency, cache=cache),
+    )
+    issues = check_against_server(manifest, [r.id for r in state.runtimes], [s.slug for s in state.specifications])
+    if issues:
+        raise ManifestError(issues)
+    return compute_plan(manifest, state, options, packages), state, packages
+
+
+async def reconcile(
+    manifest: Manifest,
+    client: AppwriteClient,
+    *,
+    targets: Iterable[str] | None = None,
+    prune: bool = False,
+    activate: bool = True,
+    wait: bool = True,
+    concurrency: int = 8,
+    reporter: Reporter | None = None,
+    cache: HashCache | None = None,
+    polling: BuildPolling = BuildPolling(),
+) -> ApplyResult:
+    """Make the server match `manifest`: the single path used by `fnsync apply`, `watch` and the webhook.
+
+    Level-based: it always re-reads the server, so it is safe to call again after any failure.
+    Raises `ManifestError` (nothing written) when the manifest does not fit the server, `PlanError` when the
+    plan cannot be made.
+    """
+    options = PlanOptions(targets=tuple(targets or ()), prune=prune, activate=activate)
+    reads, writes = client.stats.reads, client.stats.writes
+    with tempfile.TemporaryDirectory(prefix="fnsync-plan-") as tmp:
+        plan, _, _ = await make_plan(manifest, client, options, work_dir=Path(tmp), concurrency=concurrency, cache=cache)
+        result = await apply_plan(
+            plan, manifest, client, concurrency=concurrency, wait=wait, reporter=reporter, polling=polling
+        )
+    return result.model_copy(update={"reads": client.stats.reads - reads, "writes": client.stats.writes - writes})
+
+
+def scrub_text(text: Any, manifest: Manifest, extra: Iterable[str] = ()) -> str:
+    """Remove sensitive manifest values (and e.g. the API key) from any text about to be shown."""
+    secrets = sorted({*manifest.sensitive_values(), *(s for s in extra if s)}, key=len, reverse=True)
+    return scrub(str(text), tuple(secrets))

@@ -1,0 +1,158 @@
+"""`fnsync apply`: plan, confirm, and make the server match the manifest (or apply a saved plan)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+
+from syncer.apply import ApplyResult, FunctionResult, Reporter, apply_plan, make_plan
+from syncer.cli.common import (
+    Connection,
+    connect,
+    emit,
+    connection_options,
+    handle_errors,
+    load_or_abort,
+    manifest_option,
+    run,
+    secrets_of,
+    selection_options,
+)
+from syncer.cli.terminal import Terminal, pass_terminal
+from syncer.manifest.models import Manifest
+from syncer.plan import Action, ChangeKind, Plan, PlanOptions
+from syncer.planfile import SavedPlan, StalePlanError, read_planfile, restore_plan, stale_reasons
+from syncer.render import plan_to_json, render_plan, render_result, result_to_json
+
+
+class ProgressReporter(Reporter):
+    """One rich progress line per function while it is applied and its build runs (on stderr)."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.tasks: dict[str, TaskID] = {}
+
+    def function_started(self, function_id: str, changes: int) -> None:
+        self.tasks[function_id] = self.progress.add_task(f"{function_id}: starting", total=None)
+
+    def step(self, function_id: str, text: str) -> None:
+        self.progress.update(self.tasks[function_id], description=f"{function_id}: {text}")
+
+    def build_status(self, function_id: str, deployment_id: str, status: str) -> None:
+        self.progress.update(self.tasks[function_id], description=f"{function_id}: build {deployment_id} {status}")
+
+    def function_finished(self, result: FunctionResult) -> None:
+        mark = "[green]✓[/green]" if result.ok else "[red]✗[/red]"
+        self.progress.update(self.tasks[result.function_id], description=f"{mark} {result.function_id}", total=1, completed=1)
+
+
+@click.command("apply")
+@manifest_option
+@click.argument("planfile", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@selection_options
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation (needed without a terminal).")
+@click.option("--concurrency", default=8, show_default=True, type=click.IntRange(1, 64), help="Functions applied at once.")
+@click.option("--no-wait", is_flag=True, help="Do not wait for builds (nor activate them explicitly).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (format_version 1).")
+@connection_options
+@pass_terminal
+@click.pass_context
+def apply(
+    ctx: click.Context,
+    terminal: Terminal,
+    manifest_file: Path,
+    planfile: Path | None,
+    targets: tuple[str, ...],
+    prune: bool,
+    yes: bool,
+    concurrency: int,
+    no_wait: bool,
+    as_json: bool,
+    endpoint: str | None,
+    project: str | None,
+) -> None:
+    """Make the server match the manifest: create, update, set variables, deploy, build, activate.
+
+    With PLANFILE (from `fnsync plan --out`), apply exactly that plan, refusing it when the server,
+    the manifest or the code changed since it was made.
+    """
+    saved: SavedPlan | None = None
+    if planfile is not None:
+        if targets or prune:
+            terminal.abort("--target and --prune cannot be used with a saved plan (the plan already fixes them)")
+        with handle_errors(terminal):
+            saved = read_planfile(planfile)
+        if ctx.get_parameter_source("manifest_file") is click.core.ParameterSource.DEFAULT:
+            manifest_file = Path(saved.manifest_path)
+    manifest = load_or_abort(terminal, manifest_file)
+    options = saved.options if saved else PlanOptions(targets=targets, prune=prune)
+
+    with connect(terminal, manifest, endpoint, project) as connection:
+        secrets = secrets_of(manifest, connection)
+        with handle_errors(terminal, secrets), tempfile.TemporaryDirectory(prefix="fnsync-") as tmp:
+            the_plan = run(_plan(connection, manifest, options, Path(tmp), saved))
+            if not the_plan.has_changes:
+                _report_nothing(terminal, the_plan, manifest, as_json, secrets)
+                return
+            if not as_json:
+                emit(terminal, render_plan(the_plan, manifest_name=manifest.source.name), secrets)
+            if saved is None and not connection.embedded and not yes:
+                confirm_apply(terminal)
+            result = run(_apply(connection, manifest, the_plan, concurrency, not no_wait, terminal, as_json))
+    if as_json:
+        emit(terminal, json.dumps(result_to_json(result), indent=2) + "\n", secrets, raw=True)
+    else:
+        emit(terminal, render_result(result), secrets)
+    if not result.ok:
+        raise SystemExit(1)
+
+
+def _report_nothing(terminal: Terminal, plan: Plan, manifest: Manifest, as_json: bool, secrets: tuple[str, ...]) -> None:
+    if as_json:
+        emit(terminal, json.dumps(result_to_json(ApplyResult(plan=plan)), indent=2) + "\n", secrets, raw=True)
+    else:
+        emit(terminal, render_plan(plan, manifest_name=manifest.source.name), secrets)
+
+
+def confirm_apply(terminal: Terminal) -> None:
+    if not sys.stdin.isatty():
+        terminal.abort("refusing to apply without confirmation: no terminal to ask on; pass --yes to apply anyway")
+    if not click.confirm("Apply these changes?", default=False, err=True):
+        terminal.abort("Apply cancelled; nothing was changed.")
+
+
+async def _plan(connection: Connection, manifest: Manifest, options: PlanOptions, work_dir: Path, saved: SavedPlan | None) -> Plan:
+    """A fresh plan; or the saved one, after checking it is not stale (archives from this run's packaging)."""
+    async with connection.client(manifest) as client:
+        fresh, state, packages = await make_plan(manifest, client, options, work_dir=work_dir, cache=connection.cache(manifest))
+    if saved is None:
+        return fresh
+    reasons = stale_reasons(saved, manifest, state, {fid: p.code_hash for fid, p in packages.items()})
+    if reasons:
+        raise StalePlanError(reasons)
+    restored = restore_plan(saved, manifest)
+    changes = tuple(
+        change.model_copy(update={"after": {**change.after, "archive": str(packages[change.function_id].archive)}})
+        if change.kind is ChangeKind.CODE and change.action is Action.DEPLOY and change.after and change.function_id in packages
+        else change
+        for change in restored.changes
+    )
+    return restored.model_copy(update={"changes": changes})
+
+
+async def _apply(
+    connection: Connection, manifest: Manifest, plan: Plan, concurrency: int, wait: bool, terminal: Terminal, as_json: bool
+) -> ApplyResult:
+    async with connection.client(manifest) as client:
+        if as_json or terminal.verbosity < 0:
+            return await apply_plan(plan, manifest, client, concurrency=concurrency, wait=wait)
+        columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+        with Progress(*columns, console=terminal.err, transient=False) as progress:
+            return await apply_plan(
+                plan, manifest, client, concurrency=concurrency, wait=wait, reporter=ProgressReporter(progress)
+            )

@@ -1,0 +1,189 @@
+"""What `plan` and `apply` share: options, loading the manifest, connecting, and turning errors into exit 1.
+
+This is the only CLI module that knows about the embedded local server: with no endpoint configured anywhere,
+fnsync uses a server already running on `<manifest dir>/.fnsync/local`, or starts one in this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from syncer.client import AppwriteClient, AppwriteError
+from syncer.connection import ENV_API_KEY, ConnectionSettings, resolve_connection
+from syncer.manifest import ManifestError, load_manifest
+from syncer.manifest.models import Manifest
+from syncer.packaging import PackagingError
+from syncer.plan import PlanError
+from syncer.planfile import PlanFileError
+from syncer.state import HashCache
+from syncer.cli.terminal import Terminal
+
+T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
+
+LOCAL_DATA = Path(".fnsync") / "local"
+LOCAL_PROJECT = "local"
+CACHE_FILE = Path(".fnsync") / "cache" / "code-hashes.json"
+
+
+def manifest_option(f: F) -> F:
+    return click.option(
+        "-f",
+        "--file",
+        "manifest_file",
+        default="functions.yaml",
+        show_default=True,
+        envvar="FNSYNC_MANIFEST",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="The manifest (env FNSYNC_MANIFEST).",
+    )(f)
+
+
+def connection_options(f: F) -> F:
+    f = click.option("--project", default=None, metavar="ID", help=f"Project ID (else APPWRITE_PROJECT_ID, else the manifest).")(f)
+    f = click.option(
+        "--endpoint",
+        default=None,
+        metavar="URL",
+        help="API endpoint, e.g. https://cloud.appwrite.io/v1 (else APPWRITE_ENDPOINT, else the manifest; "
+        "none at all = the embedded local server). The key is read from APPWRITE_API_KEY only.",
+    )(f)
+    return f
+
+
+def selection_options(f: F) -> F:
+    f = click.option("--prune", is_flag=True, help="Also delete functions that are not in the manifest (never prune.keep).")(f)
+    f = click.option("--target", "targets", multiple=True, metavar="ID", help="Only this function (repeatable).")(f)
+    return f
+
+
+def load_or_abort(terminal: Terminal, path: Path) -> Manifest:
+    """Load and validate the whole manifest; any problem exits 1 before anything is read or written."""
+    with handle_errors(terminal):
+        return load_manifest(path)
+    raise AssertionError("unreachable")
+
+
+@dataclass
+class Connection:
+    settings: ConnectionSettings
+    embedded: bool
+    api_key: str
+    cache_scope: str = ""  # what identifies this server across runs (the embedded one changes port every run)
+
+    def client(self, manifest: Manifest) -> AppwriteClient:
+        assert self.settings.endpoint and self.settings.project
+        return AppwriteClient(
+            self.settings.endpoint, self.settings.project, self.api_key, secrets=tuple(manifest.sensitive_values())
+        )
+
+    def cache(self, manifest: Manifest) -> HashCache:
+        scope = self.cache_scope or f"{self.settings.endpoint}|{self.settings.project}"
+        return HashCache(manifest.root / CACHE_FILE, scope=scope)
+
+
+@contextmanager
+def connect(terminal: Terminal, manifest: Manifest, endpoint: str | None, project: str | None) -> Iterator[Connection]:
+    """Resolve the connection; with no endpoint at all, use (or start) the embedded local server."""
+    settings = resolve_connection(manifest, endpoint=endpoint, project=project)
+    if settings.configured:
+        missing = settings.missing()
+        if missing:
+            terminal.abort("cannot connect: missing " + " and ".join(missing))
+        assert settings.api_key is not None
+        terminal.debug(f"connecting to {settings.describe()}")
+        yield Connection(settings=settings, embedded=False, api_key=settings.api_key.get_secret_value())
+        return
+    with _embedded(terminal, manifest) as connection:
+        yield connection
+
+
+@contextmanager
+def _embedded(terminal: Terminal, manifest: Manifest) -> Iterator[Connection]:
+    from localserver.config import ServerConfig
+    from localserver.server import ensure_api_key, find_running, start_in_thread
+
+    data_dir = manifest.root / LOCAL_DATA
+    key = ensure_api_key(data_dir, os.environ.get("FNSYNC_LOCAL_API_KEY"))
+    info = find_running(data_dir)
+    if info is not None:
+        endpoint, project = str(info["endpoint"]), str(info.get("project") or LOCAL_PROJECT)
+        terminal.info(f"Using the local server running at {endpoint} (state in {data_dir}); no endpoint configured.")
+        yield _local_connection(endpoint, project, key, data_dir)
+        return
+    config = ServerConfig(data_dir=data_dir, project_id=LOCAL_PROJECT, api_key=key)
+    running = start_in_thread(config)
+    terminal.info(
+        f"Using the embedded local server (state in {data_dir}); set --endpoint or APPWRITE_ENDPOINT for another server."
+    )
+    try:
+        yield _local_connection(running.endpoint, LOCAL_PROJECT, key, data_dir)
+    finally:
+        running.stop()
+
+
+def _local_connection(endpoint: str, project: str, key: str, data_dir: Path) -> Connection:
+    settings = ConnectionSettings(
+        endpoint=endpoint, project=project, endpoint_source="none", project_source="none", api_key_source="none"
+    )
+    return Connection(settings=settings, embedded=True, api_key=key, cache_scope=f"local:{data_dir}|{project}")
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    # httpx logs every request at INFO; an embedded server's logging setup would otherwise show them all.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    return asyncio.run(coro)
+
+
+@contextmanager
+def handle_errors(terminal: Terminal, secrets: tuple[str, ...] = ()) -> Iterator[None]:
+    """Known failures become one clean message and exit 1; secrets are scrubbed from the text."""
+
+    def fail(text: str) -> NoReturn:
+        for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+            text = text.replace(secret, "[redacted]")
+        terminal.abort(text)
+
+    try:
+        yield
+    except ManifestError as exc:
+        for issue in exc.issues:
+            terminal.error(str(issue))
+        fail(f"the manifest has {len(exc.issues)} problem(s); nothing was changed")
+    except (PlanError, PlanFileError, PackagingError) as exc:
+        fail(str(exc))
+    except AppwriteError as exc:
+        fail(f"server request failed: {exc}")
+    except OSError as exc:
+        fail(f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""))
+
+
+def emit(terminal: Terminal, renderable: Any, secrets: tuple[str, ...] = (), *, raw: bool = False) -> None:
+    """Print results to stdout with every secret scrubbed, whatever text they ended up in (defence in depth)."""
+    if raw:
+        text = str(renderable)
+    else:
+        with terminal.out.capture() as captured:
+            terminal.out.print(renderable)
+        text = captured.get()
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+        text = text.replace(secret, "[redacted]")
+    terminal.write(text)
+
+
+def secrets_of(manifest: Manifest | None, connection: Connection | None = None) -> tuple[str, ...]:
+    values = set(manifest.sensitive_values()) if manifest else set()
+    if connection is not None:
+        values.add(connection.api_key)
+    if os.environ.get(ENV_API_KEY):
+        values.add(os.environ[ENV_API_KEY])
+    return tuple(values)

@@ -1,0 +1,404 @@
+"""The plan as data: what must change on the server so it matches the manifest.
+
+`compute_plan` is pure (no I/O): it compares a loaded `Manifest`, a `ServerState` read by `syncer.state` and the
+local code hashes from packaging, and returns a frozen `Plan`. `syncer.apply` is driven only by the plan's
+changes; `reason` is for people and is never branched on (terraform's `ActionReason` habit).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from syncer.client.models import Function
+from syncer.manifest.models import FunctionSpec, Manifest
+from syncer.state import ServerState
+
+# The function settings fnsync manages, under their Appwrite API names, in the order PUT documents them.
+SETTINGS_FIELDS: tuple[str, ...] = (
+    "name",
+    "runtime",
+    "execute",
+    "events",
+    "schedule",
+    "timeout",
+    "enabled",
+    "logging",
+    "entrypoint",
+    "commands",
+    "scopes",
+    "specification",
+    "installationId",
+    "providerRepositoryId",
+    "providerBranch",
+    "providerRootDirectory",
+    "providerSilentMode",
+)
+# Fields whose change makes Appwrite mark the function not `live` (FUNCTIONS-API.md §6 PUT).
+REBUILD_FIELDS: frozenset[str] = frozenset({"name", "entrypoint", "commands", "providerRootDirectory", "runtime"})
+# Fields whose order carries no meaning: compared as sets so a reorder on the server is not a change.
+SET_FIELDS: frozenset[str] = frozenset({"execute", "events", "scopes"})
+
+
+class PlanError(ValueError):
+    """The plan cannot be made (e.g. prune with an empty manifest, an unknown --target)."""
+
+
+class Action(StrEnum):
+    """Closed set of things apply can do."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+    DEPLOY = "deploy"
+    REBUILD = "rebuild"
+
+
+class ChangeKind(StrEnum):
+    FUNCTION = "function"
+    VARIABLE = "variable"
+    CODE = "code"
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Change(Frozen):
+    """One thing to do. `before`/`after` are JSON-able dicts; variable sides carry a `sensitive` flag."""
+
+    kind: ChangeKind
+    address: str
+    action: Action
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    reason: str = ""
+    function_id: str
+    key: str = ""  # the variable key, for variable changes
+
+    def changed_fields(self) -> list[str]:
+        """For a function update: the settings whose value differs (display and tests)."""
+        if self.kind is not ChangeKind.FUNCTION or self.action is not Action.UPDATE or not self.before or not self.after:
+            return []
+        return [name for name in SETTINGS_FIELDS if not same_setting(name, self.before.get(name), self.after.get(name))]
+
+
+class PlanOptions(Frozen):
+    targets: tuple[str, ...] = ()  # function IDs; empty = all
+    prune: bool = False
+    activate: bool = True
+
+
+class Plan(Frozen):
+    """A whole plan: the changes in apply order, unmanaged IDs, and the state it was computed from."""
+
+    changes: tuple[Change, ...] = ()
+    unmanaged: tuple[str, ...] = ()
+    state_fingerprint: str = ""
+    function_digests: dict[str, str] = Field(default_factory=dict)
+    options: PlanOptions = PlanOptions()
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.changes)
+
+    def function_ids(self) -> list[str]:
+        """IDs with at least one change, in plan order."""
+        return list(dict.fromkeys(change.function_id for change in self.changes))
+
+    def for_function(self, function_id: str) -> list[Change]:
+        return [change for change in self.changes if change.function_id == function_id]
+
+    def counts(self) -> dict[str, int]:
+        """Summary numbers: functions to create/update/delete, variable and code changes."""
+        counts = {"create": 0, "update": 0, "delete": 0, "variables": 0, "deploy": 0, "rebuild": 0}
+        for change in self.changes:
+            if change.kind is ChangeKind.FUNCTION:
+                counts[change.action.value] += 1
+            elif change.kind is ChangeKind.VARIABLE:
+                counts["variables"] += 1
+            else:
+                counts[change.action.value] += 1
+        return counts
+
+
+class LocalCode(Protocol):
+    """What the planner needs from a packaged function (`syncer.packaging.CodePackage` fits)."""
+
+    code_hash: str
+    file_count: int
+    size: int
+    archive: Path
+
+
+# --- settings ------------------------------------------------------------------------------------------
+
+
+def desired_settings(spec: FunctionSpec, default_specification: str) -> dict[str, Any]:
+    """The full config PUT/POST must send for `spec` (PUT replaces everything, so every field is here)."""
+    git = spec.git
+    return {
+        "name": spec.name,
+        "runtime": spec.runtime,
+        "execute": list(spec.execute),
+        "events": list(spec.events),
+        "schedule": spec.schedule,
+        "timeout": spec.timeout,
+        "enabled": spec.enabled,
+        "logging": spec.logging,
+        "entrypoint": spec.entrypoint,
+        "commands": spec.commands,
+        "scopes": list(spec.scopes),
+        "specification": spec.specification or default_specification,
+        "installationId": git.installation_id if git else "",
+        "providerRepositoryId": git.repository_id if git else "",
+        "providerBranch": git.branch if git else "",
+        "providerRootDirectory": git.root_directory if git else "",
+        "providerSilentMode": git.silent_mode if git else False,
+    }
+
+
+def server_settings(function: Function) -> dict[str, Any]:
+    """The same fields as `desired_settings`, read from the server's model."""
+    return {
+        "name": function.name,
+        "runtime": function.runtime,
+        "execute": list(function.execute),
+        "events": list(function.events),
+        "schedule": function.schedule,
+        "timeout": function.timeout,
+        "enabled": function.enabled,
+        "logging": function.logging,
+        "entrypoint": function.entrypoint,
+        "commands": function.commands,
+        "scopes": list(function.scopes),
+        "specification": function.specification,
+        "installationId": function.installation_id,
+        "providerRepositoryId": function.provider_repository_id,
+        "providerBranch": function.provider_branch,
+        "providerRootDirectory": function.provider_root_directory,
+        "providerSilentMode": function.provider_silent_mode,
+    }
+
+
+def same_setting(name: str, current: Any, desired: Any) -> bool:
+    """Equality after normalising what the server normalises (set-like lists, empty entrypoint = keep)."""
+    if name in SET_FIELDS:
+        return sorted(set(current or ())) == sorted(set(desired or ()))
+    if name == "entrypoint" and desired == "":
+        return True  # PUT falls back to the stored entrypoint when it is empty
+    return bool(current == desired)
+
+
+def _resolve_settings(desired: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
+    """Fill the fields the manifest leaves to the server (an empty entrypoint keeps the stored one)."""
+    resolved = dict(desired)
+    if not resolved["entrypoint"]:
+        resolved["entrypoint"] = current.get("entrypoint", "")
+    return resolved
+
+
+# --- the planner ----------------------------------------------------------------------------------------
+
+
+def compute_plan(
+    manifest: Manifest,
+    state: ServerState,
+    options: PlanOptions | None = None,
+    code: Mapping[str, LocalCode] | None = None,
+) -> Plan:
+    """Compare manifest and server; `code` maps function ID to its packaged code (functions with a `path`)."""
+    options = options or PlanOptions()
+    code = code or {}
+    targets = set(options.targets)
+    unknown = sorted(t for t in targets if t not in manifest.functions and t not in state.functions)
+    if unknown:
+        raise PlanError(f"unknown --target: {', '.join(unknown)} (not in the manifest and not on the server)")
+    if options.prune and not manifest.functions:
+        raise PlanError("refusing to prune: the manifest declares no functions, so every function would be deleted")
+
+    def selected(function_id: str) -> bool:
+        return not targets or function_id in targets
+
+    changes: list[Change] = []
+    for function_id, spec in manifest.functions.items():
+        if selected(function_id):
+            changes.extend(_plan_function(spec, state, options, code.get(function_id)))
+
+    unmanaged: list[str] = []
+    for function_id, remote in state.functions.items():
+        if function_id in manifest.functions:
+            continue
+        if options.prune and selected(function_id) and not _kept(function_id, manifest.prune.keep):
+            changes.append(
+                Change(
+                    kind=ChangeKind.FUNCTION,
+                    address=f"function.{function_id}",
+                    action=Action.DELETE,
+                    before=server_settings(remote.function) | {"deployment": remote.function.deployment},
+                    reason="not in the manifest (--prune)",
+                    function_id=function_id,
+                )
+            )
+        else:
+            unmanaged.append(function_id)
+
+    return Plan(
+        changes=tuple(changes),
+        unmanaged=tuple(unmanaged),
+        state_fingerprint=state.fingerprint(),
+        function_digests=state.function_digests(),
+        options=options,
+    )
+
+
+def _kept(function_id: str, keep: tuple[str, ...]) -> bool:
+    return any(fnmatch.fnmatchcase(function_id, pattern) for pattern in keep)
+
+
+def _plan_function(spec: FunctionSpec, state: ServerState, options: PlanOptions, local: LocalCode | None) -> list[Change]:
+    fid = spec.id
+    remote = state.functions.get(fid)
+    desired = desired_settings(spec, state.default_specification)
+    changes: list[Change] = []
+
+    if remote is None:
+        changes.append(
+            Change(
+                kind=ChangeKind.FUNCTION,
+                address=f"function.{fid}",
+                action=Action.CREATE,
+                after=desired,
+                reason="not on the server",
+                function_id=fid,
+            )
+        )
+        live, active, not_live_reason = True, None, ""
+        current_vars: dict[str, tuple[str, str]] = {}
+    else:
+        current = server_settings(remote.function)
+        differing = [name for name in SETTINGS_FIELDS if not same_setting(name, current[name], desired[name])]
+        live = remote.function.live
+        not_live_reason = "" if live else "the server marks the function not live"
+        if differing:
+            changes.append(
+                Change(
+                    kind=ChangeKind.FUNCTION,
+                    address=f"function.{fid}",
+                    action=Action.UPDATE,
+                    before=current,
+                    after=_resolve_settings(desired, current),
+                    reason="settings differ: " + ", ".join(differing),
+                    function_id=fid,
+                )
+            )
+            rebuild_fields = [name for name in differing if name in REBUILD_FIELDS]
+            live = not rebuild_fields  # PUT recomputes `live`
+            not_live_reason = f"changing {', '.join(rebuild_fields)} marks the function not live" if rebuild_fields else ""
+        active = remote.active
+        current_vars = {v.key: (v.id, v.value) for v in remote.function.vars}
+
+    var_changes = _plan_variables(spec, current_vars)
+    changes.extend(var_changes)
+    if var_changes:
+        live = False  # every variable write marks the function not live
+        not_live_reason = "variable changes take effect after a rebuild"
+
+    deploying = False
+    if local is not None:
+        reason = ""
+        if active is None:
+            reason = "new function" if remote is None else "no active deployment"
+        elif active.code_hash is None:
+            reason = "the active deployment's code hash is unknown"
+        elif active.code_hash != local.code_hash:
+            reason = "local code differs from the active deployment"
+        if reason:
+            deploying = True
+            changes.append(
+                Change(
+                    kind=ChangeKind.CODE,
+                    address=f"function.{fid}.code",
+                    action=Action.DEPLOY,
+                    before=active.describe() if active else None,
+                    after={
+                        "code_hash": local.code_hash,
+                        "file_count": local.file_count,
+                        "size": local.size,
+                        "entrypoint": spec.entrypoint,
+                        "commands": spec.commands,
+                        "activate": options.activate,
+                        "archive": str(local.archive),
+                    },
+                    reason=reason,
+                    function_id=fid,
+                )
+            )
+    if not deploying and not live and active is not None:
+        changes.append(
+            Change(
+                kind=ChangeKind.CODE,
+                address=f"function.{fid}.code",
+                action=Action.REBUILD,
+                before=active.describe(),
+                after={"deployment": active.deployment_id, "activate": options.activate},
+                reason=not_live_reason,
+                function_id=fid,
+            )
+        )
+    return changes
+
+
+def _plan_variables(spec: FunctionSpec, current: dict[str, tuple[str, str]]) -> list[Change]:
+    """Per key: add, change or remove; matching on key avoids the wipe-and-recreate churn of the Appwrite CLI."""
+    fid = spec.id
+    changes: list[Change] = []
+    for key, wanted in spec.variables.items():
+        address = f"function.{fid}.variable.{key}"
+        after = {"value": wanted.value, "sensitive": wanted.sensitive}
+        if key not in current:
+            changes.append(
+                Change(
+                    kind=ChangeKind.VARIABLE,
+                    address=address,
+                    action=Action.CREATE,
+                    after=after,
+                    reason="not on the server",
+                    function_id=fid,
+                    key=key,
+                )
+            )
+        elif current[key][1] != wanted.value:
+            var_id, value = current[key]
+            changes.append(
+                Change(
+                    kind=ChangeKind.VARIABLE,
+                    address=address,
+                    action=Action.UPDATE,
+                    before={"id": var_id, "value": value, "sensitive": wanted.sensitive},
+                    after=after,
+                    reason="value differs",
+                    function_id=fid,
+                    key=key,
+                )
+            )
+    for key, (var_id, value) in current.items():
+        if key not in spec.variables:
+            changes.append(
+                Change(
+                    kind=ChangeKind.VARIABLE,
+                    address=f"function.{fid}.variable.{key}",
+                    action=Action.DELETE,
+                    # Values of variables set outside the manifest may be secrets: never shown.
+                    before={"id": var_id, "value": value, "sensitive": True},
+                    reason="not in the manifest",
+                    function_id=fid,
+                    key=key,
+                )
+            )
+    return changes
