@@ -1,0 +1,177 @@
+"""Benchmark of `fnsync webhook` on loopback.
+
+1. Acknowledgement latency: signed GitHub push deliveries at a steady rate for a bounded time against the
+   receiver process (workers running), p50/p99/max of the HTTP round trip.
+2. Push-to-active latency: commit a change to a small function, deliver the push, and time until the local
+   server reports the new deployment active (fetch, export, package, upload, build, activate).
+
+Usage: python bench/webhook_bench.py [--rate 50] [--duration 10] [--pushes 5]
+Runs the local server in-process and the receiver as a subprocess (`fnsync webhook`), all on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import re
+import secrets
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from localserver.config import ServerConfig  # noqa: E402
+from localserver.server import start_in_thread  # noqa: E402
+from tests.webhook.support import ZERO, Remote, encode, github_headers, push_payload  # noqa: E402
+
+SECRET = secrets.token_hex(16)
+ADMIN = secrets.token_hex(16)
+REPO_ID = 31337
+NODE = "export default async ({ res }) => res.send('ok');\n"
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def start_receiver(endpoint: str, project: str, key: str, data: Path, log: Path) -> tuple[str, subprocess.Popen[bytes]]:
+    env = {**os.environ, "FNSYNC_WEBHOOK_SECRET": SECRET, "FNSYNC_ADMIN_TOKEN": ADMIN, "APPWRITE_ENDPOINT": endpoint,
+           "APPWRITE_PROJECT_ID": project, "APPWRITE_API_KEY": key}
+    env.pop("GITHUB_TOKEN", None)
+    argv = [sys.executable, "-c", "from syncer.cli import main; main()", "webhook", "--port", "0", "--data", str(data),
+            "--allow-clone-url", "file://*", "--queue-size", "100000"]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(argv, env=env, stdout=out, stderr=out, cwd=ROOT)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        found = re.findall(r"listening on (http://127\.0\.0\.1:\d+)", log.read_text(errors="replace"))
+        if found:
+            url = found[-1]
+            try:
+                if httpx.get(url + "/healthz").status_code == 200:
+                    return url, proc
+            except httpx.TransportError:
+                pass
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    raise RuntimeError(f"receiver did not start:\n{log.read_text()}")
+
+
+def ack_latency(url: str, payload: dict, rate: float, duration: float) -> list[float]:
+    """Open-loop schedule: request i is sent at start + i/rate (or as soon as the previous one returns)."""
+    latencies: list[float] = []
+    body = encode(payload)
+    with httpx.Client(base_url=url, timeout=10) as client:
+        start = time.perf_counter()
+        count = int(rate * duration)
+        for i in range(count):
+            due = start + i / rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            sent = time.perf_counter()
+            response = client.post("/webhooks/github", content=body, headers=github_headers("push", body, secret=SECRET))
+            latencies.append((time.perf_counter() - sent) * 1000)
+            if response.status_code not in (200, 202):
+                raise RuntimeError(f"unexpected {response.status_code}: {response.text}")
+    return latencies
+
+
+def push_to_active(url: str, remote: Remote, sdk_get: httpx.Client, pushes: int, before: str) -> list[float]:
+    results: list[float] = []
+    for n in range(pushes):
+        sha = remote.commit({"fn/index.js": NODE + f"// change {n} {time.time()}\n"})
+        payload = push_payload(repo_id=REPO_ID, clone_url=remote.url, branch="main", before=before, after=sha,
+                               commits=[{"id": sha, "modified": ["fn/index.js"]}])
+        old = sdk_get.get("/functions/bench-fn").json()["deployment"]
+        body = encode(payload)
+        started = time.perf_counter()
+        response = httpx.post(url + "/webhooks/github", content=body, headers=github_headers("push", body, secret=SECRET))
+        assert response.status_code == 202, response.text
+        delivery = response.json()["delivery"]
+        deadline = time.monotonic() + 120
+        while True:
+            current = sdk_get.get("/functions/bench-fn").json()["deployment"]
+            if current and current != old:
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError("push was not activated within 120s")
+            time.sleep(0.01)
+        results.append(time.perf_counter() - started)
+        record = httpx.get(f"{url}/deliveries/{delivery}", headers={"Authorization": f"Bearer {ADMIN}"}).json()
+        while record["status"] == "deploying":  # let the delivery finish before the next push
+            time.sleep(0.01)
+            record = httpx.get(f"{url}/deliveries/{delivery}", headers={"Authorization": f"Bearer {ADMIN}"}).json()
+        before = sha
+    return results
+
+
+def main() -> None:
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rate", type=float, default=50.0, help="deliveries per second")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds of steady load")
+    parser.add_argument("--pushes", type=int, default=5, help="push-to-active samples")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="fnsync-webhook-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        config = ServerConfig(data_dir=tmp / "server", project_id="bench", api_key=secrets.token_hex(16), installations=("inst1",))
+        server = start_in_thread(config)
+        headers = {"X-Appwrite-Project": "bench", "X-Appwrite-Key": config.api_key}
+        api = httpx.Client(base_url=server.endpoint, headers=headers, timeout=30)
+        api.post("/functions", json={"functionId": "bench-fn", "name": "bench", "runtime": "node-18.0", "entrypoint": "index.js",
+                                     "installationId": "inst1", "providerRepositoryId": str(REPO_ID), "providerBranch": "main",
+                                     "providerRootDirectory": "fn"}).raise_for_status()
+        remote = Remote(tmp)
+        first = remote.commit({"fn/index.js": NODE, "other/readme.md": "x"})
+        url, proc = start_receiver(server.endpoint, "bench", config.api_key, tmp / "webhook", tmp / "receiver.log")
+        try:
+            # 0) baseline: the same HTTP stack without signature, JSON or SQLite work
+            with httpx.Client(base_url=url, timeout=10) as client:
+                base = []
+                for _ in range(int(args.rate * args.duration / 2)):
+                    sent = time.perf_counter()
+                    client.get("/healthz")
+                    base.append((time.perf_counter() - sent) * 1000)
+            print(f"baseline GET /healthz round trip ({len(base)} requests): p50 {percentile(base, 50):.2f} ms   "
+                  f"p99 {percentile(base, 99):.2f} ms")
+            # 1) pushes to a branch no function follows: recorded and answered, workers idle
+            # 2) the same commit over and over to the linked branch: queued, coalesced, workers reconciling
+            for label, branch in (("workers idle: unlinked branch, recorded as ignored", "elsewhere"),
+                                  ("workers busy: linked branch, queued and coalesced", "main")):
+                payload = push_payload(repo_id=REPO_ID, clone_url=remote.url, branch=branch, before=ZERO, after=first, created=True)
+                latencies = ack_latency(url, payload, args.rate, args.duration)
+                print(f"acknowledgement latency, {len(latencies)} signed pushes at {args.rate:g}/s for {args.duration:g}s ({label}):")
+                print(f"  p50 {percentile(latencies, 50):.2f} ms   p99 {percentile(latencies, 99):.2f} ms   "
+                      f"max {max(latencies):.2f} ms   mean {statistics.mean(latencies):.2f} ms")
+            # wait for the queue to drain before timing deployments
+            deadline = time.monotonic() + 120
+            while httpx.get(url + "/readyz").json().get("queued", 1) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            while httpx.get(url + "/readyz").json().get("deploying", 0) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            samples = push_to_active(url, remote, api, args.pushes, first)
+            print(f"push-to-active latency, {len(samples)} pushes of a one-file node function (local server build):")
+            print(f"  p50 {percentile(samples, 50) * 1000:.0f} ms   min {min(samples) * 1000:.0f} ms   max {max(samples) * 1000:.0f} ms")
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
+            api.close()
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""`fnsync webhook`: run the git push receiver (see docs/webhook.md).
+
+Secrets come only from the environment (FNSYNC_WEBHOOK_SECRET, FNSYNC_ADMIN_TOKEN, GITHUB_TOKEN,
+APPWRITE_API_KEY), never from flags, so they stay out of shell history and `ps`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from pathlib import Path
+
+import click
+import uvicorn
+from pydantic import ValidationError
+
+from syncer.cli.terminal import Terminal, pass_terminal
+from syncer.connection import ENV_API_KEY, ENV_ENDPOINT, ENV_PROJECT, resolve_connection
+from webhook import WebhookConfig, create_app
+from webhook.config import DEFAULT_CLONE_URLS
+
+
+@click.command("webhook")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port (0 = any free port).")
+@click.option(
+    "--data", "data_dir", default=Path(".fnsync/webhook"), show_default=True, type=click.Path(path_type=Path, file_okay=False),
+    help="Queue, delivery log and git mirrors.",
+)
+@click.option(
+    "--allow-clone-url", "allow_clone_urls", multiple=True, metavar="PATTERN",
+    help=f"Glob of clone URLs that may be fetched (repeatable; default {' '.join(DEFAULT_CLONE_URLS)}).",
+)
+@click.option("--manifest-path", default="functions.yaml", show_default=True, help="Manifest path inside the repository.")
+@click.option("--github-api-url", default="https://api.github.com", show_default=True, help="GitHub (Enterprise) REST API base.")
+@click.option("--queue-size", default=100, show_default=True, type=click.IntRange(1), help="Queued deliveries before 503.")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1), help="Deliveries processed in parallel.")
+@click.option("--allow-fork-prs", is_flag=True, help="Build previews of pull requests from forks.")
+@pass_terminal
+def webhook(
+    terminal: Terminal,
+    host: str,
+    port: int,
+    data_dir: Path,
+    allow_clone_urls: tuple[str, ...],
+    manifest_path: str,
+    github_api_url: str,
+    queue_size: int,
+    workers: int,
+    allow_fork_prs: bool,
+) -> None:
+    """Receive GitHub, GitLab and Gitea pushes and deploy the functions they touch.
+
+    Needs FNSYNC_WEBHOOK_SECRET and the Appwrite connection (APPWRITE_ENDPOINT, APPWRITE_PROJECT_ID,
+    APPWRITE_API_KEY). Optional: FNSYNC_ADMIN_TOKEN (serves /deliveries), GITHUB_TOKEN (private clones,
+    commit statuses and PR comments).
+    """
+    if not os.environ.get("FNSYNC_WEBHOOK_SECRET", "").strip():
+        terminal.abort("FNSYNC_WEBHOOK_SECRET is not set: refusing to accept unsigned deliveries")
+    connection = resolve_connection(None)
+    if connection.missing():
+        unset = [name for name in (ENV_ENDPOINT, ENV_PROJECT, ENV_API_KEY) if not os.environ.get(name)]
+        terminal.abort(f"the webhook needs an Appwrite server: set {', '.join(unset)}")
+    try:
+        config = WebhookConfig.from_environ(
+            os.environ,
+            data_dir=data_dir.resolve(),
+            allow_clone_urls=allow_clone_urls or DEFAULT_CLONE_URLS,
+            manifest_path=manifest_path,
+            github_api_url=github_api_url,
+            queue_size=queue_size,
+            workers=workers,
+            allow_fork_prs=allow_fork_prs,
+            endpoint=connection.endpoint,
+            project=connection.project,
+            api_key=connection.api_key,
+        )
+    except ValidationError as exc:
+        terminal.abort("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
+    logging.basicConfig(level=logging.DEBUG if terminal.verbosity > 0 else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.DEBUG if terminal.verbosity > 1 else logging.WARNING)
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        terminal.abort(f"cannot listen on {host}:{port}: {exc.strerror}")
+    bound = sock.getsockname()[1]
+    terminal.info(f"fnsync webhook listening on http://{host}:{bound} (Appwrite {connection.endpoint}, data {config.data_dir})")
+    if config.admin_token is None:
+        terminal.warning("FNSYNC_ADMIN_TOKEN is not set: /deliveries is disabled")
+    if config.github_token is None:
+        terminal.warning("GITHUB_TOKEN is not set: no private clones, no commit statuses or PR comments")
+    app = create_app(config)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False))
+    server.run(sockets=[sock])

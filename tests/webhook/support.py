@@ -1,0 +1,117 @@
+"""Test support: GitHub-shaped payloads from the octokit fixtures, signing, and real git repositories."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import hmac
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import git
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "github"
+SECRET = "test-webhook-secret"
+ZERO = "0" * 40
+
+
+def fixture(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text())
+    return data
+
+
+def sign(body: bytes, secret: str = SECRET) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def github_headers(event: str, body: bytes, delivery: str | None = None, secret: str = SECRET) -> dict[str, str]:
+    return {
+        "Content-Type": "application/json",
+        "User-Agent": "GitHub-Hookshot/abc123",
+        "X-GitHub-Event": event,
+        "X-GitHub-Delivery": delivery or str(uuid.uuid4()),
+        "X-GitHub-Hook-ID": "292430182",
+        "X-Hub-Signature-256": sign(body, secret),
+    }
+
+
+def encode(payload: dict[str, Any]) -> bytes:
+    return json.dumps(payload, separators=(",", ":")).encode()
+
+
+def push_payload(
+    *, repo_id: int, clone_url: str, branch: str, before: str, after: str, commits: list[dict[str, Any]] | None = None,
+    full_name: str = "Codertocat/Hello-World", created: bool = False, forced: bool = False,
+) -> dict[str, Any]:
+    """The octokit push example, pointed at a test repository (only identity fields change)."""
+    payload = copy.deepcopy(fixture("push"))
+    template = payload["commits"][0]
+    payload.update(ref=f"refs/heads/{branch}", before=before, after=after, created=created, forced=forced, deleted=False)
+    payload["repository"].update(id=repo_id, clone_url=clone_url, full_name=full_name)
+    payload["commits"] = [
+        {**copy.deepcopy(template), "id": c["id"], "tree_id": c.get("tree_id", template["tree_id"]),
+         "added": c.get("added", []), "removed": c.get("removed", []), "modified": c.get("modified", [])}
+        for c in (commits or [])
+    ]
+    payload["head_commit"] = payload["commits"][-1] if payload["commits"] else None
+    return payload
+
+
+def pull_request_payload(
+    *, repo_id: int, clone_url: str, number: int, base: str, base_sha: str, head_sha: str, action: str = "opened",
+    full_name: str = "Codertocat/Hello-World", fork: bool = False,
+) -> dict[str, Any]:
+    payload = copy.deepcopy(fixture("pull_request-synchronize" if action == "synchronize" else "pull_request-opened"))
+    payload.update(action=action, number=number)
+    payload["repository"].update(id=repo_id, clone_url=clone_url, full_name=full_name)
+    pr = payload["pull_request"]
+    pr["number"] = number
+    pr["base"].update(ref=base, sha=base_sha)
+    pr["base"]["repo"].update(id=repo_id, clone_url=clone_url, full_name=full_name)
+    pr["head"].update(sha=head_sha)
+    pr["head"]["repo"].update(id=repo_id + 1 if fork else repo_id, clone_url=clone_url, full_name=("someone/fork" if fork else full_name))
+    return payload
+
+
+class Remote:
+    """A bare repository as the 'GitHub' remote, and a working clone to commit from."""
+
+    def __init__(self, root: Path, name: str = "origin") -> None:
+        self.bare_path = root / f"{name}.git"
+        self.bare = git.Repo.init(self.bare_path, bare=True, initial_branch="main")
+        self.work = git.Repo.init(root / f"{name}-work", initial_branch="main")
+        with self.work.config_writer() as cfg:
+            cfg.set_value("user", "name", "Test")
+            cfg.set_value("user", "email", "test@example.com")
+        self.work.create_remote("origin", self.url)
+
+    @property
+    def url(self) -> str:
+        return self.bare_path.as_uri()
+
+    def commit(self, files: dict[str, str | None], message: str = "change", branch: str = "main") -> str:
+        """Write (or delete, for None) files, commit on `branch`, push; returns the commit id."""
+        root = Path(self.work.working_tree_dir or ".")
+        if self.work.head.is_valid() and self.work.active_branch.name != branch:
+            if branch in [h.name for h in self.work.heads]:
+                self.work.git.checkout(branch)
+            else:
+                self.work.git.checkout("-b", branch)
+        for name, content in files.items():
+            path = root / name
+            if content is None:
+                self.work.index.remove([name], working_tree=True)
+                continue
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(content)
+            self.work.index.add([name])
+        commit = self.work.index.commit(message)
+        if not self.work.head.is_valid() or self.work.active_branch.name != branch:
+            self.work.git.checkout("-B", branch)
+        self.work.git.push("origin", f"HEAD:refs/heads/{branch}", "--force")
+        return commit.hexsha
+
+    def push_ref(self, sha: str, ref: str) -> None:
+        self.work.git.push("origin", f"{sha}:{ref}", "--force")

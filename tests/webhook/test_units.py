@@ -1,0 +1,295 @@
+"""Units without Appwrite: signatures, event classification, the queue, the git mirror, VCS reporting."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import httpx
+import pytest
+from pydantic import ValidationError
+
+from tests.webhook.fake_github import FakeGitHub
+from tests.webhook.support import SECRET, ZERO, Remote, encode, fixture, pull_request_payload, push_payload, sign
+from webhook.config import WebhookConfig, scrub
+from webhook.events import Ignored, JobRequest, classify
+from webhook.mirror import GitError, MirrorCache
+from webhook.reporting import COMMENT_MARKER, FunctionReport, GitHubReporter
+from webhook.signatures import Provider, delivery_id, detect_provider, verify, verify_gitea, verify_github, verify_gitlab
+from webhook.store import DeliveryStore, Status
+from webhook.worker import backoff
+
+ALLOW_ALL = lambda url: True  # noqa: E731
+
+
+# --- signatures ---------------------------------------------------------------------------------------------
+
+
+def test_github_signature_accepts_only_the_exact_hmac() -> None:
+    body = encode(fixture("ping"))
+    assert verify_github(SECRET, body, sign(body))
+    assert not verify_github(SECRET, body, sign(body, "other"))
+    assert not verify_github(SECRET, body + b" ", sign(body))
+    assert not verify_github(SECRET, body, None)
+    assert not verify_github(SECRET, body, sign(body).removeprefix("sha256="))  # prefix required
+    assert not verify_github(SECRET, body, "sha1=" + sign(body)[7:])
+
+
+def test_gitea_and_gitlab_signatures() -> None:
+    body = b'{"a":1}'
+    hexsig = sign(body)[7:]
+    assert verify_gitea(SECRET, body, hexsig)
+    assert not verify_gitea(SECRET, body, "00" + hexsig[2:])
+    assert not verify_gitea(SECRET, body, "")
+    assert verify_gitlab(SECRET, SECRET)
+    assert not verify_gitlab(SECRET, SECRET + "x")
+    assert not verify_gitlab(SECRET, None)
+
+
+def test_provider_detection_prefers_gitea_over_its_github_headers() -> None:
+    gitea = {"x-github-event": "push", "x-gitea-event": "push", "x-gitea-delivery": "d1"}
+    assert detect_provider(gitea) is Provider.GITEA
+    assert detect_provider({"x-forgejo-event": "push", "x-github-event": "push"}) is Provider.GITEA
+    assert detect_provider({"x-gitlab-event": "Push Hook"}) is Provider.GITLAB
+    assert detect_provider({"x-github-event": "push"}) is Provider.GITHUB
+    assert detect_provider({}) is None
+    assert delivery_id(Provider.GITEA, gitea, b"") == "gitea:d1"
+    assert delivery_id(Provider.GITLAB, {}, b"x").startswith("gitlab:sha256:")
+    assert not verify(Provider.GITHUB, SECRET, b"{}", {})
+
+
+# --- classification -----------------------------------------------------------------------------------------
+
+
+def test_real_push_fixture_becomes_a_job() -> None:
+    decision = classify(Provider.GITHUB, "push", fixture("push"), ALLOW_ALL)
+    assert isinstance(decision, JobRequest)
+    assert (decision.repo_id, decision.branch, decision.sha[:8]) == ("186853002", "master", "6113728f")
+    assert decision.repo_name == "Codertocat/Hello-World"
+    assert decision.changed is None  # a creation push does not list files relative to what was deployed
+    assert decision.key == "github:186853002:master"
+
+
+def test_push_with_complete_file_lists() -> None:
+    payload = push_payload(repo_id=7, clone_url="https://github.com/a/b.git", branch="main", before="a" * 40, after="b" * 40,
+                           commits=[{"id": "b" * 40, "added": ["f1/x.js"], "modified": ["f2/y.js"], "removed": ["z"]}])
+    decision = classify(Provider.GITHUB, "push", payload, ALLOW_ALL)
+    assert isinstance(decision, JobRequest)
+    assert decision.changed == ("f1/x.js", "f2/y.js", "z")
+    forced = classify(Provider.GITHUB, "push", {**payload, "forced": True}, ALLOW_ALL)
+    assert isinstance(forced, JobRequest) and forced.changed is None
+
+
+@pytest.mark.parametrize(
+    ("event", "payload", "reason"),
+    [
+        ("ping", fixture("ping"), "ping"),
+        ("push", fixture("push-tag"), "not a branch"),
+        ("push", fixture("push-tag-deleted"), "deleted"),
+        ("push", {**fixture("push"), "deleted": True, "after": ZERO}, "branch master was deleted"),
+        ("pull_request", {**fixture("pull_request-opened"), "action": "closed"}, "does not build"),
+        ("issues", {"action": "opened"}, "not handled"),
+    ],
+)
+def test_ignored_events_have_reasons(event: str, payload: dict, reason: str) -> None:
+    decision = classify(Provider.GITHUB, event, payload, ALLOW_ALL)
+    assert isinstance(decision, Ignored) and reason in decision.reason
+
+
+def test_clone_url_allow_list() -> None:
+    config = WebhookConfig(secret="s", data_dir=Path("/tmp/x"))
+    assert config.clone_url_allowed("https://github.com/a/b.git")
+    assert not config.clone_url_allowed("https://evil.example/a/b.git")
+    assert not config.clone_url_allowed("https://user:pw@github.com/a/b.git")
+    assert not config.clone_url_allowed("file:///etc")
+    decision = classify(Provider.GITHUB, "push", fixture("push"), config.clone_url_allowed)
+    assert isinstance(decision, JobRequest)
+    evil = fixture("push")
+    evil["repository"]["clone_url"] = "ext::sh -c touch% /tmp/pwned"
+    decision = classify(Provider.GITHUB, "push", evil, config.clone_url_allowed)
+    assert isinstance(decision, Ignored) and "--allow-clone-url" in decision.reason
+
+
+def test_pull_requests_previews_and_forks() -> None:
+    payload = pull_request_payload(repo_id=5, clone_url="https://github.com/a/b.git", number=9, base="main", base_sha="a" * 40, head_sha="c" * 40)
+    decision = classify(Provider.GITHUB, "pull_request", payload, ALLOW_ALL)
+    assert isinstance(decision, JobRequest)
+    assert (decision.kind, decision.pr_number, decision.branch, decision.fetch_ref) == ("pull_request", 9, "main", "refs/pull/9/head")
+    assert decision.key == "github:5:pr/9"
+    fork = pull_request_payload(repo_id=5, clone_url="https://github.com/a/b.git", number=9, base="main", base_sha="a" * 40, head_sha="c" * 40, fork=True)
+    assert isinstance(classify(Provider.GITHUB, "pull_request", fork, ALLOW_ALL), Ignored)
+    assert isinstance(classify(Provider.GITHUB, "pull_request", fork, ALLOW_ALL, allow_forks=True), JobRequest)
+
+
+def test_malformed_payloads_raise() -> None:
+    with pytest.raises(ValidationError):
+        classify(Provider.GITHUB, "push", {"ref": "refs/heads/main"}, ALLOW_ALL)
+    with pytest.raises(ValueError):
+        classify(Provider.GITHUB, "push", [1, 2], ALLOW_ALL)
+
+
+def test_gitlab_push_and_merge_request() -> None:
+    push = {
+        "object_kind": "push", "ref": "refs/heads/main", "before": "a" * 40, "after": "b" * 40, "checkout_sha": "b" * 40,
+        "project": {"id": 15, "path_with_namespace": "g/p", "git_http_url": "https://gitlab.com/g/p.git"},
+        "commits": [{"id": "b" * 40, "added": ["x"], "modified": [], "removed": []}], "total_commits_count": 1,
+    }
+    decision = classify(Provider.GITLAB, "Push Hook", push, ALLOW_ALL)
+    assert isinstance(decision, JobRequest) and decision.changed == ("x",) and decision.key == "gitlab:15:main"
+    assert isinstance(classify(Provider.GITLAB, "Tag Push Hook", push, ALLOW_ALL), Ignored)
+    assert isinstance(classify(Provider.GITLAB, "Push Hook", {**push, "after": ZERO}, ALLOW_ALL), Ignored)
+
+
+# --- queue and delivery log ---------------------------------------------------------------------------------
+
+
+def _job(sha: str, before: str | None, changed: tuple[str, ...] | None = ("a/x",), branch: str = "main") -> JobRequest:
+    return JobRequest(provider=Provider.GITHUB, kind="push", repo_id="1", repo_name="o/r", clone_url="u", branch=branch,
+                      fetch_ref=f"refs/heads/{branch}", sha=sha, before=before, changed=changed)
+
+
+def test_store_dedup_ignore_and_full(tmp_path: Path) -> None:
+    store = DeliveryStore(tmp_path / "q.sqlite3")
+    assert store.accept("d1", "github", "push", _job("1" * 40, None), queue_size=2) == "queued"
+    assert store.accept("d1", "github", "push", _job("1" * 40, None), queue_size=2) == "duplicate"
+    assert store.accept("d2", "github", "ping", Ignored(reason="ping"), queue_size=2) == "ignored"
+    assert store.accept("d3", "github", "push", _job("2" * 40, None, branch="b"), queue_size=2) == "queued"
+    assert store.accept("d4", "github", "push", _job("3" * 40, None, branch="c"), queue_size=2) == "full"
+    assert store.get("d4") is None  # not recorded: the sender's retry must not look like a redelivery
+    record = store.get("d2")
+    assert record is not None and record.status is Status.IGNORED and record.reason == "ping"
+    assert [r.id for r in store.list()] == ["d3", "d2", "d1"]
+
+
+def test_store_coalesces_and_merges_changes(tmp_path: Path) -> None:
+    store = DeliveryStore(tmp_path / "q.sqlite3")
+    store.accept("d1", "github", "push", _job("1" * 40, "0a" * 20, ("f1/a",)), 10)
+    store.accept("d2", "github", "push", _job("2" * 40, "1" * 40, ("f2/b",)), 10)
+    store.accept("d3", "github", "push", _job("3" * 40, "2" * 40, ("f1/c",)), 10)
+    store.accept("x1", "github", "push", _job("9" * 40, None, branch="other"), 10)
+    claim = store.claim()
+    assert claim is not None and claim.delivery_id == "d3"
+    assert claim.job.before == "0a" * 20  # the oldest superseded push's before: nothing is skipped
+    assert claim.job.changed == ("f1/a", "f1/c", "f2/b")
+    assert claim.superseded == ("d1", "d2")
+    assert store.get("d1").status is Status.SUPERSEDED and store.get("d1").superseded_by == "d3"  # type: ignore[union-attr]
+    # the key is busy: a newer push waits; the other branch is free
+    store.accept("d4", "github", "push", _job("4" * 40, "3" * 40), 10)
+    other = store.claim()
+    assert other is not None and other.delivery_id == "x1"
+    assert store.claim() is None
+    store.finish("d3", Status.DONE, "ok")
+    nxt = store.claim()
+    assert nxt is not None and nxt.delivery_id == "d4" and nxt.job.before == "3" * 40
+
+
+def test_store_recovers_interrupted_jobs_and_retries(tmp_path: Path) -> None:
+    path = tmp_path / "q.sqlite3"
+    store = DeliveryStore(path)
+    store.accept("d1", "github", "push", _job("1" * 40, None), 10)
+    claim = store.claim()
+    assert claim is not None
+    store.add_deployment("d1", "fn", "dep1")
+    store.close()
+    reopened = DeliveryStore(path)  # as after a SIGKILL: the row is still `deploying`
+    assert reopened.claim() is None
+    assert reopened.recover() == ["d1"]
+    again = reopened.claim()
+    assert again is not None and again.attempts == 2 and again.deployments == {"fn": "dep1"}
+    reopened.retry_later("d1", 60, "boom")
+    assert reopened.claim() is None  # not before its time
+    assert reopened.claim(now=reopened.next_retry_at() + 1) is not None  # type: ignore[operator]
+    record = reopened.get("d1")
+    assert record is not None and [h.status for h in record.history or []][:2] == ["queued", "deploying"]
+
+
+def test_backoff_is_capped() -> None:
+    assert [backoff(n, 2, 10) for n in (1, 2, 3, 4, 5)] == [2, 4, 8, 10, 10]
+
+
+# --- git mirror ---------------------------------------------------------------------------------------------
+
+
+def test_mirror_fetches_diffs_and_exports(tmp_path: Path) -> None:
+    remote = Remote(tmp_path)
+    first = remote.commit({"f1/index.js": "one", "f2/index.js": "two"})
+    second = remote.commit({"f1/index.js": "one!", "README.md": "hi"})
+    cache = MirrorCache(tmp_path / "mirrors")
+    path = cache.fetch(remote.url, first)
+    assert path.is_dir() and (path / "HEAD").is_file()
+    cache.fetch(remote.url, second, refs=("refs/heads/main",), also=(first,))
+    assert cache.changed_files(remote.url, first, second) == ("README.md", "f1/index.js")
+    assert cache.changed_files(remote.url, "e" * 40, second) is None
+    out = cache.export(remote.url, first, tmp_path / "tree")
+    assert (out / "f1" / "index.js").read_text() == "one" and not (out / "README.md").exists()
+    with pytest.raises(GitError) as info:
+        cache.fetch(remote.url, "d" * 40)
+    assert not info.value.transient
+
+
+def test_mirror_never_runs_hooks(tmp_path: Path) -> None:
+    remote = Remote(tmp_path)
+    sha = remote.commit({"a.txt": "x"})
+    cache = MirrorCache(tmp_path / "mirrors")
+    mirror = cache.path_for(remote.url)
+    cache.fetch(remote.url, sha)
+    marker = tmp_path / "hook-ran"
+    hook = mirror / "hooks" / "reference-transaction"
+    hook.parent.mkdir(exist_ok=True)
+    hook.write_text(f"#!/bin/sh\ntouch {marker}\n")
+    hook.chmod(0o755)
+    sha2 = remote.commit({"a.txt": "y"})
+    cache.fetch(remote.url, sha2)
+    assert not marker.exists()
+
+
+def test_scrub_hides_secrets() -> None:
+    assert scrub("token abc123 in url https://x:abc123@h", {"abc123"}) == "token *** in url https://x:***@h"
+
+
+# --- reporting ----------------------------------------------------------------------------------------------
+
+
+class _Ids:
+    def __init__(self) -> None:
+        self.ids: dict[tuple[str, int], int] = {}
+
+    def get(self, repo: str, number: int) -> int | None:
+        return self.ids.get((repo, number))
+
+    def put(self, repo: str, number: int, comment_id: int) -> None:
+        self.ids[(repo, number)] = comment_id
+
+
+async def test_reporter_posts_statuses_and_updates_one_comment() -> None:
+    with FakeGitHub() as gh:
+        async with httpx.AsyncClient() as http:
+            ids = _Ids()
+            reporter = GitHubReporter(gh.url, "ghs_token", http, ids)
+            report = [FunctionReport("fn-a", "success", "deployed", "dep1")]
+            await reporter.statuses("o/r", "a" * 40, report)
+            await reporter.pr_comment("o/r", 3, "a" * 40, report)
+            await reporter.pr_comment("o/r", 3, "b" * 40, [FunctionReport("fn-a", "failure", "x" * 300)])
+            # a fresh process without the remembered id finds the comment by its marker
+            await GitHubReporter(gh.url, "ghs_token", http, _Ids()).pr_comment("o/r", 3, "c" * 40, report)
+        statuses = gh.state.all_statuses()
+        assert [(s["state"], s["context"]) for s in statuses] == [("success", "fnsync/fn-a")]
+        assert "dep1" in statuses[0]["description"]
+        comments = gh.state.comments[("o/r", 3)]
+        assert len(comments) == 1 and COMMENT_MARKER in comments[0]["body"] and "c" * 12 in comments[0]["body"]
+        assert all(r.headers["authorization"] == "Bearer ghs_token" for r in gh.state.requests)
+
+
+async def test_reporter_failures_are_swallowed_and_no_token_posts_nothing() -> None:
+    with FakeGitHub() as gh:
+        gh.state.fail_with = 500
+        async with httpx.AsyncClient() as http:
+            reporter = GitHubReporter(gh.url, "tok", http, _Ids())
+            await reporter.statuses("o/r", "a" * 40, [FunctionReport("f", "pending", "x")])
+            await reporter.pr_comment("o/r", 1, "a" * 40, [FunctionReport("f", "pending", "x")])
+            gh.state.fail_with = None
+            silent = GitHubReporter(gh.url, None, http, _Ids())
+            count = len(gh.state.requests)
+            await silent.statuses("o/r", "a" * 40, [FunctionReport("f", "pending", "x")])
+            assert len(gh.state.requests) == count
+        await asyncio.sleep(0)

@@ -1,0 +1,83 @@
+"""Worker outcomes without Appwrite: transient failures retry with backoff until a final state, terminal ones
+fail at once, and a crashing job ends its delivery instead of the worker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from webhook.config import WebhookConfig
+from webhook.deploy import Outcome
+from webhook.errors import TerminalError, TransientError
+from webhook.events import JobRequest
+from webhook.signatures import Provider
+from webhook.store import Claim, DeliveryStore, Status
+from webhook.worker import WorkerPool
+
+
+class ScriptedRunner:
+    """Plays back a list of results (an exception to raise or an Outcome to return), one per attempt."""
+
+    def __init__(self, script: list[Any]) -> None:
+        self.script = script
+        self.claims: list[Claim] = []
+
+    async def run(self, claim: Claim) -> Outcome:
+        self.claims.append(claim)
+        step = self.script.pop(0)
+        if isinstance(step, BaseException):
+            raise step
+        return step  # type: ignore[no-any-return]
+
+
+def _setup(tmp_path: Path, script: list[Any], **config: Any) -> tuple[DeliveryStore, WorkerPool, ScriptedRunner]:
+    settings = {"secret": "webhook-secret", "data_dir": tmp_path, "endpoint": "http://127.0.0.1:9/v1", "project": "p", "retry_base": 5.0, **config}
+    store = DeliveryStore(tmp_path / "q.sqlite3")
+    runner = ScriptedRunner(script)
+    pool = WorkerPool(WebhookConfig(**settings), store, runner)  # type: ignore[arg-type]
+    job = JobRequest(provider=Provider.GITHUB, kind="push", repo_id="1", repo_name="o/r", clone_url="u", branch="main",
+                     fetch_ref="refs/heads/main", sha="a" * 40)
+    store.accept("d1", "github", "push", job, 10)
+    return store, pool, runner
+
+
+async def _drain(store: DeliveryStore, pool: WorkerPool) -> None:
+    """Process every attempt, jumping over retry delays instead of waiting for them."""
+    for _ in range(20):
+        retry_at = store.next_retry_at()
+        claim = store.claim(now=(retry_at or 0) + 1 if retry_at else None)
+        if claim is None:
+            return
+        await pool.process(claim)
+
+
+async def test_transient_failures_retry_then_succeed(tmp_path: Path) -> None:
+    store, pool, runner = _setup(tmp_path, [TransientError("GET /functions -> 503: down"), Outcome(Status.DONE, "deployed")])
+    await _drain(store, pool)
+    record = store.get("d1")
+    assert record is not None and record.status is Status.DONE and record.attempts == 2
+    assert any("retrying in 5.0s" in h.message for h in record.history or [])
+
+
+async def test_transient_failures_end_after_max_attempts(tmp_path: Path) -> None:
+    store, pool, runner = _setup(tmp_path, [TransientError("no response")] * 3, max_attempts=3)
+    await _drain(store, pool)
+    record = store.get("d1")
+    assert record is not None and record.status is Status.FAILED and record.attempts == 3
+    assert record.reason == "failed after 3 attempts" and record.error == "no response"
+
+
+async def test_terminal_failure_is_final_at_once(tmp_path: Path) -> None:
+    store, pool, runner = _setup(tmp_path, [TerminalError("invalid manifest functions.yaml: ...")])
+    await _drain(store, pool)
+    record = store.get("d1")
+    assert record is not None and record.status is Status.FAILED and record.attempts == 1
+    assert len(runner.claims) == 1
+
+
+async def test_a_crashing_job_fails_its_delivery_and_scrubs_secrets(tmp_path: Path) -> None:
+    store, pool, runner = _setup(tmp_path, [RuntimeError("boom with s3cr3t-key")], api_key="s3cr3t-key")
+    await _drain(store, pool)
+    record = store.get("d1")
+    assert record is not None and record.status is Status.FAILED and record.reason == "internal error"
+    assert "s3cr3t-key" not in record.error and "***" in record.error

@@ -1,0 +1,113 @@
+"""The app factory: routes, one error envelope, and the lifespan that owns the store, client and workers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from litestar import Litestar, Request, Response
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.exceptions import HTTPException
+
+from syncer.client import AppwriteClient
+from webhook import admin, health
+from webhook.config import WebhookConfig, scrub
+from webhook.context import WebhookContext
+from webhook.deploy import JobRunner
+from webhook.links import LinkIndex
+from webhook.mirror import MirrorCache
+from webhook.receive import WebhookController
+from webhook.reporting import GitHubReporter
+from webhook.store import DeliveryStore
+from webhook.worker import WorkerPool
+
+log = logging.getLogger("fnsync.webhook")
+
+
+class _CommentIds:
+    def __init__(self, store: DeliveryStore) -> None:
+        self.store = store
+
+    def get(self, repo: str, number: int) -> int | None:
+        return self.store.pr_comment(repo, number)
+
+    def put(self, repo: str, number: int, comment_id: int) -> None:
+        self.store.set_pr_comment(repo, number, comment_id)
+
+
+def create_app(config: WebhookConfig, client: AppwriteClient | None = None, *, run_workers: bool = True) -> Litestar:
+    """Build the receiver. The lifespan recovers interrupted jobs, then runs workers and the link index.
+
+    `run_workers=False` only receives and queues (tests of the HTTP contract; a receive-only replica)."""
+    if not config.endpoint and client is None:
+        raise ValueError("an Appwrite endpoint is required (APPWRITE_ENDPOINT)")
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    store = DeliveryStore(config.db_path, fsync=config.fsync)
+    appwrite = client or AppwriteClient(
+        config.endpoint,
+        config.project,
+        config.api_key.get_secret_value() if config.api_key else "",
+        secrets=tuple(config.secrets()),
+    )
+    github_http = httpx.AsyncClient(timeout=10)
+    reporter = GitHubReporter(
+        config.github_api_url,
+        config.github_token.get_secret_value() if config.github_token else None,
+        github_http,
+        _CommentIds(store),
+    )
+    mirrors = MirrorCache(config.mirrors_dir, config.github_token.get_secret_value() if config.github_token else None)
+    links = LinkIndex(appwrite)
+    runner = JobRunner(config=config, client=appwrite, store=store, mirrors=mirrors, reporter=reporter)
+    pool = WorkerPool(config, store, runner, links)
+    ctx = WebhookContext(config=config, store=store, links=links, pool=pool)
+
+    @asynccontextmanager
+    async def services(app: Litestar) -> AsyncIterator[None]:
+        shutil.rmtree(config.work_dir, ignore_errors=True)
+        resumed = store.recover()
+        if resumed:
+            log.warning("resuming %d interrupted deliveries: %s", len(resumed), ", ".join(resumed))
+        try:  # a first read of the function links, so "unrelated repository" answers are right from the start
+            await asyncio.wait_for(links.refresh(), timeout=2)
+        except TimeoutError:
+            log.warning("Appwrite did not answer within 2s; starting anyway")
+        tasks = [asyncio.create_task(links.run(config.link_refresh), name="fnsync-webhook-links")]
+        if run_workers:
+            tasks.append(asyncio.create_task(pool.run(), name="fnsync-webhook-workers"))
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            _, stuck = await asyncio.wait(tasks, timeout=10)
+            for task in stuck:  # e.g. a git command still running in a thread; the next start resumes its job
+                log.warning("task %s did not stop within 10s; leaving it", task.get_name())
+            await github_http.aclose()
+            if client is None:
+                await appwrite.aclose()
+            store.close()
+
+    def handle_exception(request: Request, exc: Exception) -> Response[dict[str, object]]:
+        """One envelope for every error: {"error", "status"}; internals are logged, not sent."""
+        if isinstance(exc, HTTPException):
+            status, message = exc.status_code, exc.detail
+        else:
+            log.exception("unhandled error on %s", request.url.path)
+            status, message = 500, "internal error"
+        return Response({"error": scrub(str(message), config.secrets()), "status": status}, status_code=status)
+
+    return Litestar(
+        route_handlers=[WebhookController, admin.DeliveriesController, *health.ROUTES],
+        dependencies={"ctx": Provide(lambda: ctx, use_cache=True, sync_to_thread=False)},
+        exception_handlers={Exception: handle_exception},
+        state=State({"ctx": ctx}),
+        lifespan=[services],
+        openapi_config=None,
+        request_max_body_size=config.max_body_size,
+    )

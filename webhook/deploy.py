@@ -1,0 +1,280 @@
+"""One job, end to end: match functions, fetch and export the commit, reconcile through `syncer.apply`.
+
+The job is identity only (repository, branch, commit); everything else is re-read here (controller-runtime's
+level-based habit), so running a job twice converges to the same state: the packager is deterministic and
+the planner compares code hashes, so an unchanged tree is never redeployed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import shutil
+import time
+from dataclasses import dataclass, field
+from collections.abc import Mapping
+from pathlib import Path, PurePosixPath
+import anyio
+
+from syncer.apply import ApplyResult, Reporter, reconcile
+from syncer.plan import PlanError
+from syncer.client import AppwriteClient
+from syncer.client.errors import AppwriteConnectionError, AppwriteError, AppwriteResponseError
+from syncer.client.models import Function
+from syncer.manifest import ManifestError, load_manifest
+from syncer.manifest.models import FunctionSpec, Manifest
+from webhook import specs
+from webhook.config import WebhookConfig, scrub
+from webhook.errors import JobError, TerminalError, TransientError
+from webhook.events import JobRequest
+from webhook.mirror import GitError, MirrorCache
+from webhook.reporting import FunctionReport, GitHubReporter
+from webhook.store import Claim, DeliveryStore, Status
+
+log = logging.getLogger("fnsync.webhook")
+UNFINISHED = ("", "waiting", "processing", "building")
+
+
+@dataclass
+class Outcome:
+    status: Status
+    reason: str
+    deployments: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class JobRunner:
+    config: WebhookConfig
+    client: AppwriteClient
+    store: DeliveryStore
+    mirrors: MirrorCache
+    reporter: GitHubReporter
+    settle_timeout: float = 300.0
+
+    async def run(self, claim: Claim) -> Outcome:
+        job = claim.job
+        try:
+            functions = await self.client.list_functions()
+        except AppwriteError as exc:
+            raise _appwrite(exc, self.config) from exc
+        matched = specs.matched_functions(functions, job.repo_id, job.branch)
+        if not matched:
+            return Outcome(Status.IGNORED, f"no function is linked to repository {job.repo_id} on branch {job.branch}")
+        loud = [f for f in matched if not f.provider_silent_mode]
+        await self._report(job, [FunctionReport(f.id, "pending", "fnsync: deploying") for f in loud], comment=False)
+        try:
+            outcome = await self._deploy(claim, matched)
+        except JobError as exc:
+            if not exc.transient or claim.attempts >= self.config.max_attempts:
+                await self._report(job, [FunctionReport(f.id, "failure", _first_line(str(exc))) for f in loud])
+            raise
+        reports = [
+            FunctionReport(f.id, "success", "deployed" if f.id in outcome.deployments else "unchanged", outcome.deployments.get(f.id, ""))
+            for f in loud
+        ]
+        await self._report(job, reports)
+        return outcome
+
+    async def _deploy(self, claim: Claim, matched: list[Function]) -> Outcome:
+        job = claim.job
+        work = self.config.work_dir / claim.delivery_id.replace(":", "_").replace("/", "_")
+        shutil.rmtree(work, ignore_errors=True)
+        try:
+            tree = work / "tree"
+            changed = await anyio.to_thread.run_sync(self._fetch_and_export, job, tree)
+            manifest = self._load_manifest(tree)
+            desired, paths = self._desired(job, matched, tree, manifest)
+            if changed is None:
+                targets = [f.id for f in matched]
+            else:
+                manifest_changed = manifest is not None and self.config.manifest_path in changed and job.kind == "push"
+                targets = [
+                    f.id
+                    for f in matched
+                    if specs.touches(paths[f.id], changed) or (manifest_changed and f.id in (manifest.functions if manifest else {}))
+                ]
+            if not targets:
+                return Outcome(Status.DONE, f"no linked function's files changed in {job.sha[:12]}")
+            self.store.note(claim.delivery_id, f"reconciling {', '.join(targets)} at {job.sha[:12]}")
+            if claim.attempts > 1:
+                await self._settle(targets)  # an interrupted attempt may have left builds running
+            return await self._reconcile(claim, desired, targets)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    def _fetch_and_export(self, job: JobRequest, tree: Path) -> tuple[str, ...] | None:
+        """Runs in a thread: git is blocking."""
+        try:
+            self.mirrors.fetch(job.clone_url, job.sha, refs=(job.fetch_ref,), also=(job.before or "",))
+            changed = job.changed
+            if job.before:
+                diff = self.mirrors.changed_files(job.clone_url, job.before, job.sha, merge_base=job.kind == "pull_request")
+                if diff is not None:
+                    changed = diff
+            self.mirrors.export(job.clone_url, job.sha, tree)
+        except GitError as exc:
+            raise (TransientError if exc.transient else TerminalError)(scrub(str(exc), self.config.secrets())) from exc
+        except (OSError, ValueError) as exc:  # tarfile's data filter refusing a link out of the tree, a full disk
+            raise TerminalError(f"cannot export {job.sha[:12]}: {exc}") from exc
+        return changed
+
+    def _load_manifest(self, tree: Path) -> Manifest | None:
+        path = tree / self.config.manifest_path
+        if not path.is_file():
+            return None
+        try:
+            return load_manifest(path, environ=manifest_environ(os.environ, self.config.secrets()))
+        except ManifestError as exc:
+            text = str(exc).replace(f"{tree.resolve()}/", "").replace(f"{tree}/", "")  # repository-relative paths
+            raise TerminalError(f"invalid manifest {self.config.manifest_path}: {text}") from exc
+
+    def _desired(
+        self, job: JobRequest, matched: list[Function], tree: Path, manifest: Manifest | None
+    ) -> tuple[Manifest, dict[str, list[str]]]:
+        """The manifest to reconcile: matched functions only. Pull requests never change settings or variables
+        (a preview must not touch what runs live), so they use the server's settings with the manifest's code path."""
+        described = manifest.functions if manifest is not None else {}
+        wanted: dict[str, FunctionSpec] = {}
+        paths: dict[str, list[str]] = {}
+        for function in matched:
+            try:
+                server_spec = specs.spec_from_server(function, tree)
+            except ValueError as exc:
+                raise TerminalError(f"function {function.id}: {exc}") from exc
+            if function.id in described:
+                from_manifest = specs.spec_from_manifest(described[function.id], function)
+                if job.kind == "push":
+                    spec = from_manifest
+                else:
+                    spec = server_spec.model_copy(update={"path": from_manifest.path or server_spec.path})
+                paths[function.id] = specs.watched_paths(function, from_manifest, tree, manifest)
+            else:
+                spec = server_spec
+                paths[function.id] = specs.watched_paths(function, spec, tree, None)
+            _inside(tree, spec, manifest)
+            if spec.path is not None and not spec.path.is_dir():
+                raise TerminalError(f"function {function.id}: folder {spec.path.relative_to(tree) if spec.path.is_relative_to(tree) else spec.path} is not in commit {job.sha[:12]}")
+            wanted[function.id] = spec
+        source = manifest.source if manifest is not None else tree / self.config.manifest_path
+        desired = Manifest(source=source, functions=wanted)
+        return desired, paths
+
+    async def _settle(self, targets: list[str]) -> None:
+        """Wait until no build of `targets` is still running, so the planner sees the result of an interrupted
+        attempt (its build may have activated the very code we are about to deploy)."""
+        deadline = time.monotonic() + self.settle_timeout
+        for function_id in targets:
+            while True:
+                try:
+                    deployments = await self.client.list_deployments(function_id)
+                except AppwriteError as exc:
+                    raise _appwrite(exc, self.config) from exc
+                if not any(d.status in UNFINISHED for d in deployments):
+                    break
+                if time.monotonic() > deadline:
+                    raise TransientError(f"builds of {function_id} still running after {self.settle_timeout:.0f}s")
+                await asyncio.sleep(0.2)
+
+    async def _reconcile(self, claim: Claim, desired: Manifest, targets: list[str]) -> Outcome:
+        job = claim.job
+        recorder = _DeploymentRecorder(self.store, claim.delivery_id)
+        try:
+            result = await reconcile(
+                desired,
+                self.client,
+                targets=targets,
+                prune=False,
+                activate=job.kind == "push",
+                wait=True,
+                reporter=recorder,
+            )
+        except AppwriteError as exc:
+            raise _appwrite(exc, self.config) from exc
+        except (ManifestError, PlanError) as exc:
+            raise TerminalError(scrub(str(exc), self.config.secrets() | desired.sensitive_values())) from exc
+        deployments = {**claim.deployments, **recorder.deployments}
+        failure = _result_failure(result)
+        if failure is not None:
+            raise type(failure)(scrub(str(failure), self.config.secrets() | desired.sensitive_values()))
+        what = "preview built" if job.kind == "pull_request" else "deployed and activated"
+        summary = ", ".join(f"{fid}={dep}" for fid, dep in sorted(deployments.items())) or "nothing to deploy (code unchanged)"
+        return Outcome(Status.DONE, f"{what} {job.sha[:12]}: {summary}", deployments)
+
+    async def _report(self, job: JobRequest, reports: list[FunctionReport], comment: bool = True) -> None:
+        """Best effort: never raises."""
+        if not reports or job.provider.value != "github":
+            return
+        try:
+            await self.reporter.statuses(job.repo_name, job.sha, reports)
+            if comment and job.pr_number is not None:
+                await self.reporter.pr_comment(job.repo_name, job.pr_number, job.sha, reports)
+        except Exception as exc:  # noqa: BLE001 - reporting must never fail a deployment
+            log.warning("reporting failed: %s", scrub(str(exc), self.config.secrets()))
+
+
+class _DeploymentRecorder(Reporter):
+    """Reporter handed to `reconcile`: records each deployment id in the delivery log the moment it exists,
+    so a crash cannot lose which deployment a delivery made."""
+
+    def __init__(self, store: DeliveryStore, delivery_id: str) -> None:
+        self.store = store
+        self.delivery_id = delivery_id
+        self.deployments: dict[str, str] = {}
+
+    def build_status(self, function_id: str, deployment_id: str, status: str) -> None:
+        if self.deployments.get(function_id) != deployment_id:
+            self.deployments[function_id] = deployment_id
+            self.store.add_deployment(self.delivery_id, function_id, deployment_id)
+
+
+# `FunctionResult.error` is text; these shapes of `AppwriteError.__str__` mean "retrying may help".
+_TRANSIENT = re.compile(r"-> (5\d\d|429)\b|-> no response")
+
+
+def _result_failure(result: ApplyResult) -> JobError | None:
+    failed = [fr for fr in result.functions if not fr.ok]
+    if not failed:
+        return None
+    text = "; ".join(f"{fr.function_id}: {fr.error}" for fr in failed)
+    build = [fr for fr in failed if fr.build_logs]
+    if build:
+        logs = (build[0].build_logs or "").strip().splitlines()[-5:]
+        text += " | build log tail: " + " / ".join(logs)
+    transient = not build and all(_TRANSIENT.search(fr.error or "") for fr in failed)
+    return TransientError(text) if transient else TerminalError(text)
+
+
+# The receiver's own credentials: a manifest in git must never be able to copy them into a variable.
+PRIVATE_ENV = ("FNSYNC_WEBHOOK_SECRET", "FNSYNC_ADMIN_TOKEN", "GITHUB_TOKEN", "APPWRITE_API_KEY")
+
+
+def manifest_environ(environ: Mapping[str, str], secrets: set[str]) -> dict[str, str]:
+    """The environment `${...}` in a manifest from git may read: everything but the receiver's secrets."""
+    return {k: v for k, v in environ.items() if k not in PRIVATE_ENV and v not in secrets}
+
+
+def _inside(tree: Path, spec: FunctionSpec, manifest: Manifest | None) -> None:
+    """A manifest from git may only package files of its own commit (no `path: ../../etc`)."""
+    root = tree.resolve()
+    if spec.path is not None and not spec.path.resolve().is_relative_to(root):
+        raise TerminalError(f"function {spec.id}: path leaves the repository")
+    for include in spec.include:
+        if include.startswith("/") or ".." in PurePosixPath(include).parts:
+            raise TerminalError(f"function {spec.id}: include {include!r} leaves the repository")
+    if manifest is not None and not manifest.root.resolve().is_relative_to(root):
+        raise TerminalError("the manifest lies outside the repository")
+
+
+def _appwrite(exc: AppwriteError, config: WebhookConfig) -> JobError:
+    text = scrub(str(exc), config.secrets())
+    if isinstance(exc, AppwriteConnectionError):
+        return TransientError(text)
+    if isinstance(exc, AppwriteResponseError) and (exc.status >= 500 or exc.status == 429):
+        return TransientError(text)
+    return TerminalError(text)
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else "failed"

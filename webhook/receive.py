@@ -1,0 +1,87 @@
+"""POST /webhooks/{github,gitlab,gitea}: verify, deduplicate, record, enqueue, answer.
+
+The order matters: the body size cap (413) and the signature (401) come before anything is parsed or
+stored, so an unsigned request changes nothing. Events we do not act on get 200 with the reason
+(GitLab disables hooks after 4xx answers); a queued job gets 202; a full queue gets 503 and is not
+recorded, so the sender's retry is not mistaken for a redelivery.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from litestar import Controller, Request, Response, post
+from litestar.di import NamedDependency
+from litestar.exceptions import HTTPException, NotAuthorizedException
+from pydantic import ValidationError
+
+from webhook.context import WebhookContext
+from webhook.events import Ignored, JobRequest, classify
+from webhook.signatures import Provider, delivery_id, detect_provider, event_name, verify
+
+log = logging.getLogger("fnsync.webhook")
+
+
+async def receive(provider: Provider, request: Request, ctx: WebhookContext) -> Response[dict[str, str]]:
+    body = await request.body()  # raises 413 past the route's request_max_body_size
+    headers = request.headers
+    claimed = detect_provider(headers)
+    if claimed is not None and claimed is not provider:
+        raise HTTPException(status_code=400, detail=f"this is a {claimed.value} delivery; send it to /webhooks/{claimed.value}")
+    if not verify(provider, ctx.config.secret.get_secret_value(), body, headers):
+        raise NotAuthorizedException(detail="missing or invalid signature")
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise HTTPException(status_code=400, detail=f"the body is not valid JSON: {exc}") from exc
+    event = event_name(provider, headers)
+    try:
+        decision = classify(provider, event, payload, ctx.config.clone_url_allowed, ctx.config.allow_fork_prs)
+    except (ValidationError, ValueError) as exc:
+        raise HTTPException(status_code=400, detail=f"malformed {event or 'unknown'} payload: {_short(exc)}") from exc
+    if isinstance(decision, JobRequest) and ctx.links.linked(decision.repo_id, decision.branch) is False:
+        decision = Ignored(reason=f"no function is linked to repository {decision.repo_id} on branch {decision.branch}")
+    did = delivery_id(provider, headers, body)
+    result = ctx.store.accept(did, provider.value, event, decision, ctx.config.queue_size)
+    if result == "duplicate":
+        return Response({"status": "duplicate", "delivery": did, "reason": "already received; redelivery ignored"}, status_code=200)
+    if result == "full":
+        log.warning("queue full: rejected delivery %s", did)
+        return Response(
+            {"status": "rejected", "delivery": did, "reason": "the queue is full; retry later"},
+            status_code=503,
+            headers={"Retry-After": "30"},
+        )
+    if result == "ignored":
+        assert isinstance(decision, Ignored)
+        return Response({"status": "ignored", "delivery": did, "reason": decision.reason}, status_code=200)
+    await ctx.pool.wake()
+    assert isinstance(decision, JobRequest)
+    return Response(
+        {"status": "queued", "delivery": did, "reason": f"{decision.kind} of {decision.sha[:12]} queued for {decision.repo_name}@{decision.branch}"},
+        status_code=202,
+    )
+
+
+def _short(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']} ({exc.error_count()} error(s))"
+    return str(exc)
+
+
+class WebhookController(Controller):
+    path = "/webhooks"
+
+    @post("/github", status_code=202)
+    async def github(self, request: Request, ctx: NamedDependency[WebhookContext]) -> Response[dict[str, str]]:
+        return await receive(Provider.GITHUB, request, ctx)
+
+    @post("/gitlab", status_code=202)
+    async def gitlab(self, request: Request, ctx: NamedDependency[WebhookContext]) -> Response[dict[str, str]]:
+        return await receive(Provider.GITLAB, request, ctx)
+
+    @post("/gitea", status_code=202)
+    async def gitea(self, request: Request, ctx: NamedDependency[WebhookContext]) -> Response[dict[str, str]]:
+        return await receive(Provider.GITEA, request, ctx)

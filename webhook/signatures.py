@@ -1,0 +1,87 @@
+"""Who sent a delivery, and is it signed with our secret? Constant-time checks over the raw body.
+
+Gitea and Forgejo also send `X-GitHub-*` headers, so the provider is decided from the most specific
+headers first (as Argo CD does for Gogs): GitLab, then Gitea/Forgejo/Gogs, then GitHub.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from enum import StrEnum
+
+
+class Provider(StrEnum):
+    GITHUB = "github"
+    GITLAB = "gitlab"
+    GITEA = "gitea"
+
+
+def detect_provider(headers: Mapping[str, str]) -> Provider | None:
+    """The provider a delivery's headers claim, most specific first; None when no known event header is present."""
+    if "x-gitlab-event" in headers:
+        return Provider.GITLAB
+    if any(name in headers for name in ("x-gitea-event", "x-forgejo-event", "x-gogs-event")):
+        return Provider.GITEA
+    if "x-github-event" in headers:
+        return Provider.GITHUB
+    return None
+
+
+def _hex_hmac(secret: str, body: bytes) -> str:
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def verify_github(secret: str, body: bytes, header: str | None) -> bool:
+    """`X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body>`."""
+    if not header or not header.startswith("sha256="):
+        return False
+    return hmac.compare_digest(header[len("sha256=") :].strip().lower(), _hex_hmac(secret, body))
+
+
+def verify_gitea(secret: str, body: bytes, header: str | None) -> bool:
+    """`X-Gitea-Signature` (or `X-Forgejo-Signature`): bare hex HMAC-SHA256 of the raw body."""
+    if not header:
+        return False
+    return hmac.compare_digest(header.strip().lower(), _hex_hmac(secret, body))
+
+
+def verify_gitlab(secret: str, header: str | None) -> bool:
+    """GitLab sends the secret itself in `X-Gitlab-Token` (no HMAC); compare in constant time."""
+    if not header:
+        return False
+    return hmac.compare_digest(header.encode(), secret.encode())
+
+
+def verify(provider: Provider, secret: str, body: bytes, headers: Mapping[str, str]) -> bool:
+    if provider is Provider.GITHUB:
+        return verify_github(secret, body, headers.get("x-hub-signature-256"))
+    if provider is Provider.GITEA:
+        return verify_gitea(secret, body, headers.get("x-gitea-signature") or headers.get("x-forgejo-signature"))
+    return verify_gitlab(secret, headers.get("x-gitlab-token"))
+
+
+def delivery_id(provider: Provider, headers: Mapping[str, str], body: bytes) -> str:
+    """The sender's delivery ID (redeliveries reuse it); a body hash when the sender gives none."""
+    names = {
+        Provider.GITHUB: ("x-github-delivery",),
+        Provider.GITEA: ("x-gitea-delivery", "x-forgejo-delivery", "x-gogs-delivery", "x-github-delivery"),
+        Provider.GITLAB: ("idempotency-key", "x-gitlab-event-uuid"),
+    }[provider]
+    for name in names:
+        value = headers.get(name, "").strip()
+        if value:
+            return f"{provider.value}:{value[:200]}"
+    return f"{provider.value}:sha256:{hashlib.sha256(body).hexdigest()}"
+
+
+def event_name(provider: Provider, headers: Mapping[str, str]) -> str:
+    if provider is Provider.GITLAB:
+        return headers.get("x-gitlab-event", "")
+    if provider is Provider.GITEA:
+        for name in ("x-gitea-event", "x-forgejo-event", "x-gogs-event"):
+            if headers.get(name):
+                return headers[name]
+        return ""
+    return headers.get("x-github-event", "")

@@ -1,0 +1,101 @@
+"""Lifespan-managed workers: claim a job, run it with a deadline, record the final state or schedule a retry.
+
+Handlers only wake workers (`WorkerPool.wake`); the queue itself is the SQLite store, so nothing is lost
+when the process dies. A job cancelled by shutdown stays `deploying` and is resumed on the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from webhook.config import WebhookConfig, scrub
+from webhook.deploy import JobRunner
+from webhook.errors import JobError
+from webhook.links import LinkIndex
+from webhook.store import Claim, DeliveryStore, Status
+
+log = logging.getLogger("fnsync.webhook")
+IDLE_POLL = 1.0  # seconds; wake-ups normally come sooner
+
+
+def backoff(attempt: int, base: float, cap: float) -> float:
+    """Capped exponential delay before retry number `attempt` (1-based)."""
+    return float(min(cap, base * 2 ** max(0, attempt - 1)))
+
+
+class WorkerPool:
+    def __init__(self, config: WebhookConfig, store: DeliveryStore, runner: JobRunner, links: LinkIndex | None = None) -> None:
+        self.config = config
+        self.store = store
+        self.runner = runner
+        self.links = links
+        self._wake = asyncio.Event()
+        self.busy = 0
+
+    async def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Run `config.workers` workers until cancelled."""
+        async with asyncio.TaskGroup() as group:
+            for number in range(self.config.workers):
+                group.create_task(self._worker(number), name=f"fnsync-webhook-worker-{number}")
+
+    async def _worker(self, number: int) -> None:
+        while True:
+            claim = self.store.claim()
+            if claim is None:
+                await self._idle()
+                continue
+            self.busy += 1
+            try:
+                await self.process(claim)
+            finally:
+                self.busy -= 1
+            await self.wake()  # the key is free again; another queued job of it may be ready
+
+    async def _idle(self) -> None:
+        timeout = IDLE_POLL
+        retry_at = self.store.next_retry_at()
+        if retry_at is not None:
+            timeout = max(0.01, min(timeout, retry_at - time.time()))
+        # asyncio.timeout, not wait_for + Condition: on 3.11 that pair can swallow a cancellation and hang shutdown.
+        try:
+            async with asyncio.timeout(timeout):
+                await self._wake.wait()
+        except TimeoutError:
+            pass
+        self._wake.clear()  # a wake-up lost to this race costs at most IDLE_POLL
+
+    async def process(self, claim: Claim) -> None:
+        """Run one claimed job to a final state (or a scheduled retry)."""
+        delivery = claim.delivery_id
+        try:
+            async with asyncio.timeout(self.config.job_timeout):
+                outcome = await self.runner.run(claim)
+        except JobError as exc:
+            self._failed(claim, str(exc), exc.transient)
+        except TimeoutError:
+            self._failed(claim, f"the job did not finish within {self.config.job_timeout:.0f}s", True)
+        except asyncio.CancelledError:
+            raise  # shutdown: stays `deploying`, resumed by `recover()` on the next start
+        except Exception as exc:  # noqa: BLE001 - a bug must end the delivery, not the worker
+            log.exception("delivery %s crashed", delivery)
+            self.store.finish(delivery, Status.FAILED, "internal error", scrub(f"{type(exc).__name__}: {exc}", self.config.secrets()))
+        else:
+            self.store.finish(delivery, outcome.status, outcome.reason)
+            if self.links is not None:
+                await self.links.refresh()
+
+    def _failed(self, claim: Claim, error: str, transient: bool) -> None:
+        error = scrub(error, self.config.secrets())
+        if transient and claim.attempts < self.config.max_attempts:
+            delay = backoff(claim.attempts, self.config.retry_base, self.config.retry_cap)
+            self.store.retry_later(claim.delivery_id, delay, error)
+            log.warning("delivery %s: %s (retry in %.1fs)", claim.delivery_id, error, delay)
+            return
+        reason = f"failed after {claim.attempts} attempts" if transient else "failed"
+        self.store.finish(claim.delivery_id, Status.FAILED, reason, error)
+        log.error("delivery %s failed: %s", claim.delivery_id, error)
