@@ -48,6 +48,18 @@ def manifest_option(f: F) -> F:
     )(f)
 
 
+def env_option(f: F) -> F:
+    """`--env NAME`: one of the manifest's `environments:` (see docs/environments.md)."""
+    return click.option(
+        "--env",
+        "env",
+        default=None,
+        metavar="NAME",
+        envvar="FNSYNC_ENV",
+        help="Use the manifest's environment NAME: its overrides, and .env.NAME over .env (env FNSYNC_ENV).",
+    )(f)
+
+
 def connection_options(f: F) -> F:
     f = click.option("--project", default=None, metavar="ID", help=f"Project ID (else APPWRITE_PROJECT_ID, else the manifest).")(f)
     f = click.option(
@@ -66,10 +78,14 @@ def selection_options(f: F) -> F:
     return f
 
 
-def load_or_abort(terminal: Terminal, path: Path) -> Manifest:
-    """Load and validate the whole manifest; any problem exits 1 before anything is read or written."""
+def load_or_abort(terminal: Terminal, path: Path, env: str | None = None) -> Manifest:
+    """Load and validate the whole manifest (with environment `env`); any problem exits 1 before anything is
+    read or written."""
     with handle_errors(terminal):
-        return load_manifest(path)
+        manifest = load_manifest(path, env=env)
+    if env is not None:
+        terminal.info(f"Environment {env} of {manifest.source.name}.")
+    return manifest
     raise AssertionError("unreachable")
 
 
@@ -92,8 +108,19 @@ class Connection:
 
 
 @contextmanager
-def connect(terminal: Terminal, manifest: Manifest, endpoint: str | None, project: str | None) -> Iterator[Connection]:
-    """Resolve the connection; with no endpoint at all, use (or start) the embedded local server."""
+def connect(
+    terminal: Terminal,
+    manifest: Manifest | None,
+    endpoint: str | None,
+    project: str | None,
+    *,
+    root: Path | None = None,
+) -> Iterator[Connection]:
+    """Resolve the connection; with no endpoint at all, use (or start) the embedded local server.
+
+    The local server's state lives in `<root>/.fnsync/local`; `root` defaults to the manifest's folder, or the
+    current directory when there is no manifest (e.g. `fnsync exec` outside a project).
+    """
     settings = resolve_connection(manifest, endpoint=endpoint, project=project)
     if settings.configured:
         missing = settings.missing()
@@ -103,16 +130,17 @@ def connect(terminal: Terminal, manifest: Manifest, endpoint: str | None, projec
         terminal.debug(f"connecting to {settings.describe()}")
         yield Connection(settings=settings, embedded=False, api_key=settings.api_key.get_secret_value())
         return
-    with _embedded(terminal, manifest) as connection:
+    if root is None:
+        root = manifest.root if manifest is not None else Path.cwd()
+    with _embedded(terminal, root / LOCAL_DATA) as connection:
         yield connection
 
 
 @contextmanager
-def _embedded(terminal: Terminal, manifest: Manifest) -> Iterator[Connection]:
+def _embedded(terminal: Terminal, data_dir: Path) -> Iterator[Connection]:
     from localserver.config import ServerConfig
     from localserver.server import ensure_api_key, find_running, start_in_thread
 
-    data_dir = manifest.root / LOCAL_DATA
     key = ensure_api_key(data_dir, os.environ.get("FNSYNC_LOCAL_API_KEY"))
     info = find_running(data_dir)
     if info is not None:

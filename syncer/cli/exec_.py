@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
-from syncer.cli.common import LOCAL_DATA, LOCAL_PROJECT, Connection, _local_connection, connect, connection_options, handle_errors, load_or_abort, manifest_option, run, secrets_of
+from syncer.cli.common import Connection, connect, connection_options, env_option, handle_errors, load_or_abort, manifest_option, run, secrets_of
 from syncer.cli.terminal import Terminal, pass_terminal
 from syncer.client import AppwriteClient
 from syncer.client.models import Execution
-from syncer.connection import resolve_connection
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
@@ -26,37 +24,15 @@ def parse_header(text: str) -> tuple[str, str]:
 
 
 @contextmanager
-def _connection(terminal: Terminal, manifest_file: Path, endpoint: str | None, project: str | None) -> Iterator[tuple[Connection, tuple[str, ...]]]:
+def _connection(
+    terminal: Terminal, manifest_file: Path, env: str | None, endpoint: str | None, project: str | None
+) -> Iterator[tuple[Connection, tuple[str, ...]]]:
     """Connect like plan/apply when a manifest exists; without one, flags/env or the local server in ./.fnsync/local."""
-    if manifest_file.exists():
-        manifest = load_or_abort(terminal, manifest_file)
-        with connect(terminal, manifest, endpoint, project) as connection:
-            yield connection, secrets_of(manifest, connection)
-        return
-    settings = resolve_connection(None, endpoint=endpoint, project=project)
-    if settings.configured:
-        if settings.missing():
-            terminal.abort("cannot connect: missing " + " and ".join(settings.missing()))
-        assert settings.api_key is not None
-        connection = Connection(settings=settings, embedded=False, api_key=settings.api_key.get_secret_value())
-        yield connection, secrets_of(None, connection)
-        return
-    from localserver.config import ServerConfig
-    from localserver.server import ensure_api_key, find_running, start_in_thread
-
-    data_dir = Path.cwd() / LOCAL_DATA
-    key = ensure_api_key(data_dir, os.environ.get("FNSYNC_LOCAL_API_KEY"))
-    info = find_running(data_dir)
-    if info is not None:
-        connection = _local_connection(str(info["endpoint"]), str(info.get("project") or LOCAL_PROJECT), key, data_dir)
-        yield connection, (key,)
-        return
-    running = start_in_thread(ServerConfig(data_dir=data_dir, project_id=LOCAL_PROJECT, api_key=key))
-    terminal.info(f"Using the embedded local server (state in {data_dir}).")
-    try:
-        yield _local_connection(running.endpoint, LOCAL_PROJECT, key, data_dir), (key,)
-    finally:
-        running.stop()
+    if env is not None and not manifest_file.exists():
+        terminal.abort(f"--env {env} needs a manifest, and {manifest_file} does not exist")
+    manifest = load_or_abort(terminal, manifest_file, env) if manifest_file.exists() else None
+    with connect(terminal, manifest, endpoint, project) as connection:
+        yield connection, secrets_of(manifest, connection)
 
 
 async def _execute(connection: Connection, function_id: str, **request: object) -> Execution:
@@ -89,13 +65,14 @@ def render(terminal: Terminal, execution: Execution) -> None:
 @click.option("-H", "--header", "headers", multiple=True, metavar="NAME:VALUE", help="Request header (repeatable).")
 @click.option("--async", "async_", is_flag=True, help="Queue the execution and return at once.")
 @manifest_option
+@env_option
 @connection_options
 @pass_terminal
 def exec_(terminal: Terminal, function_id: str, method: str, path: str, body: str, headers: tuple[str, ...], async_: bool,
-          manifest_file: Path, endpoint: str | None, project: str | None) -> None:
+          manifest_file: Path, env: str | None, endpoint: str | None, project: str | None) -> None:
     """Run function ID once (on the local server unless an endpoint is configured) and print its response."""
     parsed = dict(parse_header(h) for h in headers)
-    with _connection(terminal, manifest_file, endpoint, project) as (connection, secrets), handle_errors(terminal, secrets):
+    with _connection(terminal, manifest_file, env, endpoint, project) as (connection, secrets), handle_errors(terminal, secrets):
         execution = run(_execute(connection, function_id, body=body, path=path, method=method.upper(), headers=parsed, async_=async_))
         render(terminal, execution)
         if execution.status == "failed":

@@ -14,6 +14,7 @@ from syncer.cli.common import (
     connect,
     emit,
     connection_options,
+    env_option,
     handle_errors,
     load_or_abort,
     manifest_option,
@@ -30,6 +31,7 @@ from syncer.render import plan_to_json, render_plan
 
 @click.command("plan")
 @manifest_option
+@env_option
 @selection_options
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON (format_version 1, see docs/plan-apply.md).")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes (0 none, 1 error).")
@@ -39,6 +41,7 @@ from syncer.render import plan_to_json, render_plan
 def plan(
     terminal: Terminal,
     manifest_file: Path,
+    env: str | None,
     targets: tuple[str, ...],
     prune: bool,
     as_json: bool,
@@ -48,7 +51,7 @@ def plan(
     project: str | None,
 ) -> None:
     """Show what `fnsync apply` would change on the server, field by field."""
-    manifest = load_or_abort(terminal, manifest_file)
+    manifest = load_or_abort(terminal, manifest_file, env)
     options = PlanOptions(targets=targets, prune=prune)
     with connect(terminal, manifest, endpoint, project) as connection:
         secrets = secrets_of(manifest, connection)

@@ -8,8 +8,9 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
+from syncer.cli.common import env_option
 from syncer.cli.terminal import Terminal, pass_terminal
-from syncer.manifest import ManifestError, load_manifest
+from syncer.manifest import ManifestError, load_every_environment, load_manifest
 from syncer.manifest.errors import display_path
 
 
@@ -25,15 +26,17 @@ from syncer.manifest.errors import display_path
     help="The manifest to check (env FNSYNC_MANIFEST).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
+@env_option
 @pass_terminal
-def validate(terminal: Terminal, manifest_path: Path, as_json: bool) -> None:
+def validate(terminal: Terminal, manifest_path: Path, as_json: bool, env: str | None) -> None:
     """Check functions.yaml offline: syntax, keys, types, Appwrite's field rules and code folders.
 
+    Without --env, the manifest as written and each of its environments are checked.
     Exits 1 when there is any issue. Runtimes and specifications are checked against the server by `plan`.
     """
     name = display_path(manifest_path)
     try:
-        manifest = load_manifest(manifest_path)
+        manifest = load_manifest(manifest_path, env=env) if env is not None else load_every_environment(manifest_path)[None]
     except ManifestError as error:
         if as_json:
             terminal.write(_json(name, ok=False, functions=0, issues=[i.model_dump() for i in error.issues]))
@@ -47,7 +50,9 @@ def validate(terminal: Terminal, manifest_path: Path, as_json: bool) -> None:
     if as_json:
         terminal.write(_json(name, ok=True, functions=count, issues=[]))
     else:
-        terminal.print(f"{name}: OK ({count} function{'s' if count != 1 else ''})", markup=False)
+        checked = f"environment {env}" if env else f"environments: {', '.join(manifest.environments)}"
+        extra = f", {checked}" if env or manifest.environments else ""
+        terminal.print(f"{name}: OK ({count} function{'s' if count != 1 else ''}{extra})", markup=False)
 
 
 def _json(file: str, *, ok: bool, functions: int, issues: list[dict[str, object]]) -> str:

@@ -20,6 +20,7 @@ from syncer.cli.common import (
     Connection,
     connect,
     connection_options,
+    env_option,
     handle_errors,
     load_or_abort,
     manifest_option,
@@ -44,6 +45,7 @@ from syncer.watch.deploy import invoke
 
 @click.command("watch")
 @manifest_option
+@env_option
 @click.option("--target", "targets", multiple=True, metavar="ID", help="Only this function (repeatable).")
 @click.option(
     "--invoke",
@@ -58,6 +60,7 @@ from syncer.watch.deploy import invoke
 def watch(
     terminal: Terminal,
     manifest_file: Path,
+    env: str | None,
     targets: tuple[str, ...],
     invoke_text: str | None,
     yes: bool,
@@ -75,7 +78,7 @@ def watch(
             invoke_spec = InvokeSpec.parse(invoke_text)
         except ValueError as exc:
             terminal.abort(f"--invoke: {exc}")
-    manifest = load_or_abort(terminal, manifest_file)
+    manifest = load_or_abort(terminal, manifest_file, env)
     missing = unknown_targets(manifest, targets)
     if missing:
         terminal.abort(f"--target: not in {manifest.source.name}: {', '.join(missing)}")

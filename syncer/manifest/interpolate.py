@@ -4,8 +4,8 @@ The process environment wins over `.env` (so CI can override a developer's file)
 default when NAME is unset *or empty*, as in the shell. `$${` writes a literal `${`; any other `$` is literal.
 Only values are interpolated, never keys. A default is literal text up to the first `}`: nesting is an error.
 
-Every path whose value used an interpolation is returned, because variable values built that way are
-sensitive (masked everywhere): they came from, or stand in for, the environment.
+Every path whose value took text from the environment or `.env` is returned, because variable values built
+that way are sensitive (masked everywhere). A `:-default` written in the manifest is not: it is already in git.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ _TOKEN = re.compile(
 @dataclass
 class Interpolated:
     data: Any
-    sensitive_paths: set[FieldPath]  # values that used `${...}`
+    sensitive_paths: set[FieldPath]  # values that took text from the environment or `.env`
     failed_paths: set[FieldPath]  # values with an interpolation problem (already reported)
 
 
@@ -71,11 +71,11 @@ def interpolate_document(document: Document, variables: Mapping[str, str]) -> In
         if isinstance(value, list):
             return [walk(item, path + (index,)) for index, item in enumerate(value)]
         if isinstance(value, str) and "${" in value:
-            result, used, problems = interpolate_text(value, variables)
+            result, from_environment, problems = interpolate_text(value, variables)
             for problem in problems:
                 document.add_issue(path, problem)
                 failed.add(path)
-            if used:
+            if from_environment:
                 sensitive.add(path)
             return result
         return value
@@ -85,12 +85,12 @@ def interpolate_document(document: Document, variables: Mapping[str, str]) -> In
 
 
 def interpolate_text(text: str, variables: Mapping[str, str]) -> tuple[str, bool, list[str]]:
-    """Returns (result, whether any `${...}` was substituted, problems). Problems never quote values."""
+    """Returns (result, whether any text came from `variables`, problems). Problems never quote values."""
     problems: list[str] = []
-    used = False
+    from_environment = False
 
     def replace(match: re.Match[str]) -> str:
-        nonlocal used
+        nonlocal from_environment
         token = match.group(0)
         if token == "$${":
             return "${"
@@ -102,14 +102,14 @@ def interpolate_text(text: str, variables: Mapping[str, str]) -> tuple[str, bool
         if default is not None and "${" in default:
             problems.append(f"nested interpolation in the default of ${{{name}}} is not supported")
             return token
-        used = True
         value = variables.get(name)
         if default is not None and not value:
             return default
         if value is None:
             problems.append(f"environment variable {name} is not set (set it, add it to .env, or use ${{{name}:-default}})")
             return ""
+        from_environment = True
         return value
 
     result = _TOKEN.sub(replace, text)
-    return result, used, problems
+    return result, from_environment, problems

@@ -10,8 +10,8 @@ the node graph with the safe loader and build the data ourselves:
 - recursive aliases and alias bombs are issues, not hangs.
 
 `Document.marks` maps a field path such as `("functions", "api", "timeout")` to its (line, column), so any
-later stage can report a precise place. New top-level sections (e.g. per-environment overlays) are plain
-data transforms on a `Document` and need no change here.
+later stage can report a precise place. Transforms of the raw data (environment overlays) record in
+`Document.aliases` where a moved value was written, so its issues still name that place.
 """
 
 from __future__ import annotations
@@ -40,9 +40,19 @@ class Document:
     data: Any
     marks: dict[FieldPath, Mark] = field(default_factory=dict)
     issues: list[ManifestIssue] = field(default_factory=list)
+    aliases: dict[FieldPath, FieldPath] = field(default_factory=dict)  # data path -> where its value was written
+
+    def written_at(self, path: FieldPath) -> FieldPath:
+        """The path in the file where the value now at `path` was written (differs for environment overrides)."""
+        for end in range(len(path), 0, -1):
+            origin = self.aliases.get(path[:end])
+            if origin is not None:
+                return origin + path[end:]
+        return path
 
     def locate(self, path: FieldPath) -> Mark:
         """The place of `path`, or of its nearest ancestor present in the file (e.g. for a missing key)."""
+        path = self.written_at(path)
         for end in range(len(path), -1, -1):
             mark = self.marks.get(path[:end])
             if mark is not None:
@@ -51,7 +61,7 @@ class Document:
 
     def issue(self, path: FieldPath, message: str) -> ManifestIssue:
         line, column = self.locate(path)
-        return ManifestIssue(file=self.file, line=line, column=column, field=field_name(path), message=message)
+        return ManifestIssue(file=self.file, line=line, column=column, field=field_name(self.written_at(path)), message=message)
 
     def add_issue(self, path: FieldPath, message: str) -> None:
         self.issues.append(self.issue(path, message))

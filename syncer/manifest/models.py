@@ -65,7 +65,11 @@ class PruneSettings(Frozen):
 
 
 class Manifest(Frozen):
-    """A whole validated manifest. `functions` keeps the file's order."""
+    """A whole validated manifest. `functions` keeps the file's order.
+
+    `environment` is the environment whose overrides were applied (None: the manifest as written);
+    `environments` lists every environment the file defines, in file order.
+    """
 
     source: Path  # absolute path of the manifest file
     version: int = 1
@@ -73,6 +77,8 @@ class Manifest(Frozen):
     project: str | None = None
     functions: dict[str, FunctionSpec] = Field(default_factory=dict)
     prune: PruneSettings = PruneSettings()
+    environment: str | None = None
+    environments: tuple[str, ...] = ()
 
     @property
     def root(self) -> Path:

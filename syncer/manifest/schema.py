@@ -138,7 +138,7 @@ class ManifestInput(Input):
 
 
 ALLOWED_KEYS: dict[str, tuple[str, ...]] = {
-    "manifest": tuple(ManifestInput.model_fields),
+    "manifest": (*ManifestInput.model_fields, "environments"),  # `environments` is merged away before validation
     "function": tuple(FunctionInput.model_fields),
     "git": tuple(GitInput.model_fields),
     "prune": tuple(PruneInput.model_fields),
@@ -269,6 +269,9 @@ def build_manifest(
     source: Path,
     sensitive_paths: set[FieldPath],
     files_root: Path | None,
+    *,
+    environment: str | None = None,
+    environments: tuple[str, ...] = (),
 ) -> Manifest | None:
     """Merge defaults, check what spans fields or touches the disk; problems go to `document.issues`."""
     functions = build_functions(parsed.defaults, parsed.functions, document, source, sensitive_paths, files_root)
@@ -281,6 +284,8 @@ def build_manifest(
         project=parsed.project,
         functions=functions,
         prune=PruneSettings(keep=tuple(parsed.prune.keep) if parsed.prune else ()),
+        environment=environment,
+        environments=environments,
     )
 
 

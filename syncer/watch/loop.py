@@ -173,6 +173,8 @@ class Watcher:
 
     async def _watch_manifest(self) -> None:
         names = {self.manifest_path.name, ENV_FILE}
+        if self.manifest.environment:  # its `.env.NAME` is layered over `.env`
+            names.add(f"{ENV_FILE}.{self.manifest.environment}")
 
         def only_manifest(change: Change, path: str) -> bool:
             return Path(path).name in names
@@ -234,7 +236,7 @@ class Watcher:
     async def _manifest_changed(self) -> None:
         seen = time.time()
         try:
-            manifest = await asyncio.to_thread(load_manifest, self.manifest_path, self.environ)
+            manifest = await asyncio.to_thread(load_manifest, self.manifest_path, self.environ, self.manifest.environment)
         except ManifestError as exc:
             self.broken = True
             event = ManifestInvalid(message=str(exc))

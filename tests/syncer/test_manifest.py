@@ -41,7 +41,7 @@ def test_example_manifest_loads_with_no_environment() -> None:
     api, cleanup, signup = manifest.functions.values()
     assert api.runtime == "python-3.12" and api.entrypoint == "main.py" and api.execute == ("any",)
     assert api.path == REPO / "examples" / "functions" / "hello-api"
-    assert api.variables["LOG_LEVEL"] == VariableValue(value="info", sensitive=True)
+    assert api.variables["LOG_LEVEL"] == VariableValue(value="info", sensitive=False)  # the manifest's own default
     assert api.variables["GREETING"] == VariableValue(value="Hello", sensitive=False)
     assert cleanup.schedule == "*/15 * * * *" and cleanup.runtime.startswith("node-")
     assert cleanup.variables["MAX_AGE_HOURS"].value == "24"
@@ -172,7 +172,7 @@ def test_interpolation_from_environment_dotenv_and_defaults(tmp_path: Path) -> N
         "PLAIN": "plain",
     }
     sensitive = {k for k, v in spec.variables.items() if v.sensitive}
-    assert sensitive == {"ENV", "DOTENV", "BOTH", "QUOTED", "EMPTY_USES_DEFAULT", "MIXED"}
+    assert sensitive == {"ENV", "DOTENV", "BOTH", "QUOTED", "MIXED"}  # a default written here is not a secret
     assert spec.variables["ENV"].display() == "(sensitive)"
     assert spec.variables["PLAIN"].display() == "plain"
 
@@ -340,4 +340,4 @@ def test_python_snippet_in_the_docs_runs(monkeypatch: pytest.MonkeyPatch, capsys
     exec(compile(snippet, "docs/manifest.md", "exec"), {})  # noqa: S102 - our own documentation
 
     out = capsys.readouterr().out
-    assert "hello-api python-3.12" in out and "'LOG_LEVEL': '(sensitive)'" in out
+    assert "hello-api python-3.12" in out and "'LOG_LEVEL': 'info'" in out

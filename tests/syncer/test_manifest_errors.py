@@ -108,7 +108,8 @@ def _alias_bomb() -> str:
         (with_field("timout: 3"), 6, "functions.api.timout", "unknown key 'timout' (did you mean 'timeout'?)"),
         (with_field("git: {repositoryID: r}"), 6, "functions.api.git.repositoryID", "did you mean 'repositoryId'?"),
         ("version: 1\nfunctions: {}\nprune: {kep: []}\n", 3, "prune.kep", "did you mean 'keep'?"),
-        ("version: 1\nfunctions: {}\nenvironments: {}\n", 3, "environments", "(allowed: version, endpoint"),
+        ("version: 1\nfunctions: {}\nenviroments: {}\n", 3, "enviroments", "did you mean 'environments'?"),
+        ("version: 1\nfunctions: {}\nfoo: {}\n", 3, "foo", "(allowed: version, endpoint"),
     ],
 )
 def test_unknown_keys_suggest_the_closest(tmp_path: Path, text: str, line: int, field: str, message: str) -> None:
