@@ -21,8 +21,12 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "plan": ("plan", "plan", "Show what apply would change on the server."),
     "apply": ("apply", "apply", "Make the server match the manifest (or a saved plan)."),
     "watch": ("watch", "watch", "Redeploy functions on save during development."),
+    "drift": ("drift", "drift", "Report what changed on the server by hand (exit 2 on drift)."),
+    "deployments": ("deployments", "deployments", "List a function's deployments, their source and the active one."),
+    "rollback": ("rollback", "rollback", "Re-activate a function's previous (or a named) ready deployment."),
     "exec": ("exec_", "exec_", "Run a function and print its response."),
     "webhook": ("webhook", "webhook", "Receive git pushes and deploy the functions they touch."),
+    "import": ("import_", "import_", "Write a manifest (and code) from a server's functions or an appwrite.json."),
     "local-server": ("local_server", "local_server", "Run the local Appwrite-compatible Functions server."),
 }
 

@@ -16,6 +16,7 @@ from syncer.cli.common import (
     connect,
     emit,
     connection_options,
+    env_option,
     handle_errors,
     load_or_abort,
     manifest_option,
@@ -23,6 +24,7 @@ from syncer.cli.common import (
     secrets_of,
     selection_options,
 )
+from syncer.cli.locking import lock_options, project_lock
 from syncer.cli.terminal import Terminal, pass_terminal
 from syncer.manifest.models import Manifest
 from syncer.plan import Action, ChangeKind, Plan, PlanOptions
@@ -53,12 +55,14 @@ class ProgressReporter(Reporter):
 
 @click.command("apply")
 @manifest_option
+@env_option
 @click.argument("planfile", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @selection_options
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation (needed without a terminal).")
 @click.option("--concurrency", default=8, show_default=True, type=click.IntRange(1, 64), help="Functions applied at once.")
 @click.option("--no-wait", is_flag=True, help="Do not wait for builds (nor activate them explicitly).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (format_version 1).")
+@lock_options
 @connection_options
 @pass_terminal
 @click.pass_context
@@ -66,6 +70,7 @@ def apply(
     ctx: click.Context,
     terminal: Terminal,
     manifest_file: Path,
+    env: str | None,
     planfile: Path | None,
     targets: tuple[str, ...],
     prune: bool,
@@ -73,6 +78,8 @@ def apply(
     concurrency: int,
     no_wait: bool,
     as_json: bool,
+    lock_timeout: float,
+    no_lock: bool,
     endpoint: str | None,
     project: str | None,
 ) -> None:
@@ -89,7 +96,7 @@ def apply(
             saved = read_planfile(planfile)
         if ctx.get_parameter_source("manifest_file") is click.core.ParameterSource.DEFAULT:
             manifest_file = Path(saved.manifest_path)
-    manifest = load_or_abort(terminal, manifest_file)
+    manifest = load_or_abort(terminal, manifest_file, env)
     options = saved.options if saved else PlanOptions(targets=targets, prune=prune)
 
     with connect(terminal, manifest, endpoint, project) as connection:
@@ -103,7 +110,8 @@ def apply(
                 emit(terminal, render_plan(the_plan, manifest_name=manifest.source.name), secrets)
             if saved is None and not connection.embedded and not yes:
                 confirm_apply(terminal)
-            result = run(_apply(connection, manifest, the_plan, concurrency, not no_wait, terminal, as_json))
+            with project_lock(terminal, connection, manifest, "fnsync apply", lock_timeout, no_lock, planned=the_plan):
+                result = run(_apply(connection, manifest, the_plan, concurrency, not no_wait, terminal, as_json))
     if as_json:
         emit(terminal, json.dumps(result_to_json(result), indent=2) + "\n", secrets, raw=True)
     else:
@@ -119,11 +127,11 @@ def _report_nothing(terminal: Terminal, plan: Plan, manifest: Manifest, as_json:
         emit(terminal, render_plan(plan, manifest_name=manifest.source.name), secrets)
 
 
-def confirm_apply(terminal: Terminal) -> None:
+def confirm_apply(terminal: Terminal, question: str = "Apply these changes?", action: str = "apply") -> None:
     if not sys.stdin.isatty():
-        terminal.abort("refusing to apply without confirmation: no terminal to ask on; pass --yes to apply anyway")
-    if not click.confirm("Apply these changes?", default=False, err=True):
-        terminal.abort("Apply cancelled; nothing was changed.")
+        terminal.abort(f"refusing to {action} without confirmation: no terminal to ask on; pass --yes to {action} anyway")
+    if not click.confirm(question, default=False, err=True):
+        terminal.abort(f"{action.capitalize()} cancelled; nothing was changed.")
 
 
 async def _plan(connection: Connection, manifest: Manifest, options: PlanOptions, work_dir: Path, saved: SavedPlan | None) -> Plan:

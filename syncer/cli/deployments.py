@@ -1,0 +1,123 @@
+"""`fnsync deployments ID`: a function's deployments, newest first, with their source and the active one marked."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Group
+from rich.text import Text
+
+from syncer.cli.common import connect, connection_options, emit, env_option, handle_errors, load_or_abort, manifest_option, run, secrets_of
+from syncer.cli.locking import client_for
+from syncer.cli.terminal import Terminal, pass_terminal
+from syncer.client import AppwriteClient
+from syncer.history import FunctionHistory, HistoryError, list_history
+from syncer.manifest.models import Manifest
+from syncer.render import FORMAT_VERSION, human_size, short_hash
+
+
+def load_optional(terminal: Terminal, ctx: click.Context, path: Path, env: str | None) -> Manifest | None:
+    """The manifest when there is one (for its endpoint, project and environments); these commands work without."""
+    explicit = ctx.get_parameter_source("manifest_file") is not click.core.ParameterSource.DEFAULT
+    if path.exists() or explicit or env is not None:
+        return load_or_abort(terminal, path, env)
+    return None
+
+
+def when(iso: str) -> str:
+    """An Appwrite timestamp as `YYYY-MM-DD HH:MM UTC` (as given when it cannot be read)."""
+    try:
+        return datetime.fromisoformat(iso).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    except ValueError:
+        return iso
+
+
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("", "<"), ("id", "<"), ("created", "<"), ("status", "<"), ("size", ">"), ("build", ">"), ("source", "<"), ("commit", "<"),
+)
+STATUS_STYLES = {"ready": "green", "failed": "red", "canceled": "dim"}
+
+
+def history_table(history: FunctionHistory) -> Group:
+    """Aligned plain columns (never truncated, unlike a table squeezed into a narrow CI log), status in color."""
+    rows: list[list[str]] = []
+    for d in history.deployments:
+        source = f"fnsync {short_hash(d.code_hash)}" if d.source == "fnsync" else d.source
+        commit = d.commit[:12] + (f" ({d.branch})" if d.branch else "") if d.commit else ""
+        rows.append(
+            ["*" if d.active else "", d.id, when(d.created_at), d.status or "waiting", human_size(d.size), f"{d.build_time}s", source, commit]
+        )
+    widths = [max(len(name), *(len(row[i]) for row in rows)) for i, (name, _) in enumerate(COLUMNS)]
+
+    def line(cells: list[str], status_style: str = "") -> Text:
+        text = Text()
+        for i, (cell, (_, align), width) in enumerate(zip(cells, COLUMNS, widths)):
+            text.append(f"{cell:{align}{width}}", style=status_style if i == 3 else "")
+            text.append("  " if i < len(COLUMNS) - 1 else "")
+        text.rstrip()
+        return text
+
+    header = line([name for name, _ in COLUMNS])
+    header.stylize("bold")
+    body = [line(row, STATUS_STYLES.get(row[3], "yellow")) for row in rows]
+    return Group(Text(f"Deployments of {history.function.id}, newest first (* = active):"), header, *body)
+
+
+def history_to_json(history: FunctionHistory) -> dict[str, Any]:
+    return {
+        "format_version": FORMAT_VERSION,
+        "kind": "deployments",
+        "function_id": history.function.id,
+        "active": history.function.deployment or None,
+        "live": history.function.live,
+        "deployments": [d.model_dump(mode="json") for d in history.deployments],
+    }
+
+
+@click.command("deployments")
+@click.argument("function_id", metavar="ID")
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON (format_version 1).")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1), help="Show at most N deployments.")
+@manifest_option
+@env_option
+@connection_options
+@pass_terminal
+@click.pass_context
+def deployments(
+    ctx: click.Context,
+    terminal: Terminal,
+    function_id: str,
+    as_json: bool,
+    limit: int,
+    manifest_file: Path,
+    env: str | None,
+    endpoint: str | None,
+    project: str | None,
+) -> None:
+    """List a function's deployments: status, size, build time, source (fnsync, manual, cli, vcs), commit."""
+    manifest = load_optional(terminal, ctx, manifest_file, env)
+    with connect(terminal, manifest, endpoint, project) as connection:
+        secrets = secrets_of(manifest, connection)
+        with handle_errors(terminal, secrets):
+            try:
+                history = run(_list(client_for(connection, manifest), function_id, limit))
+            except HistoryError as exc:
+                terminal.abort(str(exc))
+            if as_json:
+                emit(terminal, json.dumps(history_to_json(history), indent=2) + "\n", secrets, raw=True)
+            elif not history.deployments:
+                emit(terminal, f"{function_id} has no deployments.", secrets)
+            else:
+                emit(terminal, history_table(history), secrets)
+                if history.active is None:
+                    active = history.function.deployment
+                    terminal.info(f"active: {active}, older than these (see --limit)" if active else "no deployment is active")
+
+
+async def _list(client: AppwriteClient, function_id: str, limit: int) -> FunctionHistory:
+    async with client:
+        return await list_history(client, function_id, limit=limit)
