@@ -1,0 +1,133 @@
+"""`fnsync import`: write a manifest (and code) from a server's functions, or from an Appwrite CLI config."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+from rich.markup import escape
+
+from syncer.cli.common import connect, connection_options, handle_errors, run
+from syncer.cli.terminal import Terminal, pass_terminal
+from syncer.client import AppwriteClient
+from syncer.importer import ImporterError, ImportResult, check_free, import_from_cli_config, import_from_server
+from syncer.packaging import PackagingError
+
+
+@click.command("import")
+@click.option(
+    "--out",
+    "-o",
+    default="functions.yaml",
+    show_default=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The manifest to write; code folders, .env and .gitignore go beside it.",
+)
+@click.option("--target", "targets", multiple=True, metavar="ID", help="Only this function (repeatable).")
+@click.option("--inline-values", is_flag=True, help="Write variable values into the manifest instead of ${NAME} + .env.")
+@click.option("--force", is_flag=True, help="Overwrite an existing manifest and replace non-empty code folders.")
+@click.option(
+    "--from",
+    "from_config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="APPWRITE_JSON",
+    help="Convert an Appwrite CLI config (appwrite.json or appwrite.config.json) instead of reading a server.",
+)
+@connection_options
+@pass_terminal
+def import_(
+    terminal: Terminal,
+    out: Path,
+    targets: tuple[str, ...],
+    inline_values: bool,
+    force: bool,
+    from_config: Path | None,
+    endpoint: str | None,
+    project: str | None,
+) -> None:
+    """Adopt existing functions: write a manifest so that `fnsync plan` shows no changes.
+
+    From a server (flags, APPWRITE_*, else the embedded local server): settings, git settings and
+    variables, plus each active deployment's code unpacked into functions/<ID>/. With --from: the
+    functions of an Appwrite CLI config, whose code stays where it is.
+    """
+    if from_config is not None and (endpoint or project):
+        raise click.UsageError("--endpoint and --project choose a server to read; --from reads a file instead")
+    with handle_errors(terminal):
+        try:
+            check_free(out, [], force)  # before connecting: the cheapest refusal first
+            if from_config is not None:
+                result = import_from_cli_config(from_config, out, targets=targets, inline_values=inline_values, force=force)
+            else:
+                result = _from_server(terminal, out, targets, inline_values, force, endpoint, project)
+        except (ImporterError, PackagingError) as exc:
+            terminal.abort(str(exc))
+    _report(terminal, result, from_config is not None)
+
+
+def _from_server(
+    terminal: Terminal,
+    out: Path,
+    targets: tuple[str, ...],
+    inline_values: bool,
+    force: bool,
+    endpoint: str | None,
+    project: str | None,
+) -> ImportResult:
+    root = Path(os.path.abspath(out)).parent
+    with connect(terminal, None, endpoint, project, root=root) as connection:
+        settings = connection.settings
+        assert settings.endpoint and settings.project
+
+        async def go() -> ImportResult:
+            async with AppwriteClient(settings.endpoint or "", settings.project or "", connection.api_key) as client:
+                return await import_from_server(
+                    client,
+                    out,
+                    targets=targets,
+                    inline_values=inline_values,
+                    force=force,
+                    # The embedded server's address changes every run: never pin a manifest to it.
+                    endpoint=None if connection.embedded else settings.endpoint,
+                    project=None if connection.embedded else settings.project,
+                )
+
+        return run(go())
+
+
+def _report(terminal: Terminal, result: ImportResult, converted: bool) -> None:
+    if not result.functions:
+        terminal.warning("the server has no functions: the manifest is empty")
+    for function in result.functions:
+        parts = []
+        if function.code is not None:
+            parts.append(f"{function.file_count} file(s) into {function.settings['path']}/")
+        elif "path" in function.settings:
+            parts.append(f"code in {function.settings['path']}/")
+        else:
+            parts.append("settings only")
+        if function.variables:
+            where = "inline" if result.inline_values else "${NAME} in .env"
+            parts.append(f"{len(function.variables)} variable(s) ({where})")
+        terminal.info(f"  {escape(function.id)}: {escape(', '.join(parts))}")
+        for note in function.notes:
+            terminal.warning(f"{escape(function.id)}: {escape(note)}")
+    for note in result.notes:
+        terminal.info(escape(note))
+    written = [f"{result.manifest.name} ({len(result.functions)} function(s))"]
+    if result.dotenv is not None:
+        written.append(f"{result.dotenv.name} ({result.dotenv_names} value(s), keep it out of git)")
+    if result.gitignore is not None:
+        written.append(f"{result.gitignore.name} (ignores .env)")
+    terminal.success(escape(f"Wrote {', '.join(written)} in {result.manifest.parent}."))
+    if converted:
+        terminal.info("Next: `fnsync validate`, then `fnsync plan` against your server.")
+        return
+    drifting = result.not_round_trip
+    if drifting:
+        ids = ", ".join(function.id for function in drifting)
+        terminal.warning(escape(f"the code of {ids} does not round-trip: `fnsync plan` will show a deploy for it (see above)."))
+    else:
+        terminal.info("`fnsync plan` against the same server should now show no changes.")
+
