@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from localserver.clock import is_valid_id
-from localserver.config import ServerConfig
+from localserver.config import EMULATED_VERSIONS, ServerConfig
 from localserver.runtimes import RUNTIME_IDS
 from localserver.server import ensure_api_key, serve_forever
 
@@ -66,6 +66,13 @@ def _project(ctx: click.Context, param: click.Parameter, value: str) -> str:
     help="A VCS installation ID that exists on this server (repeatable), so functions can carry git provider "
     "settings for `fnsync webhook`. The local server itself never clones or builds from git.",
 )
+@click.option(
+    "--emulate-version",
+    default="1.6.2",
+    type=click.Choice(EMULATED_VERSIONS),
+    hidden=True,
+    help="Test switch: answer as this Appwrite version (1.8.1: 1.8 models for new-format clients). See docs/local-server.md.",
+)
 def local_server(
     host: str,
     port: int,
@@ -74,6 +81,7 @@ def local_server(
     api_key: str | None,
     runtimes: tuple[str, ...] | None,
     installations: tuple[str, ...],
+    emulate_version: str,
 ) -> None:
     """Run an Appwrite 1.6.2-compatible Functions API on this machine.
 
@@ -84,7 +92,12 @@ def local_server(
     data_dir = data_dir.resolve()
     key = ensure_api_key(data_dir, api_key)
     config = ServerConfig(
-        data_dir=data_dir, project_id=project, api_key=key, runtimes=runtimes, installations=installations
+        data_dir=data_dir,
+        project_id=project,
+        api_key=key,
+        runtimes=runtimes,
+        installations=installations,
+        emulate_version=emulate_version,
     )
     try:
         serve_forever(config, host=host, port=port)

@@ -9,7 +9,7 @@ from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.di import Provide
 
-from localserver import builder, deployments, executions, functions, health, proxy, scheduler, variables
+from localserver import builder, compat, deployments, executions, functions, health, proxy, scheduler, variables
 from localserver.auth import project_guard
 from localserver.config import ServerConfig
 from localserver.context import ServerContext
@@ -49,4 +49,6 @@ def create_app(config: ServerConfig) -> Litestar:
         openapi_config=None,
         logging_config=None,  # leave the host process's logging alone (fnsync's CLI owns it)
         request_max_body_size=12_000_000,
+        # Test switch only: reshape responses like a newer Appwrite (none under the default 1.6.2).
+        middleware=[compat.middleware(ctx)] if compat.newer_server(config) else [],
     )

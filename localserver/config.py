@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+# Versions the local server can answer as (`emulate_version`, a test switch; see localserver.compat).
+EMULATED_VERSIONS: tuple[str, ...] = ("1.5.0", "1.6.2", "1.7.4", "1.8.1")
 
 
 class ServerConfig(BaseModel):
@@ -20,8 +23,20 @@ class ServerConfig(BaseModel):
     size_limit: int = 30_000_000
     timeout_max: int = 900
     build_timeout: int = 900
-    version: str = "1.6.2"
+    emulate_version: str = Field(default="1.6.2", description="Test switch: answer as this Appwrite version")
     installations: tuple[str, ...] = Field(default=(), description="VCS installation ids that exist (e.g. for webhook tests)")
+
+    @field_validator("emulate_version")
+    @classmethod
+    def _known_version(cls, value: str) -> str:
+        if value not in EMULATED_VERSIONS:
+            raise ValueError(f"can emulate Appwrite {', '.join(EMULATED_VERSIONS)}, not {value!r}")
+        return value
+
+    @property
+    def version(self) -> str:
+        """The Appwrite version this server reports (health, errors, the runtime's APPWRITE_VERSION)."""
+        return self.emulate_version
 
     @property
     def db_path(self) -> Path:

@@ -23,6 +23,7 @@ from litestar import Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.response import Stream
 
+from localserver import compat
 from localserver.builder import Builder, archive_path
 from localserver.clock import now_iso, parse_iso, unique_id
 from localserver.context import ServerContext
@@ -306,7 +307,7 @@ def delete_deployment(ctx: NamedDependency[ServerContext], functionId: FromPath[
 # --- rebuild / cancel ----------------------------------------------------------------------------
 
 
-async def _rebuild(ctx: ServerContext, function_id: str, deployment_id: str) -> Response[None]:
+async def _rebuild(ctx: ServerContext, function_id: str, deployment_id: str) -> Response[Any]:
     _check_id("functionId", function_id)
     _check_id("deploymentId", deployment_id)
     function = _function(ctx, function_id)
@@ -324,16 +325,19 @@ async def _rebuild(ctx: ServerContext, function_id: str, deployment_id: str) -> 
     )
     ctx.store.insert("deployments", doc, parent=function_id)
     _builder(ctx).enqueue(new_id)
+    if compat.newer_server(ctx.config):  # 1.7+ answer the new deployment (the duplicate-deployment route's reply)
+        return Response(_view(ctx, doc, "waiting"), status_code=202)
     return _no_content()
 
 
-@post("/functions/{functionId:str}/deployments/{deploymentId:str}/build", opt=WRITE, status_code=204)
-async def rebuild_deployment(ctx: NamedDependency[ServerContext], functionId: FromPath[str], deploymentId: FromPath[str]) -> Response[None]:  # noqa: N803
+# The reply is always an explicit Response: 204 as 1.6, or 202 + Deployment under 1.7+ emulation.
+@post("/functions/{functionId:str}/deployments/{deploymentId:str}/build", opt=WRITE, status_code=202)
+async def rebuild_deployment(ctx: NamedDependency[ServerContext], functionId: FromPath[str], deploymentId: FromPath[str]) -> Response[Any]:  # noqa: N803
     return await _rebuild(ctx, functionId, deploymentId)
 
 
-@post("/functions/{functionId:str}/deployments/{deploymentId:str}/builds/{buildId:str}", opt=WRITE, status_code=204)
-async def rebuild_deployment_alias(ctx: NamedDependency[ServerContext], functionId: FromPath[str], deploymentId: FromPath[str], buildId: FromPath[str]) -> Response[None]:  # noqa: N803
+@post("/functions/{functionId:str}/deployments/{deploymentId:str}/builds/{buildId:str}", opt=WRITE, status_code=202)
+async def rebuild_deployment_alias(ctx: NamedDependency[ServerContext], functionId: FromPath[str], deploymentId: FromPath[str], buildId: FromPath[str]) -> Response[Any]:  # noqa: N803
     return await _rebuild(ctx, functionId, deploymentId)
 
 
@@ -364,6 +368,8 @@ def cancel_build(ctx: NamedDependency[ServerContext], functionId: FromPath[str],
             build.update(status="canceled", endTime=now, duration=duration, **{"$updatedAt": now})
             store.put("builds", build)
     _builder(ctx).cancel(deploymentId)
+    if compat.newer_server(ctx.config):  # 1.7+ answer the Deployment, now `canceled`
+        return _view(ctx, deployment, "waiting")
     return build_model(build)
 
 

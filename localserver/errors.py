@@ -35,6 +35,8 @@ DEFAULT_MESSAGES: dict[str, tuple[int, str]] = {
     "general_rate_limit_exceeded": (429, "Rate limit for the current endpoint has been exceeded. Please try again after some time."),
     "user_unauthorized": (401, "The current user is not authorized to perform the requested action."),
     "project_not_found": (404, "Project with the requested ID could not be found. Please check the value of the X-Appwrite-Project header to ensure the correct project ID is being used."),
+    "function_already_exists": (409, "Function with the requested ID already exists. Try again with a different ID or use ID.unique() to generate a unique ID."),
+    "variable_cannot_unset_secret": (400, "Secret variables cannot be marked as non-secret. Please recreate the variable if this is your intention."),
     "document_already_exists": (409, "Document with the requested ID already exists. Try again with a different ID or use ID.unique() to generate a unique ID."),
     "function_not_found": (404, "Function with the requested ID could not be found."),
     "function_runtime_unsupported": (404, 'The requested runtime "%s" is either inactive or unsupported. Please check the value of the _APP_FUNCTIONS_RUNTIMES environment variable.'),
@@ -81,30 +83,36 @@ def missing_param(param: str) -> AppwriteError:
     return AppwriteError("general_argument_invalid", f'Param "{param}" is not optional.')
 
 
-def error_response(error: AppwriteError, headers: dict[str, str] | None = None) -> Response:
+def error_response(error: AppwriteError, headers: dict[str, str] | None = None, version: str = SERVER_VERSION) -> Response:
     code = error.code if error.code in WHITELISTED_CODES else 500
-    body = {"message": error.message, "code": code, "type": error.type, "version": SERVER_VERSION}
+    body = {"message": error.message, "code": code, "type": error.type, "version": version}
     return Response(content=body, status_code=code, headers={**NO_CACHE_HEADERS, **(headers or {})}, media_type="application/json")
 
 
 def handle_exception(request: Request, exc: Exception) -> Response:
-    """The one exception handler: everything leaves as Appwrite's envelope."""
+    """The one exception handler: everything leaves as Appwrite's envelope, with the version the server reports."""
+    ctx = getattr(request.app.state, "ctx", None)
+    version = str(getattr(getattr(ctx, "config", None), "version", SERVER_VERSION))
+
+    def respond(error: AppwriteError) -> Response:
+        return error_response(error, version=version)
+
     if isinstance(exc, AppwriteError):
-        return error_response(exc)
+        return respond(exc)
     if isinstance(exc, NotFoundException) and getattr(exc, "detail", "") in ("Not Found", "", None):
-        return error_response(AppwriteError("general_route_not_found"))
+        return respond(AppwriteError("general_route_not_found"))
     if isinstance(exc, ValidationException):
-        return error_response(AppwriteError("general_argument_invalid", _validation_message(exc)))
+        return respond(AppwriteError("general_argument_invalid", _validation_message(exc)))
     if isinstance(exc, HTTPException):
         if exc.status_code == 404:
-            return error_response(AppwriteError("general_route_not_found"))
+            return respond(AppwriteError("general_route_not_found"))
         if exc.status_code == 405:
-            return error_response(AppwriteError("general_route_not_found", code=404))
+            return respond(AppwriteError("general_route_not_found", code=404))
         if exc.status_code == 413:
-            return error_response(AppwriteError("storage_invalid_file_size"))
-        return error_response(AppwriteError("general_bad_request", str(exc.detail), code=exc.status_code))
+            return respond(AppwriteError("storage_invalid_file_size"))
+        return respond(AppwriteError("general_bad_request", str(exc.detail), code=exc.status_code))
     logger.exception("unhandled error on %s %s", request.method, request.url.path)
-    return error_response(AppwriteError("general_server_error"))
+    return respond(AppwriteError("general_server_error"))
 
 
 def _validation_message(exc: ValidationException) -> str:

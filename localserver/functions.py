@@ -16,6 +16,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from pydantic import BeforeValidator, Field, ValidationInfo
 
+from localserver import compat
 from localserver.clock import now_iso, unique_id
 from localserver.context import ServerContext
 from localserver.errors import AppwriteError
@@ -404,7 +405,7 @@ async def create_function(ctx: NamedDependency[ServerContext], request: Request)
     try:
         ctx.store.insert("functions", doc)
     except KeyError:
-        raise AppwriteError("document_already_exists") from None
+        raise AppwriteError(compat.duplicate_function_type(ctx.config)) from None
     return Response(function_response(ctx, doc), status_code=HTTP_201_CREATED)
 
 

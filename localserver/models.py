@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, ValidationInfo
 from pydantic_core import PydanticCustomError
 
+from localserver import compat
 from localserver.clock import ID_PATTERN, ID_RULE
 from localserver.errors import invalid_param, missing_param
 from localserver.runtimes import DEFAULT_SPECIFICATION
@@ -146,17 +147,22 @@ def defaults(fields: Fields) -> Document:
     return public({}, fields)
 
 
+# `compat.*_out` reshape to 1.8 models only under the emulation test switch; otherwise they return their input.
+
+
 def variable_model(doc: Mapping[str, Any]) -> Document:
-    return public(doc, VARIABLE_FIELDS)
+    """A secret variable (1.8 emulation only) never shows its value, in any response format."""
+    hidden = {"value": ""} if doc.get("_secret") else {}
+    return compat.variable_out(public(doc, VARIABLE_FIELDS, **hidden), dict(doc))
 
 
 def function_model(doc: Mapping[str, Any], variables: Iterable[Mapping[str, Any]]) -> Document:
     """Function with its variables embedded (up to 1000, creation order, plaintext values) as 1.6.2 does."""
-    return public(doc, FUNCTION_FIELDS, vars=[variable_model(v) for v in list(variables)[:1000]])
+    return compat.function_out(public(doc, FUNCTION_FIELDS, vars=[variable_model(v) for v in list(variables)[:1000]]))
 
 
 def deployment_model(doc: Mapping[str, Any], **overrides: Any) -> Document:
-    return public(doc, DEPLOYMENT_FIELDS, **overrides)
+    return compat.deployment_out(public(doc, DEPLOYMENT_FIELDS, **overrides))
 
 
 def build_model(doc: Mapping[str, Any], **overrides: Any) -> Document:

@@ -14,6 +14,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
+from localserver import compat
 from localserver.clock import now_iso, unique_id
 from localserver.context import ServerContext
 from localserver.errors import AppwriteError
@@ -56,8 +57,10 @@ def list_variables(ctx: NamedDependency[ServerContext], function_id: FromPath[st
 @post("/functions/{function_id:str}/variables", opt=WRITE)
 async def create_variable(ctx: NamedDependency[ServerContext], function_id: FromPath[str], request: Request) -> Response[dict[str, Any]]:
     check_path_id("functionId", function_id)
-    body = parse_body(VariableCreate, await json_body(request))
+    raw = await json_body(request)
+    body = parse_body(VariableCreate, raw)
     assert isinstance(body, VariableCreate)
+    secret = compat.secret_on_create(ctx.config, raw)  # False unless emulating 1.8
     now = now_iso()
     with ctx.store.transaction():
         load_function(ctx, function_id)
@@ -72,6 +75,8 @@ async def create_variable(ctx: NamedDependency[ServerContext], function_id: From
             "resourceType": "function",
             "resourceId": function_id,
         }
+        if secret:
+            doc["_secret"] = True
         ctx.store.insert("variables", doc, parent=function_id)
         mark_not_live(ctx, function_id)
     return Response(variable_model(doc), status_code=HTTP_201_CREATED)
@@ -92,15 +97,18 @@ async def update_variable(
     """`key` is required even when unchanged; an omitted `value` keeps the old one."""
     check_path_id("functionId", function_id)
     check_path_id("variableId", variable_id)
-    body = parse_body(VariableUpdate, await json_body(request))
+    raw = await json_body(request)
+    body = parse_body(VariableUpdate, raw)
     assert isinstance(body, VariableUpdate)
     with ctx.store.transaction():
         load_function(ctx, function_id)
         doc = _load_variable(ctx, function_id, variable_id)
         if _key_taken(ctx, function_id, body.key, except_id=variable_id):
             raise AppwriteError("variable_already_exists")
+        secret = compat.secret_on_update(ctx.config, raw, bool(doc.get("_secret")))  # False unless emulating 1.8
         doc = {
             **doc,
+            **({"_secret": True} if secret else {}),
             "key": body.key,
             "value": doc["value"] if body.value is None else body.value,
             "$updatedAt": now_iso(),

@@ -17,7 +17,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from syncer.client import AppwriteClient, AppwriteConnectionError, AppwriteError, is_already_exists, is_not_found
+from syncer.client import (
+    AppwriteClient,
+    AppwriteConnectionError,
+    AppwriteError,
+    AppwriteResponseError,
+    is_already_exists,
+    is_not_found,
+)
 from syncer.client.errors import BuildWaitTimeout, scrub
 from syncer.client.models import Deployment
 from syncer.manifest import ManifestError, check_against_server
@@ -67,6 +74,7 @@ class FunctionResult(BaseModel):
     outcomes: tuple[Outcome, ...]
     error: str | None = None
     build_logs: str | None = None
+    transient: bool = False  # the failure was the network, a 5xx or a 429: running again later may succeed
 
     @property
     def ok(self) -> bool:
@@ -100,6 +108,13 @@ class Reporter:
     def build_status(self, function_id: str, deployment_id: str, status: str) -> None: ...
 
     def function_finished(self, result: FunctionResult) -> None: ...
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Failures that retrying later may cure: no response at all, a server error or a rate limit."""
+    if isinstance(exc, AppwriteConnectionError):
+        return True
+    return isinstance(exc, AppwriteResponseError) and (exc.status >= 500 or exc.status == 429)
 
 
 def describe(change: Change) -> str:
@@ -147,11 +162,13 @@ class _FunctionRun:
         self.reporter.function_started(self.fid, len(self.changes))
         error: str | None = None
         build_logs: str | None = None
+        transient = False
         for index, change in enumerate(self.changes):
             try:
                 status, detail = await self._apply(change)
             except (AppwriteError, ApplyFailure, PackagingError, OSError, ValueError) as exc:
                 error = scrub(str(exc) or type(exc).__name__, self.secrets)
+                transient = is_transient(exc)
                 if isinstance(exc, ApplyFailure) and exc.build_logs:
                     build_logs = scrub(exc.build_logs, self.secrets)
                 self._record(change, "failed", f"{describe(change)} failed")
@@ -160,7 +177,9 @@ class _FunctionRun:
                 break
             self._record(change, status, detail)
             self.reporter.step(self.fid, detail)
-        result = FunctionResult(function_id=self.fid, outcomes=tuple(self.outcomes), error=error, build_logs=build_logs)
+        result = FunctionResult(
+            function_id=self.fid, outcomes=tuple(self.outcomes), error=error, build_logs=build_logs, transient=transient
+        )
         self.reporter.function_finished(result)
         return result
 
@@ -208,24 +227,25 @@ class _FunctionRun:
             return "done", f"variable {key} removed"
         assert change.after is not None
         value = change.after["value"]
+        secret: bool | None = change.after.get("secret")  # only planned against servers with secret variables
         if change.action is Action.UPDATE:
             assert change.before is not None
             try:
-                await self.client.update_variable(self.fid, change.before["id"], key, value)
+                await self.client.update_variable(self.fid, change.before["id"], key, value, secret=secret)
                 return "done", f"variable {key} changed"
             except AppwriteError as exc:
                 if not is_not_found(exc):
                     raise
         try:
-            await self.client.create_variable(self.fid, key, value)
+            await self.client.create_variable(self.fid, key, value, secret=secret)
         except AppwriteError as exc:
             if not is_already_exists(exc):
                 raise
             existing = next((v for v in await self.client.list_variables(self.fid) if v.key == key), None)
             if existing is None:
                 raise
-            if existing.value != value:
-                await self.client.update_variable(self.fid, existing.id, key, value)
+            if existing.value != value or existing.secret:
+                await self.client.update_variable(self.fid, existing.id, key, value, secret=secret)
         return "done", f"variable {key} set"
 
     # -- code -------------------------------------------------------------------------------------------------
@@ -379,8 +399,16 @@ async def package_all(manifest: Manifest, out_dir: Path, targets: Iterable[str] 
     """Package every selected function that has code (in threads: it is disk and CPU work)."""
     wanted = set(targets)
     specs = [s for s in manifest.functions.values() if s.path is not None and (not wanted or s.id in wanted)]
-    packages = await asyncio.gather(*(asyncio.to_thread(package_function, s, out_dir / s.id, root=manifest.root) for s in specs))
-    return {spec.id: package for spec, package in zip(specs, packages)}
+    results = await asyncio.gather(
+        *(asyncio.to_thread(package_function, s, out_dir / s.id, root=manifest.root) for s in specs),
+        return_exceptions=True,  # let every thread finish before the first error propagates
+    )
+    packages: dict[str, CodePackage] = {}
+    for spec, result in zip(specs, results):
+        if isinstance(result, BaseException):
+            raise result
+        packages[spec.id] = result
+    return packages
 
 
 async def make_plan(
@@ -393,10 +421,17 @@ async def make_plan(
     cache: HashCache | None = None,
 ) -> tuple[Plan, ServerState, dict[str, CodePackage]]:
     """Package, read the server, check the manifest against what the server offers, and plan. No writes."""
-    packages, state = await asyncio.gather(
+    # Both run to the end even when one fails: packaging threads write into `work_dir`, which the caller removes.
+    packed, read = await asyncio.gather(
         package_all(manifest, work_dir, options.targets),
         read_state(client, manifest, targets=options.targets, concurrency=concurrency, cache=cache),
+        return_exceptions=True,
     )
+    for outcome in (read, packed):
+        if isinstance(outcome, BaseException):
+            raise outcome
+    assert not isinstance(packed, BaseException) and not isinstance(read, BaseException)
+    packages, state = packed, read
     issues = check_against_server(manifest, [r.id for r in state.runtimes], [s.slug for s in state.specifications])
     if issues:
         raise ManifestError(issues)

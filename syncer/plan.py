@@ -15,8 +15,9 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from syncer.client.models import Function
+from syncer.client.models import Function, Variable
 from syncer.manifest.models import FunctionSpec, Manifest
+from syncer.secret_digests import RECORD_KEY, DigestRecord, digest, new_salt, written_after
 from syncer.state import ServerState
 
 # The function settings fnsync manages, under their Appwrite API names, in the order PUT documents them.
@@ -139,10 +140,19 @@ class LocalCode(Protocol):
 # --- settings ------------------------------------------------------------------------------------------
 
 
-def desired_settings(spec: FunctionSpec, default_specification: str) -> dict[str, Any]:
-    """The full config PUT/POST must send for `spec` (PUT replaces everything, so every field is here)."""
+GIT_FIELDS = ("installationId", "providerRepositoryId", "providerBranch", "providerRootDirectory", "providerSilentMode")
+
+
+def desired_settings(
+    spec: FunctionSpec, default_specification: str, current: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The full config PUT/POST must send for `spec` (PUT replaces everything, so every field is here).
+
+    A function without a `git:` block leaves its VCS connection to whoever made it (the console, the webhook):
+    the server's `current` provider settings are sent back unchanged. `git: {}` disconnects explicitly.
+    """
     git = spec.git
-    return {
+    settings = {
         "name": spec.name,
         "runtime": spec.runtime,
         "execute": list(spec.execute),
@@ -161,6 +171,9 @@ def desired_settings(spec: FunctionSpec, default_specification: str) -> dict[str
         "providerRootDirectory": git.root_directory if git else "",
         "providerSilentMode": git.silent_mode if git else False,
     }
+    if git is None and current is not None:
+        settings.update({name: current[name] for name in GIT_FIELDS})
+    return settings
 
 
 def server_settings(function: Function) -> dict[str, Any]:
@@ -264,7 +277,8 @@ def _kept(function_id: str, keep: tuple[str, ...]) -> bool:
 def _plan_function(spec: FunctionSpec, state: ServerState, options: PlanOptions, local: LocalCode | None) -> list[Change]:
     fid = spec.id
     remote = state.functions.get(fid)
-    desired = desired_settings(spec, state.default_specification)
+    current_settings = server_settings(remote.function) if remote is not None else None
+    desired = desired_settings(spec, state.default_specification, current_settings)
     changes: list[Change] = []
 
     if remote is None:
@@ -279,9 +293,10 @@ def _plan_function(spec: FunctionSpec, state: ServerState, options: PlanOptions,
             )
         )
         live, active, not_live_reason = True, None, ""
-        current_vars: dict[str, tuple[str, str]] = {}
+        current_vars: dict[str, Variable] = {}
     else:
-        current = server_settings(remote.function)
+        assert current_settings is not None
+        current = current_settings
         differing = [name for name in SETTINGS_FIELDS if not same_setting(name, current[name], desired[name])]
         live = remote.function.live
         not_live_reason = "" if live else "the server marks the function not live"
@@ -301,9 +316,9 @@ def _plan_function(spec: FunctionSpec, state: ServerState, options: PlanOptions,
             live = not rebuild_fields  # PUT recomputes `live`
             not_live_reason = f"changing {', '.join(rebuild_fields)} marks the function not live" if rebuild_fields else ""
         active = remote.active
-        current_vars = {v.key: (v.id, v.value) for v in remote.function.vars}
+        current_vars = {v.key: v for v in remote.function.vars}
 
-    var_changes = _plan_variables(spec, current_vars)
+    var_changes = _plan_variables(spec, current_vars, secret_mode=state.secret_variables)
     changes.extend(var_changes)
     if var_changes:
         live = False  # every variable write marks the function not live
@@ -354,14 +369,31 @@ def _plan_function(spec: FunctionSpec, state: ServerState, options: PlanOptions,
     return changes
 
 
-def _plan_variables(spec: FunctionSpec, current: dict[str, tuple[str, str]]) -> list[Change]:
-    """Per key: add, change or remove; matching on key avoids the wipe-and-recreate churn of the Appwrite CLI."""
+def _plan_variables(spec: FunctionSpec, current: Mapping[str, Variable], *, secret_mode: bool = False) -> list[Change]:
+    """Per key: add, change or remove; matching on key avoids the wipe-and-recreate churn of the Appwrite CLI.
+
+    With `secret_mode` (Appwrite 1.8+) sensitive values go to secret variables, which read back empty: they are
+    compared through the function's digest record (`syncer.secret_digests`), planned as one more variable.
+    """
     fid = spec.id
+    if RECORD_KEY in spec.variables:
+        raise PlanError(f"{fid}: the variable key {RECORD_KEY} is reserved for fnsync's secret digests")
+    record_var = current.get(RECORD_KEY) if secret_mode else None
+    record = DigestRecord.parse(record_var.value) if record_var is not None and not record_var.secret else None
+    salt = record.salt if record else new_salt() if secret_mode else ""
+    wanted_digests: dict[str, str] = {}
+    secret_written = False
     changes: list[Change] = []
     for key, wanted in spec.variables.items():
         address = f"function.{fid}.variable.{key}"
-        after = {"value": wanted.value, "sensitive": wanted.sensitive}
-        if key not in current:
+        server = current.get(key)
+        secret = secret_mode and (wanted.sensitive or (server is not None and server.secret))
+        after: dict[str, Any] = {"value": wanted.value, "sensitive": wanted.sensitive}
+        if secret_mode:
+            after["secret"] = secret  # a secret stays secret: Appwrite cannot unset the flag
+        if secret:
+            wanted_digests[key] = digest(salt, key, wanted.value)
+        if server is None:
             changes.append(
                 Change(
                     kind=ChangeKind.VARIABLE,
@@ -373,32 +405,92 @@ def _plan_variables(spec: FunctionSpec, current: dict[str, tuple[str, str]]) -> 
                     key=key,
                 )
             )
-        elif current[key][1] != wanted.value:
-            var_id, value = current[key]
+            secret_written = secret_written or secret
+            continue
+        if server.secret:
+            reason = _secret_drift(key, server, wanted_digests[key], record, record_var)
+        elif secret:
+            reason = "value differs" if server.value != wanted.value else "to be made secret"
+        else:
+            reason = "value differs" if server.value != wanted.value else ""
+        if reason:
+            before: dict[str, Any] = {"id": server.id, "value": server.value, "sensitive": wanted.sensitive}
+            if secret_mode:
+                before["secret"] = server.secret
             changes.append(
                 Change(
                     kind=ChangeKind.VARIABLE,
                     address=address,
                     action=Action.UPDATE,
-                    before={"id": var_id, "value": value, "sensitive": wanted.sensitive},
+                    before=before,
                     after=after,
-                    reason="value differs",
+                    reason=reason,
                     function_id=fid,
                     key=key,
                 )
             )
-    for key, (var_id, value) in current.items():
-        if key not in spec.variables:
+            secret_written = secret_written or secret
+    for key, variable in current.items():
+        if key not in spec.variables and not (secret_mode and key == RECORD_KEY):
             changes.append(
                 Change(
                     kind=ChangeKind.VARIABLE,
                     address=f"function.{fid}.variable.{key}",
                     action=Action.DELETE,
                     # Values of variables set outside the manifest may be secrets: never shown.
-                    before={"id": var_id, "value": value, "sensitive": True},
+                    before={"id": variable.id, "value": variable.value, "sensitive": True},
                     reason="not in the manifest",
                     function_id=fid,
                     key=key,
                 )
             )
+    if secret_mode:
+        changes.extend(_plan_digest_record(fid, record_var, salt, wanted_digests, force=secret_written))
     return changes
+
+
+def _secret_drift(
+    key: str, server: Variable, wanted_digest: str, record: DigestRecord | None, record_var: Variable | None
+) -> str:
+    """Why a secret variable must be written again ("" when it holds the manifest's value, as far as can be known)."""
+    if record is None or key not in record.digests:
+        return "secret value cannot be read back and has no recorded digest"
+    if record.digests[key] != wanted_digest:
+        return "value differs (by recorded digest)"
+    if record_var is not None and written_after(server.updated_at, record_var.updated_at):
+        return "secret changed on the server since fnsync recorded it"
+    return ""
+
+
+def _plan_digest_record(
+    fid: str, record_var: Variable | None, salt: str, digests: dict[str, str], *, force: bool
+) -> list[Change]:
+    """Create, rewrite or remove `FNSYNC_SECRET_DIGESTS`. It comes after the secrets it covers, so its `$updatedAt`
+    is later than theirs; `force` rewrites it (even unchanged) whenever a secret was written."""
+    address = f"function.{fid}.variable.{RECORD_KEY}"
+
+    def change(action: Action, reason: str, before: Variable | None, value: str | None) -> Change:
+        return Change(
+            kind=ChangeKind.VARIABLE,
+            address=address,
+            action=action,
+            before={"id": before.id, "value": before.value, "sensitive": False, "secret": before.secret} if before else None,
+            after={"value": value, "sensitive": False, "secret": False} if value is not None else None,
+            reason=reason,
+            function_id=fid,
+            key=RECORD_KEY,
+        )
+
+    if not digests:
+        return [change(Action.DELETE, "no secret variables left", record_var, None)] if record_var else []
+    value = DigestRecord(salt=salt, digests=digests).to_value()
+    if record_var is None:
+        return [change(Action.CREATE, "records digests of secret variables", None, value)]
+    if record_var.secret:  # made secret by hand: unreadable, and the flag cannot be unset, so replace it
+        return [
+            change(Action.DELETE, "the digest record must not be secret", record_var, None),
+            change(Action.CREATE, "records digests of secret variables", None, value),
+        ]
+    if record_var.value != value or force:
+        return [change(Action.UPDATE, "secret variables changed", record_var, value)]
+    return []

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from syncer.client.errors import AppwriteResponseError
-from syncer.client.models import Function, Runtime, Specification
+from syncer.client.models import NEWER_FUNCTION_FIELDS, Function, Runtime, Specification
+from syncer.lock import is_reserved
 from syncer.manifest.models import Manifest
 from syncer.packaging import code_hash_from_header, code_hash_of_archive
 
@@ -55,8 +56,9 @@ class RemoteFunction(Frozen):
     def digest(self) -> str:
         """A stable hash of everything the planner looks at; variable values enter only as hashes."""
         fn = self.function
-        data = fn.model_dump(mode="json", exclude={"created_at", "updated_at", "vars", "version"})
-        data["vars"] = sorted((v.key, _sha(v.value)) for v in fn.vars)
+        data = fn.model_dump(mode="json", exclude={"created_at", "updated_at", "vars", "version", *NEWER_FUNCTION_FIELDS})
+        # A secret's value reads back empty: its last write time stands in for it.
+        data["vars"] = sorted((v.key, f"secret@{v.updated_at}" if v.secret else _sha(v.value)) for v in fn.vars)
         data["code_hash"] = self.active.code_hash if self.active else None
         return _sha(json.dumps(data, sort_keys=True))
 
@@ -67,6 +69,8 @@ class ServerState(Frozen):
     functions: dict[str, RemoteFunction] = {}
     runtimes: tuple[Runtime, ...] = ()
     specifications: tuple[Specification, ...] = ()
+    server_version: str = ""
+    secret_variables: bool = False  # Appwrite 1.8+: sensitive values become secret variables (see plan)
 
     @property
     def default_specification(self) -> str:
@@ -132,10 +136,16 @@ async def read_state(
     concurrency: int = 8,
     cache: HashCache | None = None,
 ) -> ServerState:
-    """Read every function (paged) plus runtimes and specifications; code hashes for the managed ones with code."""
-    functions, runtimes, specifications = await asyncio.gather(
+    """Read every function (paged) plus runtimes and specifications; code hashes for the managed ones with code.
+
+    fnsync's own reserved functions (the apply lock) are left out: no plan, prune or unmanaged list may see them.
+    The server version is asked first: it refuses servers older than 1.6 and decides the variables format.
+    """
+    version = await client.server_version()
+    listed, runtimes, specifications = await asyncio.gather(
         client.list_functions(), client.list_runtimes(), client.list_specifications()
     )
+    functions = [fn for fn in listed if not is_reserved(fn.id)]
     wanted = set(targets)
     limit = asyncio.Semaphore(max(1, concurrency))
 
@@ -153,6 +163,8 @@ async def read_state(
         functions={fn.id: RemoteFunction(function=fn, active=active) for fn, active in zip(functions, actives)},
         runtimes=tuple(runtimes),
         specifications=tuple(specifications),
+        server_version=str(version),
+        secret_variables=version.secret_variables,
     )
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import re
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -144,7 +143,7 @@ class JobRunner:
             except ValueError as exc:
                 raise TerminalError(f"function {function.id}: {exc}") from exc
             if function.id in described:
-                from_manifest = specs.spec_from_manifest(described[function.id], function)
+                from_manifest = described[function.id]  # no `git:` block = the server's link is kept
                 if job.kind == "push":
                     spec = from_manifest
                 else:
@@ -229,10 +228,6 @@ class _DeploymentRecorder(Reporter):
             self.store.add_deployment(self.delivery_id, function_id, deployment_id)
 
 
-# `FunctionResult.error` is text; these shapes of `AppwriteError.__str__` mean "retrying may help".
-_TRANSIENT = re.compile(r"-> (5\d\d|429)\b|-> no response")
-
-
 def _result_failure(result: ApplyResult) -> JobError | None:
     failed = [fr for fr in result.functions if not fr.ok]
     if not failed:
@@ -242,7 +237,7 @@ def _result_failure(result: ApplyResult) -> JobError | None:
     if build:
         logs = (build[0].build_logs or "").strip().splitlines()[-5:]
         text += " | build log tail: " + " / ".join(logs)
-    transient = not build and all(_TRANSIENT.search(fr.error or "") for fr in failed)
+    transient = not build and all(fr.transient for fr in failed)
     return TransientError(text) if transient else TerminalError(text)
 
 

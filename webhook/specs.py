@@ -11,21 +11,11 @@ from __future__ import annotations
 from pathlib import Path, PurePosixPath
 
 from syncer.client.models import Function
-from syncer.manifest.models import FunctionSpec, GitSettings, Manifest, VariableValue
+from syncer.manifest.models import FunctionSpec, Manifest, VariableValue
 
 
 def matched_functions(functions: list[Function], repo_id: str, branch: str) -> list[Function]:
     return [f for f in functions if f.provider_repository_id == repo_id and f.provider_branch == branch]
-
-
-def git_settings(function: Function) -> GitSettings:
-    return GitSettings(
-        installation_id=function.installation_id,
-        repository_id=function.provider_repository_id,
-        branch=function.provider_branch,
-        root_directory=function.provider_root_directory,
-        silent_mode=function.provider_silent_mode,
-    )
 
 
 def root_in_tree(tree: Path, root_directory: str) -> Path:
@@ -55,14 +45,8 @@ def spec_from_server(function: Function, tree: Path) -> FunctionSpec:
         scopes=function.scopes,
         specification=function.specification or None,
         variables={v.key: VariableValue(value=v.value, sensitive=True) for v in function.vars},
-        git=git_settings(function),
+        git=None,  # the planner keeps the server's VCS link when a spec has no git settings
     )
-
-
-def spec_from_manifest(spec: FunctionSpec, function: Function) -> FunctionSpec:
-    """The manifest's spec; when it says nothing about git, the server's link is kept (unlinking the very
-    function this push deploys is never what a push means)."""
-    return spec if spec.git is not None else spec.model_copy(update={"git": git_settings(function)})
 
 
 def watched_paths(function: Function, spec: FunctionSpec, tree: Path, manifest: Manifest | None) -> list[str]:

@@ -3,8 +3,8 @@
     async with AppwriteClient(endpoint, project, api_key) as client:
         fn = await client.get_function("hello")
 
-Public names live here; the modules behind them (`http`, `errors`, `retry`, `query`, `upload`, `models`) are
-implementation detail except `models` and `errors`, which callers may import directly.
+Public names live here; the modules behind them (`http`, `errors`, `retry`, `query`, `upload`, `models`, `version`) are
+implementation detail except `models`, `errors` and `version`, which callers may import directly.
 """
 
 from syncer.client.errors import (
@@ -13,6 +13,7 @@ from syncer.client.errors import (
     AppwriteProtocolError,
     AppwriteResponseError,
     BuildWaitTimeout,
+    UnsupportedServerVersion,
     is_already_exists,
     is_duplicate_of_own_create,
     is_not_found,
@@ -22,9 +23,11 @@ from syncer.client.models import FunctionSettings, UploadProgress
 from syncer.client.query import Query
 from syncer.client.retry import RetryPolicy, Safety
 from syncer.client.upload import CHUNK_SIZE
+from syncer.client.version import MINIMUM_VERSION, ServerVersion
 
 __all__ = [
     "CHUNK_SIZE",
+    "MINIMUM_VERSION",
     "AppwriteClient",
     "AppwriteConnectionError",
     "AppwriteError",
@@ -36,6 +39,8 @@ __all__ = [
     "Query",
     "RetryPolicy",
     "Safety",
+    "ServerVersion",
+    "UnsupportedServerVersion",
     "UploadProgress",
     "is_already_exists",
     "is_duplicate_of_own_create",

@@ -4,6 +4,7 @@
     ├── AppwriteResponseError          -- the server answered with an error envelope (.status, .type, .message, .version)
     ├── AppwriteConnectionError        -- no usable response: connect/read/write failures and timeouts (wraps the httpx error)
     ├── AppwriteProtocolError          -- a success response whose body is not what the API promises
+    ├── UnsupportedServerVersion       -- the server is older than fnsync supports (.version, .minimum)
     └── BuildWaitTimeout               -- `wait_for_build` gave up before the build finished (.deployment = last seen)
 
 Caller mistakes (empty ids, unknown settings fields, a missing archive) raise `ValueError`/`FileNotFoundError`,
@@ -103,6 +104,20 @@ class AppwriteConnectionError(AppwriteError):
 
 class AppwriteProtocolError(AppwriteError):
     """A 2xx response whose body does not parse as the documented model."""
+
+
+class UnsupportedServerVersion(AppwriteError):
+    """The server runs an Appwrite version fnsync cannot work with (older than `minimum`)."""
+
+    def __init__(self, version: str, minimum: str, endpoint: str = "") -> None:
+        self.version = version
+        self.minimum = minimum
+        self.endpoint = endpoint
+        where = f" at {endpoint}" if endpoint else ""
+        super().__init__(
+            f"the server{where} runs Appwrite {version}, which fnsync does not support: "
+            f"it needs Appwrite {minimum} or newer (1.6, 1.7 and 1.8 are supported)"
+        )
 
 
 class BuildWaitTimeout(AppwriteError):

@@ -2,6 +2,11 @@
 
 One pooled `httpx.AsyncClient` underneath; every request goes through `_call`, which adds auth, retries
 (`retry.Retrier`), counts what was sent (`stats`) and maps failures onto `syncer.client.errors`.
+
+Server versions (FUNCTIONS-API.md §11-12): every request sends `X-Appwrite-Response-Format: 1.6.0` and uses the
+1.6 paths, which 1.7/1.8 servers translate. The one exception: once `server_version()` has seen a 1.8+ server,
+calls that read or write variables (variables routes, and function reads, which embed them) send the 1.8 format,
+because only that format carries the `secret` flag and lets it be set (a 1.6-format update even tries to unset it).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from syncer.client.errors import (
     AppwriteProtocolError,
     AppwriteResponseError,
     BuildWaitTimeout,
+    UnsupportedServerVersion,
     is_already_exists,
     is_not_found,
     scrub,
@@ -46,6 +52,7 @@ from syncer.client.models import (
 from syncer.client.query import Query, has_paging
 from syncer.client.retry import NOT_SENT_ERRORS, Clock, Retrier, RetryPolicy, Safety, Sleep
 from syncer.client.upload import CHUNK_SIZE, FileSlice, chunk_ranges
+from syncer.client.version import MINIMUM_VERSION, SECRET_VARIABLES_FORMAT, ServerVersion
 
 logger = logging.getLogger("syncer.client")
 
@@ -173,6 +180,8 @@ class AppwriteClient:
         self.page_size = page_size
         self.chunk_size = chunk_size
         self.stats = ClientStats()
+        self._server_version: ServerVersion | None = None
+        self._version_lock = asyncio.Lock()
         self._http = httpx.AsyncClient(
             base_url=self.endpoint + "/",
             transport=transport,
@@ -299,20 +308,29 @@ class AppwriteClient:
             raise AppwriteProtocolError(f"{method} {self._base_path}{path}: response is not JSON") from None
 
     async def _list(
-        self, path: str, key: str, model: type[M], queries: Iterable[str] = (), search: str | None = None
+        self,
+        path: str,
+        key: str,
+        model: type[M],
+        queries: Iterable[str] = (),
+        search: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> list[M]:
         """All items of a list endpoint: limit+cursorAfter pages until a short page, unless the caller paged."""
         queries = list(queries)
         extra = [("search", search)] if search else []  # an empty search is a 400 (§13.10): omit it
         if has_paging(queries):
-            return self._items(await self._json("GET", path, params=[*self._q(queries), *extra]), key, model)
+            payload = await self._json("GET", path, params=[*self._q(queries), *extra], headers=headers)
+            return self._items(payload, key, model)
         items: list[M] = []
         cursor: str | None = None
         while True:
             page_queries = [*queries, Query.limit(self.page_size)]
             if cursor is not None:
                 page_queries.append(Query.cursor_after(cursor))
-            page = self._items(await self._json("GET", path, params=[*self._q(page_queries), *extra]), key, model)
+            page = self._items(
+                await self._json("GET", path, params=[*self._q(page_queries), *extra], headers=headers), key, model
+            )
             items.extend(page)
             if len(page) < self.page_size:
                 return items
@@ -336,15 +354,60 @@ class AppwriteClient:
             raise AppwriteProtocolError("health/version answered without a version")
         return payload["version"]
 
+    async def server_version(self) -> ServerVersion:
+        """The server's version, asked once per client (`GET /v1/health/version`) and cached.
+
+        Raises `UnsupportedServerVersion` for servers older than 1.6 (every time it is called). When the health
+        route itself answers an error, the `version` of that error envelope is used instead.
+        """
+        if self._server_version is None:
+            async with self._version_lock:
+                if self._server_version is None:
+                    self._server_version = await self._detect_version()
+        version = self._server_version
+        if version < MINIMUM_VERSION:
+            raise UnsupportedServerVersion(str(version), str(MINIMUM_VERSION), self.endpoint)
+        return version
+
+    async def _detect_version(self) -> ServerVersion:
+        try:
+            text = await self.health_version()
+        except AppwriteResponseError as exc:
+            if not exc.version:
+                raise
+            text = exc.version
+        try:
+            return ServerVersion.parse(text)
+        except ValueError:
+            raise AppwriteProtocolError(f"health/version answered an unknown version {text[:40]!r}") from None
+
+    def _variables_format(self) -> dict[str, str]:
+        """Headers for calls that read or write variables: the 1.8 format on servers known to have secret variables."""
+        version = self._server_version
+        if version is not None and version.secret_variables:
+            return {"X-Appwrite-Response-Format": SECRET_VARIABLES_FORMAT}
+        return {}
+
+    async def _secret_supported(self, secret: bool | None) -> bool:
+        """Whether to send `secret`; asking for a secret on a server without them is a caller mistake."""
+        if secret is None:
+            return self._server_version is not None and self._server_version.secret_variables
+        version = await self.server_version()
+        if secret and not version.secret_variables:
+            raise ValueError(f"secret variables need Appwrite 1.8 or newer; the server runs {version}")
+        return version.secret_variables
+
     # -- functions ------------------------------------------------------------------------------------------------
 
     async def list_functions(self, search: str | None = None, queries: Iterable[str] = ()) -> list[Function]:
-        return await self._list("/functions", "functions", Function, queries, search)
+        return await self._list("/functions", "functions", Function, queries, search, self._variables_format())
 
     async def get_function(self, function_id: str) -> Function | None:
         """The function, or None when the server says `function_not_found` (other 404s still raise)."""
         try:
-            payload = await self._json("GET", f"/functions/{_seg(function_id, 'function_id')}")
+            payload = await self._json(
+                "GET", f"/functions/{_seg(function_id, 'function_id')}", headers=self._variables_format()
+            )
         except AppwriteResponseError as exc:
             if is_not_found(exc, "function_not_found"):
                 return None
@@ -397,25 +460,43 @@ class AppwriteClient:
 
     async def list_variables(self, function_id: str) -> list[Variable]:
         """All variables (1.6 returns them all in one answer; the endpoint takes no queries)."""
-        return self._items(await self._json("GET", self._vars(function_id)), "variables", Variable)
+        payload = await self._json("GET", self._vars(function_id), headers=self._variables_format())
+        return self._items(payload, "variables", Variable)
 
-    async def create_variable(self, function_id: str, key: str, value: str) -> Variable:
+    async def create_variable(self, function_id: str, key: str, value: str, *, secret: bool | None = None) -> Variable:
         """POST a variable. The key is unique per function, so the create is retried like an idempotent request;
-        a 409 that answers a retry carries `.retried` (see `errors.is_duplicate_of_own_create`)."""
+        a 409 that answers a retry carries `.retried` (see `errors.is_duplicate_of_own_create`).
+
+        `secret=True` needs Appwrite 1.8+ (ValueError otherwise). On 1.8 servers `secret` is always sent, False
+        unless asked, so a variable is never made secret by 1.8's default.
+        """
         if not key:
             raise ValueError("variable key must not be empty")
+        body: dict[str, Any] = {"key": key, "value": value}
+        if await self._secret_supported(secret):
+            body["secret"] = bool(secret)
         payload = await self._json(
-            "POST", self._vars(function_id), json={"key": key, "value": value}, safety=Safety.KEYED_CREATE
+            "POST", self._vars(function_id), json=body, safety=Safety.KEYED_CREATE, headers=self._variables_format()
         )
         return self._parse(Variable, payload, "variable")
 
-    async def update_variable(self, function_id: str, variable_id: str, key: str, value: str | None) -> Variable:
+    async def update_variable(
+        self, function_id: str, variable_id: str, key: str, value: str | None, *, secret: bool | None = None
+    ) -> Variable:
+        """PUT a variable; `value=None` keeps the value, `secret=None` keeps the flag (a secret cannot be unset)."""
         if not key:
             raise ValueError("variable key must not be empty")
-        body: dict[str, str] = {"key": key}
+        body: dict[str, Any] = {"key": key}
         if value is not None:
             body["value"] = value
-        payload = await self._json("PUT", f"{self._vars(function_id)}/{_seg(variable_id, 'variable_id')}", json=body)
+        if secret is not None and await self._secret_supported(secret):
+            body["secret"] = secret
+        payload = await self._json(
+            "PUT",
+            f"{self._vars(function_id)}/{_seg(variable_id, 'variable_id')}",
+            json=body,
+            headers=self._variables_format(),
+        )
         return self._parse(Variable, payload, "variable")
 
     async def delete_variable(self, function_id: str, variable_id: str) -> None:
@@ -530,7 +611,10 @@ class AppwriteClient:
         return latest
 
     async def cancel_build(self, function_id: str, deployment_id: str) -> Build:
+        """Cancel a build. 1.6 answers the Build; 1.7+ answer the Deployment, which is turned into a Build."""
         payload = await self._json("PATCH", f"{self._dep(function_id, deployment_id)}/build")
+        if isinstance(payload, dict) and "resourceId" in payload:
+            return Build.from_deployment(self._parse(Deployment, payload, "deployment"))
         return self._parse(Build, payload, "build")
 
     async def download_deployment(

@@ -1,11 +1,13 @@
 """Appwrite's response models as the client returns them (1.6 shapes; unknown fields ignored).
 
-`extra="ignore"` keeps the client working when newer servers add fields.
+`extra="ignore"` keeps the client working when newer servers add fields. Fields that 1.7/1.8 renamed are read
+under either name (`deployment`/`deploymentId`, `size`/`sourceSize`, `buildTime`/`buildDuration`), so the models
+parse both the 1.6 shapes and the 1.8 ones the client asks for on variable-bearing calls.
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 
 class Model(BaseModel):
@@ -17,7 +19,8 @@ class Variable(Model):
     created_at: str = Field(default="", alias="$createdAt")
     updated_at: str = Field(default="", alias="$updatedAt")
     key: str
-    value: str = ""
+    value: str = ""  # always "" for a secret variable
+    secret: bool = False  # 1.8+, only in 1.8-format responses
     resource_id: str = Field(default="", alias="resourceId")
 
 
@@ -31,7 +34,9 @@ class Function(Model):
     live: bool = True
     logging: bool = True
     runtime: str
-    deployment: str = ""  # active deployment id ("" if none)
+    deployment: str = Field(  # active deployment id ("" if none); `deploymentId` from 1.7 on
+        default="", validation_alias=AliasChoices("deployment", "deploymentId"), serialization_alias="deployment"
+    )
     scopes: tuple[str, ...] = ()
     vars: tuple[Variable, ...] = ()
     events: tuple[str, ...] = ()
@@ -46,6 +51,17 @@ class Function(Model):
     provider_root_directory: str = Field(default="", alias="providerRootDirectory")
     provider_silent_mode: bool = Field(default=False, alias="providerSilentMode")
     specification: str = ""
+    # 1.7+ only (informational; "" from 1.6 servers)
+    deployment_created_at: str = Field(default="", alias="deploymentCreatedAt")
+    latest_deployment_id: str = Field(default="", alias="latestDeploymentId")
+    latest_deployment_created_at: str = Field(default="", alias="latestDeploymentCreatedAt")
+    latest_deployment_status: str = Field(default="", alias="latestDeploymentStatus")
+
+
+# Fields only newer servers fill; left out of anything that compares functions across reads.
+NEWER_FUNCTION_FIELDS = frozenset(
+    {"deployment_created_at", "latest_deployment_id", "latest_deployment_created_at", "latest_deployment_status"}
+)
 
 
 class Deployment(Model):
@@ -55,13 +71,18 @@ class Deployment(Model):
     type: str = ""
     resource_id: str = Field(default="", alias="resourceId")
     entrypoint: str = ""
-    size: int = 0
+    size: int = Field(  # bytes of the uploaded archive; `sourceSize` from 1.7 on
+        default=0, validation_alias=AliasChoices("size", "sourceSize"), serialization_alias="size"
+    )
     build_size: int = Field(default=0, alias="buildSize")
+    total_size: int = Field(default=0, alias="totalSize")  # 1.7+
     build_id: str = Field(default="", alias="buildId")
     activate: bool = False
     status: str = ""
     build_logs: str = Field(default="", alias="buildLogs")
-    build_time: int = Field(default=0, alias="buildTime")
+    build_time: int = Field(  # seconds; `buildDuration` from 1.7 on
+        default=0, validation_alias=AliasChoices("buildTime", "buildDuration"), serialization_alias="buildTime"
+    )
     provider_commit_hash: str = Field(default="", alias="providerCommitHash")
     provider_branch: str = Field(default="", alias="providerBranch")
 
@@ -110,13 +131,18 @@ class Specification(Model):
 
 
 class Build(Model):
-    """What 1.6's cancel-build answers (1.7+ answers a Deployment; both parse here, unknown fields ignored)."""
+    """What 1.6's cancel-build answers. 1.7+ answers a Deployment, which the client turns into this (`from_deployment`)."""
 
     id: str = Field(default="", alias="$id")
     deployment_id: str = Field(default="", alias="deploymentId")
     status: str = ""
     duration: int = 0
     size: int = 0
+
+    @classmethod
+    def from_deployment(cls, deployment: Deployment) -> Build:
+        return cls(id=deployment.build_id, deployment_id=deployment.id, status=deployment.status,
+                   duration=deployment.build_time, size=deployment.build_size)
 
 
 class FunctionSettings(BaseModel):

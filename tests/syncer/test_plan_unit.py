@@ -257,3 +257,36 @@ def test_plan_and_changes_are_frozen() -> None:
         plan.changes[0].action = Action.DELETE  # type: ignore[misc]
     with pytest.raises(pydantic.ValidationError):
         plan.unmanaged = ("x",)  # type: ignore[misc]
+
+
+VCS = {
+    "installationId": "inst1",
+    "providerRepositoryId": "repo-9",
+    "providerBranch": "main",
+    "providerRootDirectory": "functions/api",
+    "providerSilentMode": True,
+}
+
+
+def test_no_git_block_leaves_the_servers_vcs_connection_alone() -> None:
+    s = spec()  # no `git:` in the manifest
+    plan = compute_plan(manifest(s), state(remote(s, **VCS)), code={"api": Code()})
+    assert plan.changes == ()
+
+
+def test_a_settings_update_without_git_block_sends_the_vcs_connection_back() -> None:
+    s = spec(timeout=30)
+    plan = compute_plan(manifest(s), state(remote(s, timeout=15, **VCS)), code={"api": Code()})
+    assert actions(plan) == [("function.api", "update")]
+    after = plan.changes[0].after
+    assert after is not None and {k: after[k] for k in VCS} == VCS
+
+
+def test_an_empty_git_block_disconnects() -> None:
+    s = spec(git=GitSettings())
+    plan = compute_plan(manifest(s), state(remote(s, **VCS)), code={"api": Code()})
+    # Changing providerRootDirectory makes Appwrite mark the function not live, hence the rebuild.
+    assert actions(plan) == [("function.api", "update"), ("function.api.code", "rebuild")]
+    change = plan.changes[0]
+    assert change.after is not None and change.after["providerRepositoryId"] == ""
+    assert "providerRepositoryId" in change.changed_fields()

@@ -1,0 +1,74 @@
+"""The digest record that lets fnsync plan secret variables it can no longer read (Appwrite 1.8+).
+
+A secret variable's value comes back empty, so the planner cannot compare it with the manifest. For each function
+with secret variables, fnsync keeps one ordinary (non-secret) variable, `FNSYNC_SECRET_DIGESTS`, holding a random
+salt and a slow salted digest (PBKDF2-SHA256) of each secret's value:
+
+    {"digests":{"TOKEN":"5f0c…"},"fnsync":1,"salt":"9a41…"}
+
+A secret is unchanged when the digest of the manifest's value matches the recorded one and the variable was not
+written after the record (its `$updatedAt` is not later): apply writes the record after the secrets it covers.
+See docs/plan-apply.md "Server versions" for the limits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from datetime import datetime
+from functools import lru_cache
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+RECORD_KEY = "FNSYNC_SECRET_DIGESTS"
+RECORD_FORMAT = 1
+ITERATIONS = 100_000  # ~60 ms per value: cheap for a plan, slow for guessing low-entropy secrets offline
+DIGEST_CHARS = 32  # 128 bits; keeps the record small (a variable value holds at most 8192 chars)
+MAX_RECORD_CHARS = 8192
+
+
+class DigestRecord(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    salt: str
+    digests: dict[str, str] = {}
+
+    @classmethod
+    def parse(cls, value: str) -> DigestRecord | None:
+        """The record in a variable value, or None when it is not one of ours (then every secret counts as changed)."""
+        try:
+            data = json.loads(value)
+        except ValueError:
+            return None
+        if not isinstance(data, dict) or data.get("fnsync") != RECORD_FORMAT:
+            return None
+        try:
+            record = cls.model_validate(data)
+        except ValidationError:
+            return None
+        return record if record.salt else None
+
+    def to_value(self) -> str:
+        """Canonical JSON (sorted, compact), so an unchanged record compares equal to what the server holds."""
+        data = {"fnsync": RECORD_FORMAT, "salt": self.salt, "digests": dict(sorted(self.digests.items()))}
+        return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+
+def new_salt() -> str:
+    return secrets.token_hex(16)
+
+
+@lru_cache(maxsize=4096)
+def digest(salt: str, key: str, value: str) -> str:
+    """Salted slow digest of one value; the key is mixed in so equal values under two keys differ."""
+    material = f"{salt}\0{key}".encode()
+    return hashlib.pbkdf2_hmac("sha256", value.encode(), material, ITERATIONS).hex()[:DIGEST_CHARS]
+
+
+def written_after(variable_updated_at: str, record_updated_at: str) -> bool:
+    """True when a variable was written after the record (someone changed the secret outside fnsync)."""
+    try:
+        return datetime.fromisoformat(variable_updated_at) > datetime.fromisoformat(record_updated_at)
+    except ValueError:
+        return False
