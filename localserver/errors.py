@@ -33,6 +33,7 @@ DEFAULT_MESSAGES: dict[str, tuple[int, str]] = {
     "general_server_error": (500, "An internal server error occurred."),
     "general_not_implemented": (501, "This method was not fully implemented yet. If you believe this is a mistake, please upgrade your Appwrite server version."),
     "general_rate_limit_exceeded": (429, "Rate limit for the current endpoint has been exceeded. Please try again after some time."),
+    "project_key_expired": (401, "The project key has expired. Please generate a new key using the Appwrite console."),
     "user_unauthorized": (401, "The current user is not authorized to perform the requested action."),
     "project_not_found": (404, "Project with the requested ID could not be found. Please check the value of the X-Appwrite-Project header to ensure the correct project ID is being used."),
     "function_already_exists": (409, "Function with the requested ID already exists. Try again with a different ID or use ID.unique() to generate a unique ID."),

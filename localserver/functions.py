@@ -34,7 +34,6 @@ from localserver.models import (
     public,
     rejected,
     text,
-    text_description,
 )
 from localserver.queries import apply_queries, matches_search, parse_queries, queries_from_request, search_param
 from localserver.runtimes import (
@@ -428,6 +427,15 @@ def get_function(ctx: NamedDependency[ServerContext], function_id: FromPath[str]
 
 # Settings whose change means the active build no longer matches the configuration.
 LIVE_FIELDS = ("name", "entrypoint", "commands", "providerRootDirectory", "runtime")
+# Settings a warm runtime was started with: Appwrite destroys it when they change.
+RUNTIME_FIELDS = ("specification", "runtime", "timeout")
+
+
+async def retire_workers(ctx: ServerContext, function_id: str) -> None:
+    """Drop the function's warm workers (an execution in progress finishes first); the next one cold-starts."""
+    executions = ctx.services.get("executions")
+    if executions is not None:
+        await executions.retire(function_id)
 
 
 @put("/functions/{function_id:str}", opt=WRITE)
@@ -450,6 +458,8 @@ async def update_function(ctx: NamedDependency[ServerContext], function_id: From
         }
         updated["live"] = all(updated.get(f, "") == current.get(f, "") for f in LIVE_FIELDS)
         ctx.store.put("functions", updated)
+    if any(updated.get(f) != current.get(f) for f in RUNTIME_FIELDS):
+        await retire_workers(ctx, function_id)
     return function_response(ctx, updated)
 
 
@@ -461,6 +471,7 @@ async def delete_function(ctx: NamedDependency[ServerContext], function_id: From
         ctx.store.delete("functions", function_id)
         for collection in CHILD_COLLECTIONS:
             ctx.store.delete_children(collection, function_id)
+    await retire_workers(ctx, function_id)
     builder = ctx.services.get("builder")
     if builder is not None and hasattr(builder, "forget_function"):
         result = builder.forget_function(function_id)

@@ -4,6 +4,10 @@ Only presentation: `fnsync drift` computes an ordinary plan (`syncer.apply.make_
 turns each change into "on the server X is now Y; the manifest says Z". Sensitive values stay masked exactly as
 in the plan (`syncer.render.masked`).
 
+fnsync's own digest record of secret variables (`syncer.secret_digests.RECORD_KEY`, Appwrite 1.8+) is bookkeeping,
+not something the manifest declares: its changes are never drift items. A changed secret shows under its own key,
+and a rebuild that only the record's rewrite would cause is not reported either.
+
 JSON, `format_version` "1": {format_version, kind: "drift", has_drift, summary{settings, variables, code, live,
 missing}, drift[{address, function_id, kind, field, key, server, manifest, message}], unmanaged[], plan{...}}.
 """
@@ -19,6 +23,7 @@ from rich.text import Text
 
 from syncer.plan import Action, Change, ChangeKind, Plan
 from syncer.render import FORMAT_VERSION, MASK, masked, plan_to_json, short_hash, show_value
+from syncer.secret_digests import RECORD_KEY
 from syncer.state import ServerState
 
 DriftKind = Literal["settings", "variable", "code", "live", "missing"]
@@ -62,8 +67,20 @@ def drift_report(plan: Plan, state: ServerState, *, count_unmanaged: bool = Fals
     """Every change of `plan`, as drift. Plans made for drift never prune, so there are no deletes of functions."""
     items: list[DriftItem] = []
     for change in plan.changes:
+        if change.kind is ChangeKind.VARIABLE and change.key == RECORD_KEY:
+            continue  # fnsync's bookkeeping: the secrets it covers are reported under their own keys
+        if change.action is Action.REBUILD and not _rebuild_is_drift(change, items, state):
+            continue
         items.extend(_items(change, plan, state))
     return DriftReport(plan=plan, items=tuple(items), unmanaged=plan.unmanaged, count_unmanaged=count_unmanaged)
+
+
+def _rebuild_is_drift(change: Change, reported: list[DriftItem], state: ServerState) -> bool:
+    """A rebuild is drift when the server marks the function not live, or when drift reported above needs it
+    (not when only the digest record's rewrite asks for it)."""
+    remote = state.functions.get(change.function_id)
+    not_live = remote is not None and not remote.function.live
+    return not_live or any(item.function_id == change.function_id for item in reported)
 
 
 def _value(side: dict[str, Any] | None) -> Any:

@@ -35,13 +35,14 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from syncer.client.errors import AppwriteError, is_already_exists, is_not_found
 from syncer.client.models import Variable
+# Re-exported: defined apart so the manifest layer can refuse the id without importing the client.
+from syncer.reserved import LOCK_FUNCTION_ID as LOCK_FUNCTION_ID, is_reserved as is_reserved
 
 if TYPE_CHECKING:
     from syncer.client import AppwriteClient
 
 logger = logging.getLogger("syncer.lock")
 
-LOCK_FUNCTION_ID = "fnsync-lock"  # the one place this id is written; everything else asks `is_reserved`
 LOCK_FUNCTION_NAME = "fnsync apply lock (do not delete)"
 LOCK_KEY = "LOCK"
 DEFAULT_TTL = 15 * 60.0
@@ -52,11 +53,6 @@ Clock = Callable[[], datetime]
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def is_reserved(function_id: str) -> bool:
-    """True for fnsync's own bookkeeping function, which no plan, prune, unmanaged list or import may show."""
-    return function_id == LOCK_FUNCTION_ID
 
 
 class LockError(Exception):

@@ -1,7 +1,8 @@
 """Saved plans (`fnsync plan --out FILE`, `fnsync apply FILE`).
 
 A plan file is JSON: the plan's changes, the fingerprint of the server state it was made from (overall and per
-function), the code hash of every packaged function, and a salted fingerprint of the loaded manifest. Sensitive
+function), the code hash of every packaged function, a salted fingerprint of the loaded manifest, and the
+environment it was loaded with (`--env`; `fnsync apply FILE` loads the manifest with it again). Sensitive
 variable values are never written: only a salted SHA-256 of each, and `apply FILE` takes the values from the
 manifest again (whose fingerprint must match). Applying refuses a stale plan and says what changed, like
 Terraform's "Saved plan is stale".
@@ -46,6 +47,7 @@ class SavedPlan(BaseModel):
     kind: str = KIND
     created_at: str
     manifest_path: str
+    environment: str | None = None  # `Manifest.environment`; absent in files written before it was recorded
     manifest_fingerprint: str
     salt: str
     state_fingerprint: str
@@ -89,6 +91,7 @@ def write_planfile(path: Path, plan: Plan, manifest: Manifest, code_hashes: Mapp
     saved = SavedPlan(
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         manifest_path=str(manifest.source),
+        environment=manifest.environment,
         manifest_fingerprint=manifest_fingerprint(manifest, salt),
         salt=salt,
         state_fingerprint=plan.state_fingerprint,

@@ -48,7 +48,8 @@ class _ThreadedUvicorn:
 
 
 def start_local_server(data_dir: Path, **overrides: object) -> tuple[LocalServer, _ThreadedUvicorn]:
-    config = ServerConfig(data_dir=data_dir, project_id="test", api_key=secrets.token_hex(16), **overrides)  # type: ignore[arg-type]
+    settings: dict[str, object] = {"project_id": "test", "api_key": secrets.token_hex(16), **overrides}
+    config = ServerConfig(data_dir=data_dir, **settings)  # type: ignore[arg-type]
     runner = _ThreadedUvicorn(config)
     runner.start()
     server = LocalServer(

@@ -6,13 +6,14 @@ Without an admin token configured the log is not served at all (401), never open
 from __future__ import annotations
 
 import hmac
+from typing import Annotated
 
 from litestar import Controller, get
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException, NotFoundException
 from litestar.handlers.base import BaseRouteHandler
-from litestar.params import FromPath, Parameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 
 from webhook.context import WebhookContext
 from webhook.store import DeliveryRecord, Status
@@ -34,8 +35,8 @@ class DeliveriesController(Controller):
     def list_deliveries(
         self,
         ctx: NamedDependency[WebhookContext],
-        limit: int = Parameter(default=50, ge=1, le=1000),
-        status: Status | None = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 50,
+        status: FromQuery[Status | None] = None,
     ) -> dict[str, object]:
         items = ctx.store.list(limit=limit, status=status)
         return {"total": len(items), "deliveries": [item.model_dump(exclude={"history"}) for item in items]}

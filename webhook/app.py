@@ -62,7 +62,7 @@ def create_app(config: WebhookConfig, client: AppwriteClient | None = None, *, r
         _CommentIds(store),
     )
     mirrors = MirrorCache(config.mirrors_dir, config.github_token.get_secret_value() if config.github_token else None)
-    links = LinkIndex(appwrite)
+    links = LinkIndex(appwrite, miss_ttl=config.link_miss_ttl)
     runner = JobRunner(config=config, client=appwrite, store=store, mirrors=mirrors, reporter=reporter)
     pool = WorkerPool(config, store, runner, links)
     ctx = WebhookContext(config=config, store=store, links=links, pool=pool)
@@ -73,7 +73,7 @@ def create_app(config: WebhookConfig, client: AppwriteClient | None = None, *, r
         resumed = store.recover()
         if resumed:
             log.warning("resuming %d interrupted deliveries: %s", len(resumed), ", ".join(resumed))
-        try:  # a first read of the function links, so "unrelated repository" answers are right from the start
+        try:  # a first read of the function links, so most deliveries are answered without waiting for one
             await asyncio.wait_for(links.refresh(), timeout=2)
         except TimeoutError:
             log.warning("Appwrite did not answer within 2s; starting anyway")

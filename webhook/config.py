@@ -33,6 +33,7 @@ class WebhookConfig(BaseModel):
     job_timeout: float = Field(default=900.0, gt=0)  # one delivery's whole reconcile, build waits included
     fsync: bool = False  # synchronous=FULL for the queue: survives power loss too, ~10x slower commits
     link_refresh: float = Field(default=15.0, gt=0)  # how often the function→repository index is re-read
+    link_miss_ttl: float = Field(default=3.0, ge=0)  # how long a fresh read that found no link for a pair is trusted
     # Appwrite connection (resolved by syncer.connection in the CLI; passed explicitly here).
     endpoint: str = ""
     project: str = ""

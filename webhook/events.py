@@ -69,6 +69,24 @@ def _not_allowed(url: str) -> Ignored:
     return Ignored(reason=f"clone URL {url or '(none)'} does not match --allow-clone-url")
 
 
+def _push_job(
+    provider: Provider, push: payloads.Push | payloads.GitLabPush, repo_id: str, repo_name: str, clone_url: str, branch: str, complete: bool
+) -> JobRequest:
+    """The job of a branch push, from either provider's payload (the repository fields are named differently)."""
+    return JobRequest(
+        provider=provider,
+        kind="push",
+        repo_id=repo_id,
+        repo_name=repo_name,
+        clone_url=clone_url,
+        branch=branch,
+        fetch_ref=push.ref,
+        sha=push.after,
+        before=None if push.before in ("", ZERO_SHA) else push.before,
+        changed=_changed(push.commits, complete),
+    )
+
+
 def _push(provider: Provider, push: payloads.Push, allowed: UrlCheck) -> Decision:
     branch = _branch(push.ref)
     if push.deleted or push.after in ("", ZERO_SHA):
@@ -88,18 +106,8 @@ def _push(provider: Provider, push: payloads.Push, allowed: UrlCheck) -> Decisio
         and 0 < count < 20
         and (push.total_commits is None or push.total_commits == count)
     )
-    return JobRequest(
-        provider=provider,
-        kind="push",
-        repo_id=str(push.repository.id),
-        repo_name=push.repository.full_name,
-        clone_url=push.repository.clone_url,
-        branch=branch,
-        fetch_ref=push.ref,
-        sha=push.after,
-        before=None if push.before in ("", ZERO_SHA) else push.before,
-        changed=_changed(push.commits, complete),
-    )
+    repo = push.repository
+    return _push_job(provider, push, str(repo.id), repo.full_name, repo.clone_url, branch, complete)
 
 
 def _pull_request(provider: Provider, event: payloads.PullRequest, allowed: UrlCheck, allow_forks: bool) -> Decision:
@@ -143,18 +151,8 @@ def _gitlab(event: str, body: dict[str, Any], allowed: UrlCheck, allow_forks: bo
             return _not_allowed(push.project.git_http_url)
         count = len(push.commits)
         complete = push.before not in ("", ZERO_SHA) and 0 < count == push.total_commits_count and count < 20
-        return JobRequest(
-            provider=Provider.GITLAB,
-            kind="push",
-            repo_id=str(push.project.id),
-            repo_name=push.project.path_with_namespace,
-            clone_url=push.project.git_http_url,
-            branch=branch,
-            fetch_ref=push.ref,
-            sha=push.after,
-            before=None if push.before in ("", ZERO_SHA) else push.before,
-            changed=_changed(push.commits, complete),
-        )
+        project = push.project
+        return _push_job(Provider.GITLAB, push, str(project.id), project.path_with_namespace, project.git_http_url, branch, complete)
     if event == "Merge Request Hook":
         mr = payloads.GitLabMergeRequest.model_validate(body)
         attrs = mr.object_attributes

@@ -40,7 +40,7 @@ async def receive(provider: Provider, request: Request, ctx: WebhookContext) -> 
         decision = classify(provider, event, payload, ctx.config.clone_url_allowed, ctx.config.allow_fork_prs)
     except (ValidationError, ValueError) as exc:
         raise HTTPException(status_code=400, detail=f"malformed {event or 'unknown'} payload: {_short(exc)}") from exc
-    if isinstance(decision, JobRequest) and ctx.links.linked(decision.repo_id, decision.branch) is False:
+    if isinstance(decision, JobRequest) and await ctx.links.check(decision.repo_id, decision.branch) is False:
         decision = Ignored(reason=f"no function is linked to repository {decision.repo_id} on branch {decision.branch}")
     did = delivery_id(provider, headers, body)
     result = ctx.store.accept(did, provider.value, event, decision, ctx.config.queue_size)

@@ -102,13 +102,13 @@ class Executor:
                 await asyncio.gather(*(p.close() for p in stale), return_exceptions=True)
             return pool
 
-    async def retire(self, function_id: str) -> None:
-        """Close every worker of a function (e.g. when it is deleted or disabled)."""
+    async def retire(self, function_id: str, *, force: bool = True) -> None:
+        """Close every worker of a function (deleted, or settings changed); `force` also kills busy ones."""
         async with self._lock:
             stale = [p for s, p in self.pools.items() if s.function_id == function_id]
             for pool in stale:
                 del self.pools[pool.spec]
-        await asyncio.gather(*(p.close(force=True) for p in stale), return_exceptions=True)
+        await asyncio.gather(*(p.close(force=force) for p in stale), return_exceptions=True)
 
     def worker_pids(self, function_id: str) -> list[int]:
         return [pid for s, p in self.pools.items() if s.function_id == function_id for pid in p.pids]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import secrets
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -54,7 +53,6 @@ class ExecutionService:
         self.ctx = ctx
         self.executor = executor
         self.sync_timeout = SYNC_TIMEOUT
-        self.dynamic_key = "dynamic_" + secrets.token_hex(24)
         self.tasks: set[asyncio.Task[None]] = set()
 
     # --- documents ------------------------------------------------------------------------------
@@ -98,6 +96,7 @@ class ExecutionService:
         }
 
     def appwrite_headers(self, trigger: str) -> dict[str, str]:
+        """The x-appwrite-* request headers known when an execution is created (the key comes at run time)."""
         return {
             "x-appwrite-trigger": trigger,
             "x-appwrite-user-id": "",
@@ -105,7 +104,6 @@ class ExecutionService:
             "x-appwrite-country-code": "",
             "x-appwrite-continent-code": "",
             "x-appwrite-continent-eu": "false",
-            "x-appwrite-key": self.dynamic_key,
         }
 
     # --- running --------------------------------------------------------------------------------
@@ -173,8 +171,16 @@ class ExecutionService:
             return Outcome.failure(spec)
         headers = {str(k): str(v) for k, v in request["headers"].items()}
         headers.setdefault("host", "localhost:3000")  # the runtime sees its own host, as in Appwrite
+        # Minted per run, never stored: a waiting execution gets a key that is valid when it runs.
+        headers["x-appwrite-key"] = self.ctx.keys.mint(
+            self.ctx.config.project_id, function["$id"], function.get("scopes") or [], ttl=timeout
+        )
         invocation = Invocation(method=request["method"], path=request["path"], headers=headers, body=request["body"].encode("utf-8"))
         return await self.executor.run(spec, invocation, timeout=timeout, logging=bool(function.get("logging", True)))
+
+    async def retire(self, function_id: str, *, force: bool = False) -> None:
+        """Drop a function's warm workers: the next execution cold-starts (running ones finish unless `force`)."""
+        await self.executor.retire(function_id, force=force)
 
     def finish(self, doc: Document, function: Document, outcome: Outcome) -> Document:
         """Copy an outcome onto the document (what Appwrite stores; the body is never stored)."""

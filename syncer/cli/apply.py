@@ -2,34 +2,30 @@
 
 from __future__ import annotations
 
-import json
 import sys
-import tempfile
 from pathlib import Path
 
 import click
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
-from syncer.apply import ApplyResult, FunctionResult, Reporter, apply_plan, make_plan
+from syncer.apply import ApplyResult, FunctionResult, Reporter, apply_plan
 from syncer.cli.common import (
-    Connection,
-    connect,
-    emit,
+    Session,
     connection_options,
-    env_option,
     handle_errors,
+    json_option,
     load_or_abort,
-    manifest_option,
+    manifest_options,
     run,
-    secrets_of,
     selection_options,
+    session,
+    yes_option,
 )
 from syncer.cli.locking import lock_options, project_lock
 from syncer.cli.terminal import Terminal, pass_terminal
-from syncer.manifest.models import Manifest
 from syncer.plan import Action, ChangeKind, Plan, PlanOptions
 from syncer.planfile import SavedPlan, StalePlanError, read_planfile, restore_plan, stale_reasons
-from syncer.render import plan_to_json, render_plan, render_result, result_to_json
+from syncer.render import render_plan, render_result, result_to_json
 
 
 class ProgressReporter(Reporter):
@@ -54,14 +50,13 @@ class ProgressReporter(Reporter):
 
 
 @click.command("apply")
-@manifest_option
-@env_option
+@manifest_options
 @click.argument("planfile", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @selection_options
-@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation (needed without a terminal).")
+@yes_option()
 @click.option("--concurrency", default=8, show_default=True, type=click.IntRange(1, 64), help="Functions applied at once.")
 @click.option("--no-wait", is_flag=True, help="Do not wait for builds (nor activate them explicitly).")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (format_version 1).")
+@json_option("Print the result as JSON (format_version 1).")
 @lock_options
 @connection_options
 @pass_terminal
@@ -96,35 +91,41 @@ def apply(
             saved = read_planfile(planfile)
         if ctx.get_parameter_source("manifest_file") is click.core.ParameterSource.DEFAULT:
             manifest_file = Path(saved.manifest_path)
+        env = saved_environment(terminal, saved, planfile, env)
     manifest = load_or_abort(terminal, manifest_file, env)
     options = saved.options if saved else PlanOptions(targets=targets, prune=prune)
 
-    with connect(terminal, manifest, endpoint, project) as connection:
-        secrets = secrets_of(manifest, connection)
-        with handle_errors(terminal, secrets), tempfile.TemporaryDirectory(prefix="fnsync-") as tmp:
-            the_plan = run(_plan(connection, manifest, options, Path(tmp), saved))
-            if not the_plan.has_changes:
-                _report_nothing(terminal, the_plan, manifest, as_json, secrets)
-                return
-            if not as_json:
-                emit(terminal, render_plan(the_plan, manifest_name=manifest.source.name), secrets)
-            if saved is None and not connection.embedded and not yes:
-                confirm_apply(terminal)
-            with project_lock(terminal, connection, manifest, "fnsync apply", lock_timeout, no_lock, planned=the_plan):
-                result = run(_apply(connection, manifest, the_plan, concurrency, not no_wait, terminal, as_json))
+    with session(terminal, manifest, endpoint, project) as s:
+        the_plan = run(_plan(s, options, saved))
+        if not the_plan.has_changes:
+            if as_json:
+                s.emit_json(result_to_json(ApplyResult(plan=the_plan)))
+            else:
+                s.emit(render_plan(the_plan, manifest_name=manifest.source.name))
+            return
+        if not as_json:
+            s.emit(render_plan(the_plan, manifest_name=manifest.source.name))
+        if saved is None and not s.connection.embedded and not yes:
+            confirm_apply(terminal)
+        with project_lock(terminal, s.connection, manifest, "fnsync apply", lock_timeout, no_lock, planned=the_plan):
+            result = run(_apply(s, the_plan, concurrency, not no_wait, as_json))
     if as_json:
-        emit(terminal, json.dumps(result_to_json(result), indent=2) + "\n", secrets, raw=True)
+        s.emit_json(result_to_json(result))
     else:
-        emit(terminal, render_result(result), secrets)
+        s.emit(render_result(result))
     if not result.ok:
         raise SystemExit(1)
 
 
-def _report_nothing(terminal: Terminal, plan: Plan, manifest: Manifest, as_json: bool, secrets: tuple[str, ...]) -> None:
-    if as_json:
-        emit(terminal, json.dumps(result_to_json(ApplyResult(plan=plan)), indent=2) + "\n", secrets, raw=True)
-    else:
-        emit(terminal, render_plan(plan, manifest_name=manifest.source.name), secrets)
+def saved_environment(terminal: Terminal, saved: SavedPlan, planfile: Path, env: str | None) -> str | None:
+    """The environment a saved plan was made for; asking for another one (--env or FNSYNC_ENV) exits 1."""
+    if env is None or env == saved.environment:
+        return saved.environment
+    made_for = f"environment {saved.environment}" if saved.environment else "the manifest as written (no --env)"
+    terminal.abort(
+        f"{planfile} was planned for {made_for}, not --env {env} (from --env or FNSYNC_ENV); nothing was changed. "
+        f"Apply it without --env, or make a plan for {env} with `fnsync plan --env {env} --out FILE`."
+    )
 
 
 def confirm_apply(terminal: Terminal, question: str = "Apply these changes?", action: str = "apply") -> None:
@@ -134,16 +135,16 @@ def confirm_apply(terminal: Terminal, question: str = "Apply these changes?", ac
         terminal.abort(f"{action.capitalize()} cancelled; nothing was changed.")
 
 
-async def _plan(connection: Connection, manifest: Manifest, options: PlanOptions, work_dir: Path, saved: SavedPlan | None) -> Plan:
+async def _plan(s: Session, options: PlanOptions, saved: SavedPlan | None) -> Plan:
     """A fresh plan; or the saved one, after checking it is not stale (archives from this run's packaging)."""
-    async with connection.client(manifest) as client:
-        fresh, state, packages = await make_plan(manifest, client, options, work_dir=work_dir, cache=connection.cache(manifest))
+    assert s.manifest is not None
+    fresh, state, packages = await s.plan(options)
     if saved is None:
         return fresh
-    reasons = stale_reasons(saved, manifest, state, {fid: p.code_hash for fid, p in packages.items()})
+    reasons = stale_reasons(saved, s.manifest, state, {fid: p.code_hash for fid, p in packages.items()})
     if reasons:
         raise StalePlanError(reasons)
-    restored = restore_plan(saved, manifest)
+    restored = restore_plan(saved, s.manifest)
     changes = tuple(
         change.model_copy(update={"after": {**change.after, "archive": str(packages[change.function_id].archive)}})
         if change.kind is ChangeKind.CODE and change.action is Action.DEPLOY and change.after and change.function_id in packages
@@ -153,14 +154,13 @@ async def _plan(connection: Connection, manifest: Manifest, options: PlanOptions
     return restored.model_copy(update={"changes": changes})
 
 
-async def _apply(
-    connection: Connection, manifest: Manifest, plan: Plan, concurrency: int, wait: bool, terminal: Terminal, as_json: bool
-) -> ApplyResult:
-    async with connection.client(manifest) as client:
-        if as_json or terminal.verbosity < 0:
-            return await apply_plan(plan, manifest, client, concurrency=concurrency, wait=wait)
+async def _apply(s: Session, plan: Plan, concurrency: int, wait: bool, as_json: bool) -> ApplyResult:
+    assert s.manifest is not None
+    async with s.client() as client:
+        if as_json or s.terminal.verbosity < 0:
+            return await apply_plan(plan, s.manifest, client, concurrency=concurrency, wait=wait)
         columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
-        with Progress(*columns, console=terminal.err, transient=False) as progress:
+        with Progress(*columns, console=s.terminal.err, transient=False) as progress:
             return await apply_plan(
-                plan, manifest, client, concurrency=concurrency, wait=wait, reporter=ProgressReporter(progress)
+                plan, s.manifest, client, concurrency=concurrency, wait=wait, reporter=ProgressReporter(progress)
             )

@@ -1,4 +1,4 @@
-"""What `plan` and `apply` share: options, loading the manifest, connecting, and turning errors into exit 1.
+"""What the commands share: options, loading the manifest, connecting, and turning errors into exit 1.
 
 This is the only CLI module that knows about the embedded local server: with no endpoint configured anywhere,
 fnsync uses a server already running on `<manifest dir>/.fnsync/local`, or starts one in this process.
@@ -7,8 +7,11 @@ fnsync uses a server already running on `<manifest dir>/.fnsync/local`, or start
 from __future__ import annotations
 
 import asyncio
+import functools
+import json
 import logging
 import os
+import tempfile
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,14 +20,15 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
+from syncer.apply import make_plan
 from syncer.client import AppwriteClient, AppwriteError
 from syncer.connection import ENV_API_KEY, ConnectionSettings, resolve_connection
 from syncer.manifest import ManifestError, load_manifest
 from syncer.manifest.models import Manifest
-from syncer.packaging import PackagingError
-from syncer.plan import PlanError
+from syncer.packaging import CodePackage, PackagingError
+from syncer.plan import Plan, PlanError, PlanOptions
 from syncer.planfile import PlanFileError
-from syncer.state import HashCache
+from syncer.state import HashCache, ServerState
 from syncer.cli.terminal import Terminal
 
 T = TypeVar("T")
@@ -35,7 +39,18 @@ LOCAL_PROJECT = "local"
 CACHE_FILE = Path(".fnsync") / "cache" / "code-hashes.json"
 
 
-def manifest_option(f: F) -> F:
+def compose(*decorators: Callable[[Any], Any]) -> Callable[[F], F]:
+    """Several click decorators as one, written in the order they would stand above a command (top first)."""
+
+    def apply(f: F) -> F:
+        for decorator in reversed(decorators):
+            f = decorator(f)
+        return f
+
+    return apply
+
+
+def manifest_file_option(text: str = "The manifest (env FNSYNC_MANIFEST).") -> Callable[[F], F]:
     return click.option(
         "-f",
         "--file",
@@ -44,8 +59,11 @@ def manifest_option(f: F) -> F:
         show_default=True,
         envvar="FNSYNC_MANIFEST",
         type=click.Path(dir_okay=False, path_type=Path),
-        help="The manifest (env FNSYNC_MANIFEST).",
-    )(f)
+        help=text,
+    )
+
+
+manifest_option = manifest_file_option()
 
 
 def env_option(f: F) -> F:
@@ -61,7 +79,7 @@ def env_option(f: F) -> F:
 
 
 def connection_options(f: F) -> F:
-    f = click.option("--project", default=None, metavar="ID", help=f"Project ID (else APPWRITE_PROJECT_ID, else the manifest).")(f)
+    f = click.option("--project", default=None, metavar="ID", help="Project ID (else APPWRITE_PROJECT_ID, else the manifest).")(f)
     f = click.option(
         "--endpoint",
         default=None,
@@ -72,10 +90,42 @@ def connection_options(f: F) -> F:
     return f
 
 
-def selection_options(f: F) -> F:
-    f = click.option("--prune", is_flag=True, help="Also delete functions that are not in the manifest (never prune.keep).")(f)
-    f = click.option("--target", "targets", multiple=True, metavar="ID", help="Only this function (repeatable).")(f)
-    return f
+target_option = click.option("--target", "targets", multiple=True, metavar="ID", help="Only this function (repeatable).")
+prune_option = click.option("--prune", is_flag=True, help="Also delete functions that are not in the manifest (never prune.keep).")
+
+
+def yes_option(text: str = "Do not ask for confirmation (needed without a terminal).") -> Callable[[F], F]:
+    return click.option("-y", "--yes", is_flag=True, help=text)
+
+
+def json_option(text: str) -> Callable[[F], F]:
+    return click.option("--json", "as_json", is_flag=True, help=text)
+
+
+# The stacks the commands share: `manifest_options` first (plan, apply, watch, drift); `server_options` last on
+# commands whose manifest is optional and only says where to connect (deployments, rollback, exec).
+manifest_options: Callable[[F], F] = compose(manifest_option, env_option)
+selection_options: Callable[[F], F] = compose(target_option, prune_option)
+
+
+@dataclass(frozen=True)
+class ServerChoice:
+    """What -f, --env, --endpoint and --project said, for commands that work with or without a manifest."""
+
+    manifest_file: Path
+    env: str | None
+    endpoint: str | None
+    project: str | None
+
+
+def server_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """-f, --env, --endpoint and --project, handed to the command as one `server: ServerChoice` argument."""
+
+    @functools.wraps(f)
+    def command(*args: Any, manifest_file: Path, env: str | None, endpoint: str | None, project: str | None, **kwargs: Any) -> Any:
+        return f(*args, server=ServerChoice(manifest_file, env, endpoint, project), **kwargs)
+
+    return compose(manifest_option, env_option, connection_options)(command)
 
 
 def load_or_abort(terminal: Terminal, path: Path, env: str | None = None) -> Manifest:
@@ -86,7 +136,17 @@ def load_or_abort(terminal: Terminal, path: Path, env: str | None = None) -> Man
     if env is not None:
         terminal.info(f"Environment {env} of {manifest.source.name}.")
     return manifest
-    raise AssertionError("unreachable")
+
+
+def load_optional(terminal: Terminal, path: Path, env: str | None) -> Manifest | None:
+    """The manifest when there is one (for its endpoint, project, environments and secrets), for commands that also
+    work without: a file named with -f/FNSYNC_MANIFEST, or --env, must exist; the default one may be absent."""
+    if env is not None and not path.exists():
+        terminal.abort(f"--env {env} needs a manifest, and {path} does not exist")
+    source = click.get_current_context().get_parameter_source("manifest_file")
+    if path.exists() or source is not click.core.ParameterSource.DEFAULT:
+        return load_or_abort(terminal, path, env)
+    return None
 
 
 @dataclass
@@ -96,11 +156,11 @@ class Connection:
     api_key: str
     cache_scope: str = ""  # what identifies this server across runs (the embedded one changes port every run)
 
-    def client(self, manifest: Manifest) -> AppwriteClient:
+    def client(self, manifest: Manifest | None = None) -> AppwriteClient:
+        """A fresh client; with a manifest, its sensitive values are scrubbed from the client's errors too."""
         assert self.settings.endpoint and self.settings.project
-        return AppwriteClient(
-            self.settings.endpoint, self.settings.project, self.api_key, secrets=tuple(manifest.sensitive_values())
-        )
+        secrets = tuple(manifest.sensitive_values()) if manifest is not None else ()
+        return AppwriteClient(self.settings.endpoint, self.settings.project, self.api_key, secrets=secrets)
 
     def cache(self, manifest: Manifest) -> HashCache:
         scope = self.cache_scope or f"{self.settings.endpoint}|{self.settings.project}"
@@ -164,6 +224,52 @@ def _local_connection(endpoint: str, project: str, key: str, data_dir: Path) -> 
         endpoint=endpoint, project=project, endpoint_source="none", project_source="none", api_key_source="none"
     )
     return Connection(settings=settings, embedded=True, api_key=key, cache_scope=f"local:{data_dir}|{project}")
+
+
+@dataclass
+class Session:
+    """One command's run against one server: the connection, the secrets to scrub and a scratch folder."""
+
+    terminal: Terminal
+    manifest: Manifest | None
+    connection: Connection
+    secrets: tuple[str, ...]
+    work_dir: Path  # for this run's code archives; removed when the session ends
+
+    def client(self) -> AppwriteClient:
+        return self.connection.client(self.manifest)
+
+    def emit(self, renderable: Any, *, raw: bool = False) -> None:
+        emit(self.terminal, renderable, self.secrets, raw=raw)
+
+    def emit_json(self, data: Any) -> None:
+        """Indented JSON on stdout, scrubbed like everything else."""
+        emit(self.terminal, json.dumps(data, indent=2) + "\n", self.secrets, raw=True)
+
+    async def plan(self, options: PlanOptions) -> tuple[Plan, ServerState, dict[str, CodePackage]]:
+        """`syncer.apply.make_plan` with a fresh client, this run's archives folder and the code-hash cache."""
+        assert self.manifest is not None
+        async with self.client() as client:
+            return await make_plan(
+                self.manifest, client, options, work_dir=self.work_dir, cache=self.connection.cache(self.manifest)
+            )
+
+
+@contextmanager
+def session(terminal: Terminal, manifest: Manifest | None, endpoint: str | None, project: str | None) -> Iterator[Session]:
+    """Connect (see `connect`), then run the body with known errors turned into exit 1, secrets scrubbed."""
+    with connect(terminal, manifest, endpoint, project) as connection:
+        secrets = secrets_of(manifest, connection)
+        with handle_errors(terminal, secrets), tempfile.TemporaryDirectory(prefix="fnsync-") as tmp:
+            yield Session(terminal, manifest, connection, secrets, Path(tmp))
+
+
+@contextmanager
+def optional_session(terminal: Terminal, server: ServerChoice) -> Iterator[Session]:
+    """`session` for commands whose manifest is optional (`load_optional`)."""
+    manifest = load_optional(terminal, server.manifest_file, server.env)
+    with session(terminal, manifest, server.endpoint, server.project) as s:
+        yield s
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:

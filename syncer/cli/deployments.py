@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import click
 from rich.console import Group
 from rich.text import Text
 
-from syncer.cli.common import connect, connection_options, emit, env_option, handle_errors, load_or_abort, manifest_option, run, secrets_of
-from syncer.cli.locking import client_for
+from syncer.cli.common import ServerChoice, json_option, optional_session, run, server_options
 from syncer.cli.terminal import Terminal, pass_terminal
 from syncer.client import AppwriteClient
 from syncer.history import FunctionHistory, HistoryError, list_history
-from syncer.manifest.models import Manifest
 from syncer.render import FORMAT_VERSION, human_size, short_hash
-
-
-def load_optional(terminal: Terminal, ctx: click.Context, path: Path, env: str | None) -> Manifest | None:
-    """The manifest when there is one (for its endpoint, project and environments); these commands work without."""
-    explicit = ctx.get_parameter_source("manifest_file") is not click.core.ParameterSource.DEFAULT
-    if path.exists() or explicit or env is not None:
-        return load_or_abort(terminal, path, env)
-    return None
 
 
 def when(iso: str) -> str:
@@ -80,42 +68,32 @@ def history_to_json(history: FunctionHistory) -> dict[str, Any]:
 
 @click.command("deployments")
 @click.argument("function_id", metavar="ID")
-@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON (format_version 1).")
+@json_option("Print the list as JSON (format_version 1).")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1), help="Show at most N deployments.")
-@manifest_option
-@env_option
-@connection_options
+@server_options
 @pass_terminal
-@click.pass_context
 def deployments(
-    ctx: click.Context,
     terminal: Terminal,
     function_id: str,
     as_json: bool,
     limit: int,
-    manifest_file: Path,
-    env: str | None,
-    endpoint: str | None,
-    project: str | None,
+    server: ServerChoice,
 ) -> None:
     """List a function's deployments: status, size, build time, source (fnsync, manual, cli, vcs), commit."""
-    manifest = load_optional(terminal, ctx, manifest_file, env)
-    with connect(terminal, manifest, endpoint, project) as connection:
-        secrets = secrets_of(manifest, connection)
-        with handle_errors(terminal, secrets):
-            try:
-                history = run(_list(client_for(connection, manifest), function_id, limit))
-            except HistoryError as exc:
-                terminal.abort(str(exc))
-            if as_json:
-                emit(terminal, json.dumps(history_to_json(history), indent=2) + "\n", secrets, raw=True)
-            elif not history.deployments:
-                emit(terminal, f"{function_id} has no deployments.", secrets)
-            else:
-                emit(terminal, history_table(history), secrets)
-                if history.active is None:
-                    active = history.function.deployment
-                    terminal.info(f"active: {active}, older than these (see --limit)" if active else "no deployment is active")
+    with optional_session(terminal, server) as s:
+        try:
+            history = run(_list(s.client(), function_id, limit))
+        except HistoryError as exc:
+            terminal.abort(str(exc))
+        if as_json:
+            s.emit_json(history_to_json(history))
+        elif not history.deployments:
+            s.emit(f"{function_id} has no deployments.")
+        else:
+            s.emit(history_table(history))
+            if history.active is None:
+                active = history.function.deployment
+                terminal.info(f"active: {active}, older than these (see --limit)" if active else "no deployment is active")
 
 
 async def _list(client: AppwriteClient, function_id: str, limit: int) -> FunctionHistory:

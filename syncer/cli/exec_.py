@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
-
 import click
 
-from syncer.cli.common import Connection, connect, connection_options, env_option, handle_errors, load_or_abort, manifest_option, run, secrets_of
+from syncer.cli.common import ServerChoice, Session, optional_session, run, server_options
 from syncer.cli.terminal import Terminal, pass_terminal
-from syncer.client import AppwriteClient
 from syncer.client.models import Execution
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -23,22 +18,8 @@ def parse_header(text: str) -> tuple[str, str]:
     return name.strip(), value.strip()
 
 
-@contextmanager
-def _connection(
-    terminal: Terminal, manifest_file: Path, env: str | None, endpoint: str | None, project: str | None
-) -> Iterator[tuple[Connection, tuple[str, ...]]]:
-    """Connect like plan/apply when a manifest exists; without one, flags/env or the local server in ./.fnsync/local."""
-    if env is not None and not manifest_file.exists():
-        terminal.abort(f"--env {env} needs a manifest, and {manifest_file} does not exist")
-    manifest = load_or_abort(terminal, manifest_file, env) if manifest_file.exists() else None
-    with connect(terminal, manifest, endpoint, project) as connection:
-        yield connection, secrets_of(manifest, connection)
-
-
-async def _execute(connection: Connection, function_id: str, **request: object) -> Execution:
-    settings = connection.settings
-    assert settings.endpoint and settings.project
-    async with AppwriteClient(settings.endpoint, settings.project, connection.api_key) as client:
+async def _execute(s: Session, function_id: str, **request: object) -> Execution:
+    async with s.client() as client:
         return await client.create_execution(function_id, **request)  # type: ignore[arg-type]
 
 
@@ -64,16 +45,15 @@ def render(terminal: Terminal, execution: Execution) -> None:
 @click.option("-d", "--body", default="", help="Request body.")
 @click.option("-H", "--header", "headers", multiple=True, metavar="NAME:VALUE", help="Request header (repeatable).")
 @click.option("--async", "async_", is_flag=True, help="Queue the execution and return at once.")
-@manifest_option
-@env_option
-@connection_options
+@server_options
 @pass_terminal
 def exec_(terminal: Terminal, function_id: str, method: str, path: str, body: str, headers: tuple[str, ...], async_: bool,
-          manifest_file: Path, env: str | None, endpoint: str | None, project: str | None) -> None:
+          server: ServerChoice) -> None:
     """Run function ID once (on the local server unless an endpoint is configured) and print its response."""
     parsed = dict(parse_header(h) for h in headers)
-    with _connection(terminal, manifest_file, env, endpoint, project) as (connection, secrets), handle_errors(terminal, secrets):
-        execution = run(_execute(connection, function_id, body=body, path=path, method=method.upper(), headers=parsed, async_=async_))
+    # Connect like plan/apply when a manifest exists; without one, flags/env or the local server in ./.fnsync/local.
+    with optional_session(terminal, server) as s:
+        execution = run(_execute(s, function_id, body=body, path=path, method=method.upper(), headers=parsed, async_=async_))
         render(terminal, execution)
         if execution.status == "failed":
             raise SystemExit(1)

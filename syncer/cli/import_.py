@@ -8,10 +8,10 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
-from syncer.cli.common import connect, connection_options, handle_errors, run
+from syncer.cli.common import connect, connection_options, env_option, handle_errors, load_or_abort, manifest_file_option, run, target_option
 from syncer.cli.terminal import Terminal, pass_terminal
-from syncer.client import AppwriteClient
 from syncer.importer import ImporterError, ImportResult, check_free, import_from_cli_config, import_from_server
+from syncer.manifest.models import Manifest
 from syncer.packaging import PackagingError
 
 
@@ -24,7 +24,7 @@ from syncer.packaging import PackagingError
     type=click.Path(dir_okay=False, path_type=Path),
     help="The manifest to write; code folders, .env and .gitignore go beside it.",
 )
-@click.option("--target", "targets", multiple=True, metavar="ID", help="Only this function (repeatable).")
+@target_option
 @click.option("--inline-values", is_flag=True, help="Write variable values into the manifest instead of ${NAME} + .env.")
 @click.option("--force", is_flag=True, help="Overwrite an existing manifest and replace non-empty code folders.")
 @click.option(
@@ -34,6 +34,8 @@ from syncer.packaging import PackagingError
     metavar="APPWRITE_JSON",
     help="Convert an Appwrite CLI config (appwrite.json or appwrite.config.json) instead of reading a server.",
 )
+@manifest_file_option("With --env: the manifest whose environment says which server to read (env FNSYNC_MANIFEST).")
+@env_option
 @connection_options
 @pass_terminal
 def import_(
@@ -43,6 +45,8 @@ def import_(
     inline_values: bool,
     force: bool,
     from_config: Path | None,
+    manifest_file: Path,
+    env: str | None,
     endpoint: str | None,
     project: str | None,
 ) -> None:
@@ -50,20 +54,33 @@ def import_(
 
     From a server (flags, APPWRITE_*, else the embedded local server): settings, git settings and
     variables, plus each active deployment's code unpacked into functions/<ID>/. With --from: the
-    functions of an Appwrite CLI config, whose code stays where it is.
+    functions of an Appwrite CLI config, whose code stays where it is. With --env NAME: the server
+    of environment NAME of an existing manifest (-f), unless flags or APPWRITE_* say otherwise.
     """
-    if from_config is not None and (endpoint or project):
-        raise click.UsageError("--endpoint and --project choose a server to read; --from reads a file instead")
+    if from_config is not None:
+        env_flag = click.get_current_context().get_parameter_source("env") is click.core.ParameterSource.COMMANDLINE
+        if endpoint or project or env_flag:
+            raise click.UsageError("--endpoint, --project and --env choose a server to read; --from reads a file instead")
     with handle_errors(terminal):
         try:
             check_free(out, [], force)  # before connecting: the cheapest refusal first
             if from_config is not None:
                 result = import_from_cli_config(from_config, out, targets=targets, inline_values=inline_values, force=force)
             else:
-                result = _from_server(terminal, out, targets, inline_values, force, endpoint, project)
+                source = _source_manifest(terminal, manifest_file, env)
+                result = _from_server(terminal, out, targets, inline_values, force, source, endpoint, project)
         except (ImporterError, PackagingError) as exc:
             terminal.abort(str(exc))
     _report(terminal, result, from_config is not None)
+
+
+def _source_manifest(terminal: Terminal, path: Path, env: str | None) -> Manifest | None:
+    """With --env, the manifest whose environment names the server to read (loaded as `plan --env` would)."""
+    if env is None:
+        return None
+    if not path.exists():
+        terminal.abort(f"--env {env} reads the server of that environment from a manifest, and {path} does not exist")
+    return load_or_abort(terminal, path, env)
 
 
 def _from_server(
@@ -72,16 +89,17 @@ def _from_server(
     targets: tuple[str, ...],
     inline_values: bool,
     force: bool,
+    source: Manifest | None,
     endpoint: str | None,
     project: str | None,
 ) -> ImportResult:
     root = Path(os.path.abspath(out)).parent
-    with connect(terminal, None, endpoint, project, root=root) as connection:
+    with connect(terminal, source, endpoint, project, root=root) as connection:
         settings = connection.settings
         assert settings.endpoint and settings.project
 
         async def go() -> ImportResult:
-            async with AppwriteClient(settings.endpoint or "", settings.project or "", connection.api_key) as client:
+            async with connection.client(source) as client:
                 return await import_from_server(
                     client,
                     out,

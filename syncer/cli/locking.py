@@ -15,7 +15,6 @@ import click
 
 from syncer.cli.common import Connection, run
 from syncer.cli.terminal import Terminal
-from syncer.client import AppwriteClient
 from syncer.lock import LockError, holding_lock
 from syncer.manifest.models import Manifest
 from syncer.plan import Plan
@@ -35,15 +34,6 @@ def lock_options(f: F) -> F:
         help="Wait this long for another fnsync's project lock (0 = fail at once).",
     )(f)
     return f
-
-
-def client_for(connection: Connection, manifest: Manifest | None) -> AppwriteClient:
-    """A client for `connection`; commands that run without a manifest have no manifest secrets to scrub."""
-    if manifest is not None:
-        return connection.client(manifest)
-    settings = connection.settings
-    assert settings.endpoint and settings.project
-    return AppwriteClient(settings.endpoint, settings.project, connection.api_key)
 
 
 @contextmanager
@@ -69,7 +59,7 @@ def project_lock(
         try:
             lease = stack.enter_context(
                 holding_lock(
-                    lambda: client_for(connection, manifest),
+                    lambda: connection.client(manifest),
                     command=command,
                     timeout=timeout,
                     on_wait=terminal.info,
@@ -91,6 +81,6 @@ def project_lock(
 
 async def _fingerprint(connection: Connection, manifest: Manifest, plan: Plan) -> str:
     """The state fingerprint exactly as the plan computed it (same targets), read afresh."""
-    async with client_for(connection, manifest) as client:
+    async with connection.client(manifest) as client:
         state = await read_state(client, manifest, targets=plan.options.targets, cache=connection.cache(manifest))
     return state.fingerprint()

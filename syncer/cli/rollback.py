@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from syncer.cli.apply import confirm_apply
-from syncer.cli.common import connect, connection_options, emit, env_option, handle_errors, manifest_option, run, secrets_of
-from syncer.cli.deployments import load_optional, when
-from syncer.cli.locking import client_for, lock_options, project_lock
+from syncer.cli.common import ServerChoice, optional_session, run, server_options, yes_option
+from syncer.cli.deployments import when
+from syncer.cli.locking import lock_options, project_lock
 from syncer.cli.terminal import Terminal, pass_terminal
 from syncer.client import AppwriteClient
 from syncer.history import HistoryError, Rollback, perform_rollback, plan_rollback
@@ -26,49 +24,39 @@ def describe_target(rollback: Rollback) -> str:
 @click.command("rollback")
 @click.argument("function_id", metavar="ID")
 @click.option("--to", "to", default=None, metavar="DEPLOYMENT", help="Activate this deployment (default: the previous ready one).")
-@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation (needed without a terminal).")
+@yes_option()
 @lock_options
-@manifest_option
-@env_option
-@connection_options
+@server_options
 @pass_terminal
-@click.pass_context
 def rollback(
-    ctx: click.Context,
     terminal: Terminal,
     function_id: str,
     to: str | None,
     yes: bool,
     lock_timeout: float,
     no_lock: bool,
-    manifest_file: Path,
-    env: str | None,
-    endpoint: str | None,
-    project: str | None,
+    server: ServerChoice,
 ) -> None:
     """Re-activate the previous ready deployment of ID (or --to DEPLOYMENT). Builds nothing, uploads nothing."""
-    manifest = load_optional(terminal, ctx, manifest_file, env)
-    with connect(terminal, manifest, endpoint, project) as connection:
-        secrets = secrets_of(manifest, connection)
-        with handle_errors(terminal, secrets):
+    with optional_session(terminal, server) as s:
+        try:
+            chosen = run(_choose(s.client(), function_id, to))
+        except HistoryError as exc:
+            terminal.abort(str(exc))
+        if chosen.current == chosen.target.id:
+            terminal.success(f"{describe_target(chosen)} is already active on {function_id}; nothing to do.")
+            return
+        was = chosen.current or "no active deployment"
+        terminal.info(f"{function_id}: activate {describe_target(chosen)}, replacing {was}.")
+        if not s.connection.embedded and not yes:
+            confirm_apply(terminal, question="Roll back?", action="roll back")
+        with project_lock(terminal, s.connection, s.manifest, f"fnsync rollback {function_id}", lock_timeout, no_lock):
             try:
-                chosen = run(_choose(client_for(connection, manifest), function_id, to))
+                run(_activate(s.client(), chosen))
             except HistoryError as exc:
                 terminal.abort(str(exc))
-            if chosen.current == chosen.target.id:
-                terminal.success(f"{describe_target(chosen)} is already active on {function_id}; nothing to do.")
-                return
-            was = chosen.current or "no active deployment"
-            terminal.info(f"{function_id}: activate {describe_target(chosen)}, replacing {was}.")
-            if not connection.embedded and not yes:
-                confirm_apply(terminal, question="Roll back?", action="roll back")
-            with project_lock(terminal, connection, manifest, f"fnsync rollback {function_id}", lock_timeout, no_lock):
-                try:
-                    run(_activate(client_for(connection, manifest), chosen))
-                except HistoryError as exc:
-                    terminal.abort(str(exc))
-    emit(terminal, f"Rolled back {function_id}: {chosen.target.id} is active (was {was}).\n", secrets, raw=True)
-    name = manifest.source.name if manifest is not None else "the manifest"
+    s.emit(f"Rolled back {function_id}: {chosen.target.id} is active (was {was}).\n", raw=True)
+    name = s.manifest.source.name if s.manifest is not None else "the manifest"
     terminal.warning(
         f"the server now differs from {name}: the next `fnsync plan` (or `fnsync drift`) shows {function_id}'s code "
         "as drift, and `fnsync apply` would deploy the manifest's code again. Run `fnsync apply` to return to the "

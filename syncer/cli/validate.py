@@ -8,10 +8,12 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
-from syncer.cli.common import env_option
+from syncer.cli.common import env_option, json_option
 from syncer.cli.terminal import Terminal, pass_terminal
 from syncer.manifest import ManifestError, load_every_environment, load_manifest
+from syncer.manifest.environments import environment_names
 from syncer.manifest.errors import display_path
+from syncer.manifest.loader import load_yaml
 
 
 @click.command("validate")
@@ -25,7 +27,7 @@ from syncer.manifest.errors import display_path
     envvar="FNSYNC_MANIFEST",
     help="The manifest to check (env FNSYNC_MANIFEST).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
+@json_option("Print the result as JSON on stdout.")
 @env_option
 @pass_terminal
 def validate(terminal: Terminal, manifest_path: Path, as_json: bool, env: str | None) -> None:
@@ -39,7 +41,8 @@ def validate(terminal: Terminal, manifest_path: Path, as_json: bool, env: str | 
         manifest = load_manifest(manifest_path, env=env) if env is not None else load_every_environment(manifest_path)[None]
     except ManifestError as error:
         if as_json:
-            terminal.write(_json(name, ok=False, functions=0, issues=[i.model_dump() for i in error.issues]))
+            issues = [i.model_dump() for i in error.issues]
+            terminal.write(_json(name, ok=False, functions=0, issues=issues, env=env, environments=_names(manifest_path)))
         else:
             for issue in error.issues:
                 terminal.print(str(issue), markup=False)
@@ -48,12 +51,24 @@ def validate(terminal: Terminal, manifest_path: Path, as_json: bool, env: str | 
         raise SystemExit(1) from None
     count = len(manifest.functions)
     if as_json:
-        terminal.write(_json(name, ok=True, functions=count, issues=[]))
+        terminal.write(_json(name, ok=True, functions=count, issues=[], env=env, environments=manifest.environments))
     else:
         checked = f"environment {env}" if env else f"environments: {', '.join(manifest.environments)}"
         extra = f", {checked}" if env or manifest.environments else ""
         terminal.print(f"{name}: OK ({count} function{'s' if count != 1 else ''}{extra})", markup=False)
 
 
-def _json(file: str, *, ok: bool, functions: int, issues: list[dict[str, object]]) -> str:
-    return json.dumps({"file": file, "ok": ok, "functions": functions, "issues": issues}, indent=2) + "\n"
+def _names(path: Path) -> tuple[str, ...]:
+    """The environments an invalid manifest defines, as far as its YAML can be read (none when it cannot)."""
+    try:
+        return environment_names(load_yaml(path.read_text(encoding="utf-8"), display_path(path)).data)
+    except (OSError, ValueError):
+        return ()
+
+
+def _json(
+    file: str, *, ok: bool, functions: int, issues: list[dict[str, object]], env: str | None, environments: tuple[str, ...]
+) -> str:
+    """`environment`: the one checked (`--env`), or null when the manifest as written and every environment were."""
+    data = {"file": file, "ok": ok, "functions": functions, "environment": env, "environments": list(environments), "issues": issues}
+    return json.dumps(data, indent=2) + "\n"

@@ -9,26 +9,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-import tempfile
 from pathlib import Path
 
 import click
 
-from syncer.apply import ApplyResult, BuildPolling, apply_plan, make_plan
+from syncer.apply import ApplyResult, BuildPolling, apply_plan
 from syncer.cli.apply import confirm_apply
-from syncer.cli.common import (
-    Connection,
-    connect,
-    connection_options,
-    env_option,
-    handle_errors,
-    load_or_abort,
-    manifest_option,
-    run,
-    secrets_of,
-)
+from syncer.cli.common import Session, connection_options, load_or_abort, manifest_options, run, session, target_option, yes_option
 from syncer.cli.terminal import Terminal, pass_terminal
-from syncer.manifest.models import Manifest
 from syncer.plan import Plan, PlanOptions
 from syncer.render import render_plan, render_result
 from syncer.watch import (
@@ -44,9 +32,8 @@ from syncer.watch.deploy import invoke
 
 
 @click.command("watch")
-@manifest_option
-@env_option
-@click.option("--target", "targets", multiple=True, metavar="ID", help="Only this function (repeatable).")
+@manifest_options
+@target_option
 @click.option(
     "--invoke",
     "invoke_text",
@@ -54,7 +41,7 @@ from syncer.watch.deploy import invoke
     metavar='"METHOD /path"',
     help='Execute the function after each successful deploy and print status and body, e.g. --invoke "GET /".',
 )
-@click.option("-y", "--yes", is_flag=True, help="Apply the start-up plan without asking.")
+@yes_option("Apply the start-up plan without asking.")
 @connection_options
 @pass_terminal
 def watch(
@@ -84,36 +71,21 @@ def watch(
         terminal.abort(f"--target: not in {manifest.source.name}: {', '.join(missing)}")
     settings = DeploySettings(invoke=invoke_spec)
     logging.getLogger("watchfiles").setLevel(logging.WARNING)  # its per-batch INFO lines are noise here
-    with connect(terminal, manifest, endpoint, project) as connection:
-        terminal.info(f"endpoint {connection.settings.endpoint}  project {connection.settings.project}")
-        secrets = secrets_of(manifest, connection)
-        with handle_errors(terminal, secrets), tempfile.TemporaryDirectory(prefix="fnsync-") as tmp:
-            plan = run(_plan(connection, manifest, targets, Path(tmp)))
-            if plan.has_changes:
-                terminal.print(render_plan(plan, manifest_name=manifest.source.name))
-                if not connection.embedded and not yes:
-                    confirm_apply(terminal)
-            run(_watch(terminal, connection, manifest, targets, settings, plan))
+    with session(terminal, manifest, endpoint, project) as s:
+        terminal.info(f"endpoint {s.connection.settings.endpoint}  project {s.connection.settings.project}")
+        plan, _, _ = run(s.plan(PlanOptions(targets=targets)))
+        if plan.has_changes:
+            terminal.print(render_plan(plan, manifest_name=manifest.source.name))
+            if not s.connection.embedded and not yes:
+                confirm_apply(terminal)
+        run(_watch(s, targets, settings, plan))
 
 
-async def _plan(connection: Connection, manifest: Manifest, targets: tuple[str, ...], work_dir: Path) -> Plan:
-    async with connection.client(manifest) as client:
-        plan, _, _ = await make_plan(
-            manifest, client, PlanOptions(targets=targets), work_dir=work_dir, cache=connection.cache(manifest)
-        )
-    return plan
-
-
-async def _watch(
-    terminal: Terminal,
-    connection: Connection,
-    manifest: Manifest,
-    targets: tuple[str, ...],
-    settings: DeploySettings,
-    plan: Plan,
-) -> None:
+async def _watch(s: Session, targets: tuple[str, ...], settings: DeploySettings, plan: Plan) -> None:
+    terminal, manifest = s.terminal, s.manifest
+    assert manifest is not None
     stop = asyncio.Event()
-    async with connection.client(manifest) as client:
+    async with s.client() as client:
         watcher = Watcher(manifest, client, reporter=_printer(terminal), targets=targets, deploy=settings)
         _install_signals(terminal, stop, watcher)
 

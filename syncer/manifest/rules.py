@@ -18,6 +18,7 @@ from croniter import CroniterBadDateError, croniter
 
 from syncer.manifest.errors import ManifestIssue, display_path
 from syncer.manifest.models import Manifest
+from syncer.reserved import is_reserved
 
 Check = Callable[[str], str | None]
 
@@ -67,6 +68,11 @@ def function_id(value: str) -> str | None:
         return "`unique()` asks Appwrite to invent an ID; a manifest needs a fixed function ID to track the function"
     if value in RESERVED_FUNCTION_IDS:
         return f"{value!r} can't be a function ID: GET /v1/functions/{value} is another Appwrite route"
+    if is_reserved(value):
+        return (
+            f"{value!r} can't be a function ID: fnsync reserves it for its project lock "
+            "(a disabled function it creates on the server; see docs/plan-apply.md, Locking)"
+        )
     return appwrite_id(value)
 
 

@@ -12,8 +12,7 @@ import pytest
 from appwrite.input_file import InputFile
 
 from tests.helpers import wait_until
-
-MAIN_PY = b"def main(context):\n    return context.res.text('hi')\n"
+from tests.localserver.support import MAIN_PY
 
 
 def archive_with(extra: Callable[[tarfile.TarFile], None]) -> bytes:

@@ -6,9 +6,7 @@ A 1.8 server answers 1.8 models to new-format (or header-less) requests and 1.6 
 
 from __future__ import annotations
 
-import io
 import json
-import tarfile
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -21,14 +19,14 @@ from pydantic import ValidationError
 
 from localserver.__main__ import local_server as local_server_command
 from localserver.config import ServerConfig
-from tests.conftest import LocalServer, start_local_server
+from tests.conftest import LocalServer
 from tests.helpers import wait_until
 from tests.localserver import test_spec_shapes as spec16
+from tests.localserver.support import api_client, deployment_status, make_archive, post_deployment, post_function, running_server
 
 SPEC_18 = Path(__file__).resolve().parents[2].parent / "shared" / "appwrite" / "openapi-1.8.x-server-latest.json"
 OLD = {"X-Appwrite-Response-Format": "1.6.0"}
 NEW = {"X-Appwrite-Response-Format": "1.8.0"}
-MAIN_PY = b"def main(context):\n    return context.res.text('hi')\n"
 
 
 @cache
@@ -68,46 +66,20 @@ def _check(value: Any, schema: dict[str, Any], where: str) -> None:
         assert value in schema["enum"], f"{where}: {value!r} not in {schema['enum']}"
 
 
-def archive() -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        info = tarfile.TarInfo("main.py")
-        info.size = len(MAIN_PY)
-        tar.addfile(info, io.BytesIO(MAIN_PY))
-    return buf.getvalue()
-
-
 @pytest.fixture
 def server18(tmp_path: Path) -> Iterator[LocalServer]:
-    server, runner = start_local_server(tmp_path / "data", emulate_version="1.8.1")
-    try:
+    with running_server(tmp_path / "data", emulate_version="1.8.1") as (server, _):
         yield server
-    finally:
-        runner.stop()
 
 
 @pytest.fixture
 def raw(server18: LocalServer) -> Iterator[httpx.Client]:
-    headers = {"X-Appwrite-Project": server18.project, "X-Appwrite-Key": server18.api_key}
-    with httpx.Client(base_url=server18.endpoint, headers=headers, timeout=30) as client:
+    with api_client(server18) as client:
         yield client
 
 
-def upload(raw: httpx.Client, function_id: str, *, commands: str = "", headers: dict[str, str] | None = None) -> dict[str, Any]:
-    data = {"activate": "true", **({"commands": commands} if commands else {})}
-    files = {"code": ("code.tar.gz", archive(), "application/gzip")}
-    response = raw.post(f"/functions/{function_id}/deployments", data=data, files=files, headers=headers or {})
-    assert response.status_code == 202, response.text
-    return response.json()
-
-
-def status_of(raw: httpx.Client, function_id: str, deployment_id: str) -> str:
-    return str(raw.get(f"/functions/{function_id}/deployments/{deployment_id}", headers=OLD).json()["status"])
-
-
-def make_function(raw: httpx.Client, function_id: str = "fn") -> None:
-    body = {"functionId": function_id, "name": "Fn", "runtime": "python-3.12", "entrypoint": "main.py", "execute": ["any"]}
-    assert raw.post("/functions", json=body, headers=OLD).status_code == 201
+def make_function(raw: httpx.Client) -> None:
+    post_function(raw, "fn", "python-3.12", headers=OLD, execute=["any"])
 
 
 def test_health_and_errors_report_the_emulated_version(server18: LocalServer, raw: httpx.Client) -> None:
@@ -125,10 +97,10 @@ def test_new_format_answers_match_the_1_8_spec(raw: httpx.Client, headers: dict[
     assert created["secret"] is True and created["value"] == ""  # 1.8's default for new-format clients
     plain = raw.post("/functions/fn/variables", json={"key": "MODE", "value": "prod", "secret": False}, headers=headers).json()
     assert plain["secret"] is False and plain["value"] == "prod"
-    deployment = upload(raw, "fn", headers=headers)
+    deployment = post_deployment(raw, "fn", headers=headers)
     check18(deployment, "deployment")
-    assert deployment["status"] == "waiting" and deployment["sourceSize"] == len(archive())
-    wait_until(lambda: status_of(raw, "fn", deployment["$id"]) == "ready", timeout=30, what="build")
+    assert deployment["status"] == "waiting" and deployment["sourceSize"] == len(make_archive())
+    wait_until(lambda: deployment_status(raw, deployment["$id"], headers=OLD) == "ready", timeout=30, what="build")
 
     function = raw.get("/functions/fn", headers=headers).json()
     check18(function, "function")
@@ -152,7 +124,7 @@ def test_old_format_gets_1_6_shapes(raw: httpx.Client) -> None:
     variable = raw.post("/functions/fn/variables", json={"key": "A", "value": "1", "secret": True}, headers=OLD).json()
     spec16.check(variable, spec16.schemas()["variable"], "variable")
     assert variable["value"] == "1"  # secret is forced false for 1.6-format clients
-    deployment = upload(raw, "fn", headers=OLD)
+    deployment = post_deployment(raw, "fn", headers=OLD)
     spec16.check(deployment, spec16.schemas()["deployment"], "deployment")
     for path, schema in (("/functions", "functionList"), ("/functions/fn", "function"), ("/functions/fn/variables", "variableList"), ("/functions/fn/deployments", "deploymentList")):
         spec16.check(raw.get(path, headers=OLD).json(), spec16.schemas()[schema], schema)
@@ -180,8 +152,8 @@ def test_rebuild_cancel_and_duplicate_ids_answer_like_1_8(raw: httpx.Client, hea
     make_function(raw)
     duplicate = raw.post("/functions", json={"functionId": "fn", "name": "Fn", "runtime": "python-3.12"}, headers=headers)
     assert (duplicate.status_code, duplicate.json()["type"]) == (409, "function_already_exists")
-    slow = upload(raw, "fn", commands="sleep 60", headers=OLD)
-    wait_until(lambda: status_of(raw, "fn", slow["$id"]) == "building", timeout=20, what="build to start")
+    slow = post_deployment(raw, "fn", commands="sleep 60", headers=OLD)
+    wait_until(lambda: deployment_status(raw, slow["$id"], headers=OLD) == "building", timeout=20, what="build to start")
     canceled = raw.patch(f"/functions/fn/deployments/{slow['$id']}/build", headers=headers)
     assert canceled.status_code == 200 and canceled.json()["$id"] == slow["$id"] and canceled.json()["status"] == "canceled"
     rebuilt = raw.post(f"/functions/fn/deployments/{slow['$id']}/build", headers=headers)
@@ -196,18 +168,14 @@ def test_rebuild_cancel_and_duplicate_ids_answer_like_1_8(raw: httpx.Client, hea
 
 
 def test_old_server_emulation_reports_its_version(tmp_path: Path) -> None:
-    server, runner = start_local_server(tmp_path / "old", emulate_version="1.5.0")
-    try:
+    with running_server(tmp_path / "old", emulate_version="1.5.0") as (server, _), api_client(server) as client:
         assert httpx.get(f"{server.endpoint}/health/version").json() == {"version": "1.5.0"}
-        headers = {"X-Appwrite-Project": server.project, "X-Appwrite-Key": server.api_key}
-        assert httpx.get(f"{server.endpoint}/functions/x", headers=headers).json()["version"] == "1.5.0"
-    finally:
-        runner.stop()
+        assert client.get("/functions/x").json()["version"] == "1.5.0"
 
 
 def test_default_is_1_6_whatever_the_format(local_server: LocalServer) -> None:
-    headers = {"X-Appwrite-Project": local_server.project, "X-Appwrite-Key": local_server.api_key, **NEW}
-    with httpx.Client(base_url=local_server.endpoint, headers=headers) as client:
+    with api_client(local_server) as client:
+        client.headers.update(NEW)
         client.post("/functions", json={"functionId": "fn", "name": "Fn", "runtime": "python-3.12"})
         duplicate = client.post("/functions", json={"functionId": "fn", "name": "Fn", "runtime": "python-3.12"}).json()
         assert duplicate["type"] == "document_already_exists" and duplicate["version"] == "1.6.2"

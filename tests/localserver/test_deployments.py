@@ -3,63 +3,28 @@ download (with ranges), activate, rebuild, cancel, delete, list queries and sear
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import tarfile
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from appwrite.exception import AppwriteException
 from appwrite.input_file import InputFile
 from appwrite.query import Query
 
 from tests.helpers import wait_until
+from tests.localserver.support import MAIN_PY, api_client, create_function, make_archive, upload, wait_built
 
-MAIN_PY = b"def main(context):\n    return context.res.text('hi')\n"
-TERMINAL = ("ready", "failed", "canceled")
 SPEC = Path(__file__).resolve().parents[2].parent / "shared" / "appwrite" / "openapi-1.6.x-server.json"
-
-
-def make_archive(files: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
-
-def http(server: Any) -> httpx.Client:
-    return httpx.Client(base_url=server.endpoint, headers={"X-Appwrite-Project": server.project, "X-Appwrite-Key": server.api_key}, timeout=30)
-
-
-def wait_terminal(sdk: Any, function_id: str, deployment_id: str) -> dict[str, Any]:
-    return wait_until(
-        lambda: (d := sdk.get_deployment(function_id, deployment_id))["status"] in TERMINAL and d,
-        timeout=30, what=f"deployment {deployment_id} to finish building",
-    )
-
-
-def create_function(sdk: Any, function_id: str = "fn", **kwargs: Any) -> dict[str, Any]:
-    kwargs.setdefault("entrypoint", "main.py")
-    return sdk.create(function_id, "Fn", kwargs.pop("runtime", "python-3.11"), **kwargs)
-
-
-def deploy(sdk: Any, function_id: str = "fn", files: dict[str, bytes] | None = None, activate: bool = True, **kwargs: Any) -> dict[str, Any]:
-    code = InputFile.from_bytes(make_archive(files or {"main.py": MAIN_PY}), "code.tar.gz")
-    return sdk.create_deployment(function_id, code, activate, **kwargs)
 
 
 def test_small_upload_builds_and_activates(appwrite_sdk: Any) -> None:
     create_function(appwrite_sdk)
-    created = deploy(appwrite_sdk)
+    created = upload(appwrite_sdk)
     assert created["status"] == "" and created["type"] == "manual" and created["resourceType"] == "functions"
     assert created["activate"] is True and created["entrypoint"] == "main.py"
-    done = wait_terminal(appwrite_sdk, "fn", created["$id"])
+    done = wait_built(appwrite_sdk, "fn", created["$id"])
     assert done["status"] == "ready", done["buildLogs"]
     assert done["buildId"] and done["buildSize"] > 0 and isinstance(done["buildTime"], int)
     function = appwrite_sdk.get("fn")
@@ -73,13 +38,13 @@ def test_models_match_the_openapi_spec(appwrite_sdk: Any, local_server: Any) -> 
         pytest.skip(f"spec not found at {SPEC}")
     schemas = json.loads(SPEC.read_text())["components"]["schemas"]
     create_function(appwrite_sdk)
-    created = deploy(appwrite_sdk)
+    created = upload(appwrite_sdk)
     assert list(created) == list(schemas["deployment"]["properties"])
-    wait_terminal(appwrite_sdk, "fn", created["$id"])
-    with http(local_server) as client:
+    wait_built(appwrite_sdk, "fn", created["$id"])
+    with api_client(local_server) as client:
         # a ready build cannot be canceled; a fresh incomplete upload can: both paths return spec shapes
         assert client.patch(f"/functions/fn/deployments/{created['$id']}/build").json()["type"] == "build_already_completed"
-        part = make_archive({"main.py": MAIN_PY})
+        part = make_archive()
         first = client.post(
             "/functions/fn/deployments", data={"activate": "false"}, files={"code": ("code.tar.gz", part[:10])},
             headers={"Content-Range": f"bytes 0-9/{len(part)}"},
@@ -97,13 +62,13 @@ def test_chunked_upload_and_download_round_trip(appwrite_sdk: Any, local_server:
     assert size > 5 * 1024 * 1024  # random bytes don't compress: the SDK must chunk
     created = appwrite_sdk.create_deployment("fn", InputFile.from_path(str(archive)), True)
     assert created["size"] == size
-    assert wait_terminal(appwrite_sdk, "fn", created["$id"])["status"] == "ready"
+    assert wait_built(appwrite_sdk, "fn", created["$id"])["status"] == "ready"
     assert appwrite_sdk.list_deployments("fn")["total"] == 1
     assert appwrite_sdk.get_deployment_download("fn", created["$id"]) == archive.read_bytes()
 
     original = archive.read_bytes()
     url = f"/functions/fn/deployments/{created['$id']}/download"
-    with http(local_server) as client:
+    with api_client(local_server) as client:
         whole = client.get(url)
         assert whole.status_code == 200 and whole.headers["content-type"] == "application/gzip"
         assert whole.headers["content-disposition"] == f'attachment; filename="{created["$id"]}.tar.gz"'
@@ -119,10 +84,10 @@ def test_chunked_upload_and_download_round_trip(appwrite_sdk: Any, local_server:
 
 def test_inactive_upload_waits_for_patch(appwrite_sdk: Any) -> None:
     create_function(appwrite_sdk)
-    first = deploy(appwrite_sdk)
-    wait_terminal(appwrite_sdk, "fn", first["$id"])
-    second = deploy(appwrite_sdk, activate=False)
-    assert wait_terminal(appwrite_sdk, "fn", second["$id"])["status"] == "ready"
+    first = upload(appwrite_sdk)
+    wait_built(appwrite_sdk, "fn", first["$id"])
+    second = upload(appwrite_sdk, activate=False)
+    assert wait_built(appwrite_sdk, "fn", second["$id"])["status"] == "ready"
     assert appwrite_sdk.get("fn")["deployment"] == first["$id"]
     function = appwrite_sdk.update_deployment("fn", second["$id"])
     assert function["deployment"] == second["$id"] and "vars" in function
@@ -131,13 +96,13 @@ def test_inactive_upload_waits_for_patch(appwrite_sdk: Any) -> None:
 
 def test_patch_needs_a_ready_build(appwrite_sdk: Any, local_server: Any) -> None:
     create_function(appwrite_sdk)
-    broken = deploy(appwrite_sdk, commands="exit 3")
-    assert wait_terminal(appwrite_sdk, "fn", broken["$id"])["status"] == "failed"
+    broken = upload(appwrite_sdk, commands="exit 3")
+    assert wait_built(appwrite_sdk, "fn", broken["$id"])["status"] == "failed"
     with pytest.raises(AppwriteException) as error:
         appwrite_sdk.update_deployment("fn", broken["$id"])
     assert error.value.type == "build_not_ready" and error.value.code == 400
-    with http(local_server) as client:
-        part = make_archive({"main.py": MAIN_PY})
+    with api_client(local_server) as client:
+        part = make_archive()
         pending = client.post(
             "/functions/fn/deployments", data={"activate": "true"}, files={"code": ("code.tar.gz", part[:10])},
             headers={"Content-Range": f"bytes 0-9/{len(part)}"},
@@ -152,13 +117,13 @@ def test_patch_needs_a_ready_build(appwrite_sdk: Any, local_server: Any) -> None
 def test_rebuild_copies_code_with_current_settings(appwrite_sdk: Any) -> None:
     create_function(appwrite_sdk, entrypoint="other.py")
     files = {"main.py": MAIN_PY, "other.py": MAIN_PY}
-    source = deploy(appwrite_sdk, files=files, entrypoint="main.py")
-    assert wait_terminal(appwrite_sdk, "fn", source["$id"])["status"] == "ready"
+    source = upload(appwrite_sdk, files=files, entrypoint="main.py")
+    assert wait_built(appwrite_sdk, "fn", source["$id"])["status"] == "ready"
     assert appwrite_sdk.create_build("fn", source["$id"]) == b""  # 204: no body, no id
     listed = appwrite_sdk.list_deployments("fn", [Query.order_desc("$createdAt"), Query.limit(1)])
     rebuilt = listed["deployments"][0]
     assert rebuilt["$id"] != source["$id"] and rebuilt["entrypoint"] == "other.py"
-    done = wait_terminal(appwrite_sdk, "fn", rebuilt["$id"])
+    done = wait_built(appwrite_sdk, "fn", rebuilt["$id"])
     assert done["status"] == "ready", done["buildLogs"]
     assert appwrite_sdk.get_deployment_download("fn", rebuilt["$id"]) == appwrite_sdk.get_deployment_download("fn", source["$id"])
     assert appwrite_sdk.get("fn")["deployment"] == rebuilt["$id"]  # `activate` was copied
@@ -169,14 +134,14 @@ def test_rebuild_copies_code_with_current_settings(appwrite_sdk: Any) -> None:
 
 def test_cancel_kills_the_build(appwrite_sdk: Any) -> None:
     create_function(appwrite_sdk)
-    slow = deploy(appwrite_sdk, commands="echo started; sleep 60")
+    slow = upload(appwrite_sdk, commands="echo started; sleep 60")
     wait_until(lambda: appwrite_sdk.get_deployment("fn", slow["$id"])["status"] == "building", timeout=20, what="build to start")
     build = appwrite_sdk.update_deployment_build("fn", slow["$id"])
     assert build["status"] == "canceled" and build["deploymentId"] == slow["$id"]
     assert appwrite_sdk.get_deployment("fn", slow["$id"])["status"] == "canceled"
     # a second, fast deployment builds while the canceled one stays canceled and never activates
-    quick = deploy(appwrite_sdk, activate=False)
-    assert wait_terminal(appwrite_sdk, "fn", quick["$id"])["status"] == "ready"
+    quick = upload(appwrite_sdk, activate=False)
+    assert wait_built(appwrite_sdk, "fn", quick["$id"])["status"] == "ready"
     assert appwrite_sdk.get_deployment("fn", slow["$id"])["status"] == "canceled"
     assert appwrite_sdk.get("fn")["deployment"] == ""
     with pytest.raises(AppwriteException) as error:
@@ -186,8 +151,8 @@ def test_cancel_kills_the_build(appwrite_sdk: Any) -> None:
 
 def test_delete_clears_active_deployment_and_files(appwrite_sdk: Any, local_server: Any) -> None:
     create_function(appwrite_sdk)
-    created = deploy(appwrite_sdk)
-    wait_terminal(appwrite_sdk, "fn", created["$id"])
+    created = upload(appwrite_sdk)
+    wait_built(appwrite_sdk, "fn", created["$id"])
     data = local_server.data_dir
     assert any(data.joinpath("code").rglob(f"{created['$id']}*"))
     assert appwrite_sdk.delete_deployment("fn", created["$id"]) == b""
@@ -203,9 +168,9 @@ def test_delete_clears_active_deployment_and_files(appwrite_sdk: Any, local_serv
 def test_list_queries_and_search(appwrite_sdk: Any, local_server: Any) -> None:
     create_function(appwrite_sdk)
     files = {"main.py": MAIN_PY, "alpha.py": MAIN_PY, "beta.py": MAIN_PY}
-    ids = [deploy(appwrite_sdk, files=files, entrypoint=name, activate=False)["$id"] for name in ("main.py", "alpha.py", "beta.py")]
+    ids = [upload(appwrite_sdk, files=files, entrypoint=name, activate=False)["$id"] for name in ("main.py", "alpha.py", "beta.py")]
     for deployment_id in ids:
-        wait_terminal(appwrite_sdk, "fn", deployment_id)
+        wait_built(appwrite_sdk, "fn", deployment_id)
     everything = appwrite_sdk.list_deployments("fn")
     assert [d["$id"] for d in everything["deployments"]] == ids and everything["total"] == 3
     only = appwrite_sdk.list_deployments("fn", [Query.equal("entrypoint", "alpha.py")])
@@ -218,7 +183,7 @@ def test_list_queries_and_search(appwrite_sdk: Any, local_server: Any) -> None:
     with pytest.raises(AppwriteException) as error:
         appwrite_sdk.list_deployments("fn", [Query.equal("status", "ready")])
     assert error.value.code == 400 and "status" in error.value.message
-    with http(local_server) as client:
+    with api_client(local_server) as client:
         empty = client.get("/functions/fn/deployments", params={"search": ""})
         assert empty.status_code == 400 and empty.json()["type"] == "general_argument_invalid"
         assert client.get("/functions/missing/deployments").json()["type"] == "function_not_found"
@@ -228,8 +193,8 @@ def test_list_queries_and_search(appwrite_sdk: Any, local_server: Any) -> None:
 def test_deployment_of_another_function_is_not_found(appwrite_sdk: Any) -> None:
     create_function(appwrite_sdk, "one")
     create_function(appwrite_sdk, "two")
-    created = deploy(appwrite_sdk, "one")
-    wait_terminal(appwrite_sdk, "one", created["$id"])
+    created = upload(appwrite_sdk, "one")
+    wait_built(appwrite_sdk, "one", created["$id"])
     for call in (appwrite_sdk.get_deployment, appwrite_sdk.update_deployment, appwrite_sdk.delete_deployment, appwrite_sdk.get_deployment_download):
         with pytest.raises(AppwriteException) as error:
             call("two", created["$id"])

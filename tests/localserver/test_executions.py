@@ -170,14 +170,15 @@ def test_response_model_matches_spec(env: dict[str, Any]) -> None:
     assert list(execution) == list(schema["properties"])
 
 
-def test_fnsync_exec_prints_status_headers_and_body(env: dict[str, Any], tmp_path: Any) -> None:
+def test_fnsync_exec_prints_status_headers_and_body(env: dict[str, Any], tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     from click.testing import CliRunner
 
     from syncer.cli import cli
 
     server = env["server"]
     environ = {"APPWRITE_ENDPOINT": server.endpoint, "APPWRITE_PROJECT_ID": server.project, "APPWRITE_API_KEY": server.api_key, "NO_COLOR": "1"}
-    args = ["exec", "api", "-f", str(tmp_path / "none.yaml"), "-X", "put", "-p", "/?x=1", "-d", '{"a":1}', "-H", "content-type: application/json"]
+    monkeypatch.chdir(tmp_path)  # no functions.yaml here: exec needs no manifest when the connection is in the environment
+    args = ["exec", "api", "-X", "put", "-p", "/?x=1", "-d", '{"a":1}', "-H", "content-type: application/json"]
     result = CliRunner().invoke(cli, args, env=environ)
     assert result.exit_code == 0, result.output
     assert "completed 201" in result.output
@@ -185,9 +186,12 @@ def test_fnsync_exec_prints_status_headers_and_body(env: dict[str, Any], tmp_pat
     body = json.loads(result.output.strip().splitlines()[-1])
     assert (body["method"], body["query"], body["body"]) == ("PUT", {"x": "1"}, {"a": 1})
     assert server.api_key not in result.output
-    queued = CliRunner().invoke(cli, ["exec", "api", "-f", str(tmp_path / "none.yaml"), "--async"], env=environ)
+    queued = CliRunner().invoke(cli, ["exec", "api", "--async"], env=environ)
     assert queued.exit_code == 0 and "waiting" in queued.output
-    failed = CliRunner().invoke(cli, ["exec", "api", "-f", str(tmp_path / "none.yaml"), "-p", "/throw"], env=environ)
+    failed = CliRunner().invoke(cli, ["exec", "api", "-p", "/throw"], env=environ)
     assert failed.exit_code == 1 and "failed 500" in failed.output
-    bad = CliRunner().invoke(cli, ["exec", "api", "-f", str(tmp_path / "none.yaml"), "-H", "nocolon"], env=environ)
+    bad = CliRunner().invoke(cli, ["exec", "api", "-H", "nocolon"], env=environ)
     assert bad.exit_code != 0 and "NAME:VALUE" in bad.output
+    # A manifest named explicitly must exist: a typo is an error, not a silent run without it.
+    missing = CliRunner().invoke(cli, ["exec", "api", "-f", str(tmp_path / "none.yaml")], env=environ)
+    assert missing.exit_code == 1 and "manifest not found" in missing.output

@@ -12,13 +12,13 @@ from appwrite.enums.runtime import Runtime
 from appwrite.exception import AppwriteException
 from appwrite.query import Query
 
-from tests.conftest import LocalServer, start_local_server
+from tests.conftest import LocalServer
+from tests.localserver.support import api_client, running_server
 
 
 @pytest.fixture
 def raw(local_server: LocalServer) -> Iterator[httpx.Client]:
-    headers = {"X-Appwrite-Project": local_server.project, "X-Appwrite-Key": local_server.api_key}
-    with httpx.Client(base_url=local_server.endpoint, headers=headers) as client:
+    with api_client(local_server) as client:
         yield client
 
 
@@ -206,20 +206,15 @@ def test_runtimes_and_specifications(appwrite_sdk: Any) -> None:
 
 
 def test_runtime_allow_list(tmp_path: Any) -> None:
-    server, runner = start_local_server(tmp_path / "data", runtimes=("python-3.12", "node-22"))
-    try:
-        headers = {"X-Appwrite-Project": server.project, "X-Appwrite-Key": server.api_key}
-        with httpx.Client(base_url=server.endpoint, headers=headers) as raw:
-            listed = raw.get("/functions/runtimes").json()
-            assert [r["$id"] for r in listed["runtimes"]] == ["node-22", "python-3.12"] and listed["total"] == 2
-            response = raw.post("/functions", json={"functionId": "f", "name": "F", "runtime": "php-8.3"})
-            assert response.status_code == 404 and response.json()["type"] == "function_runtime_unsupported"
-            assert raw.post("/functions", json={"functionId": "f", "name": "F", "runtime": "node-22"}).status_code == 201
-            response = raw.put("/functions/f", json={"name": "F", "runtime": "php-8.3"})
-            assert response.status_code == 404 and response.json()["type"] == "function_runtime_unsupported"
-            assert raw.get("/functions").json()["total"] == 1
-    finally:
-        runner.stop()
+    with running_server(tmp_path / "data", runtimes=("python-3.12", "node-22")) as (server, _), api_client(server) as raw:
+        listed = raw.get("/functions/runtimes").json()
+        assert [r["$id"] for r in listed["runtimes"]] == ["node-22", "python-3.12"] and listed["total"] == 2
+        response = raw.post("/functions", json={"functionId": "f", "name": "F", "runtime": "php-8.3"})
+        assert response.status_code == 404 and response.json()["type"] == "function_runtime_unsupported"
+        assert raw.post("/functions", json={"functionId": "f", "name": "F", "runtime": "node-22"}).status_code == 201
+        response = raw.put("/functions/f", json={"name": "F", "runtime": "php-8.3"})
+        assert response.status_code == 404 and response.json()["type"] == "function_runtime_unsupported"
+        assert raw.get("/functions").json()["total"] == 1
 
 
 def test_delete_cascades_to_children(raw: httpx.Client, local_server: LocalServer) -> None:

@@ -6,13 +6,13 @@ import json
 from typing import Any
 from urllib.parse import quote
 
-import httpx
 import pytest
 from appwrite.query import Query
 
 from localserver.errors import AppwriteError
 from localserver.queries import apply_queries, matches_search, parse_queries
 from tests.conftest import LocalServer
+from tests.localserver.support import api_client
 
 SCHEMA: dict[str, type] = {"name": str, "timeout": int, "enabled": bool, "tags": list}
 DOCS: list[dict[str, Any]] = [
@@ -122,8 +122,7 @@ def test_search(text: str, term: str, hit: bool) -> None:
 
 @pytest.mark.parametrize("style", ["queries[]", "queries[{n}]", "queries"])
 def test_url_encodings(local_server: LocalServer, style: str) -> None:
-    headers = {"X-Appwrite-Project": local_server.project, "X-Appwrite-Key": local_server.api_key}
-    with httpx.Client(base_url=local_server.endpoint, headers=headers) as raw:
+    with api_client(local_server) as raw:
         for index in range(4):
             raw.post("/functions", json={"functionId": f"f{index}", "name": f"F{index}", "runtime": "python-3.12"})
         queries = [Query.order_desc("$id"), Query.limit(2), Query.offset(1)]

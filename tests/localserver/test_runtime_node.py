@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,27 +10,15 @@ import pytest
 
 from localserver.runtime.protocol import LOG_LIMIT
 from tests.functions.deploy import create_and_deploy, deploy
-from tests.functions.harness import sdk, server_at
+from tests.localserver.support import run, runtime_env
 
 RUNTIME = "node-20.0"
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    os.environ["FNSYNC_SERVER_SECRET"] = "must-not-leak"
-    try:
-        with server_at(tmp_path_factory.mktemp("node") / "data") as (server, runner):
-            functions = sdk(server)
-            functions.create("api", "api", RUNTIME, entrypoint="index.js", timeout=2)
-            functions.create_variable("api", "MY_VAR", "node value")
-            deploy(functions, "api", "node-api", "index.js")
-            yield {"server": server, "runner": runner, "functions": functions}
-    finally:
-        os.environ.pop("FNSYNC_SERVER_SECRET", None)
-
-
-def run(env: dict[str, Any], path: str, **kwargs: Any) -> dict[str, Any]:
-    return env["functions"].create_execution("api", path=path, **kwargs)
+    with runtime_env(tmp_path_factory, RUNTIME, "node-api", "index.js", variable="node value", timeout=2) as ready:
+        yield ready
 
 
 def test_json_api_gets_the_request(env: dict[str, Any]) -> None:

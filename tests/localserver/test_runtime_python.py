@@ -12,27 +12,16 @@ import pytest
 
 from localserver.runtime.protocol import LOG_LIMIT
 from tests.functions.deploy import create_and_deploy, deploy
-from tests.functions.harness import app_context, sdk, server_at
+from tests.functions.harness import app_context
+from tests.localserver.support import run, runtime_env
 
 RUNTIME = "python-3.12"
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    os.environ["FNSYNC_SERVER_SECRET"] = "must-not-leak"  # the server's own environment
-    try:
-        with server_at(tmp_path_factory.mktemp("py") / "data") as (server, runner):
-            functions = sdk(server)
-            functions.create("api", "api", RUNTIME, execute=["any"], entrypoint="src/main.py", timeout=3)
-            functions.create_variable("api", "MY_VAR", "my value")
-            deploy(functions, "api", "python-api", "src/main.py")
-            yield {"server": server, "runner": runner, "functions": functions}
-    finally:
-        os.environ.pop("FNSYNC_SERVER_SECRET", None)
-
-
-def run(env: dict[str, Any], path: str, **kwargs: Any) -> dict[str, Any]:
-    return env["functions"].create_execution("api", path=path, **kwargs)
+    with runtime_env(tmp_path_factory, RUNTIME, "python-api", "src/main.py", variable="my value", execute=["any"], timeout=3) as ready:
+        yield ready
 
 
 def test_json_api_gets_the_request(env: dict[str, Any]) -> None:
@@ -174,3 +163,30 @@ def test_variable_change_restarts_the_worker(env: dict[str, Any]) -> None:
         assert json.loads(run(env, "/")["responseBody"])["pid"] != before
     finally:
         functions.update_variable("api", variable["$id"], "MY_VAR", "my value")
+
+
+def test_runtime_settings_change_retires_the_worker(env: dict[str, Any]) -> None:
+    """As Appwrite destroys the warm runtime: a new specification, runtime or timeout cold-starts the next run."""
+    functions = env["functions"]
+    executor = app_context(env["runner"]).services["executions"].executor
+    create_and_deploy(functions, "resize", RUNTIME, "python-misc", "main.py")
+
+    def pid() -> int:
+        return int(json.loads(functions.create_execution("resize")["responseBody"])["pid"])
+
+    warm = pid()
+    functions.update("resize", "resize", timeout=15)  # nothing the runtime depends on changed
+    assert pid() == warm and executor.worker_pids("resize") == [warm]
+    for change in ({"specification": "s-1vcpu-1gb"}, {"timeout": 20}, {"runtime": "python-3.11", "timeout": 20}):
+        settings = {"specification": "s-1vcpu-1gb", "timeout": 15, **change}
+        functions.update("resize", "resize", **settings)
+        assert executor.worker_pids("resize") == []
+        with pytest.raises(ProcessLookupError):
+            os.kill(warm, 0)  # gone as soon as the update answered, not at the next execution
+        fresh = pid()
+        assert fresh != warm
+        warm = fresh
+    functions.delete("resize")
+    assert executor.worker_pids("resize") == []
+    with pytest.raises(ProcessLookupError):
+        os.kill(warm, 0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import httpx
 import pytest
 
 from tests.conftest import LocalServer
+from tests.localserver.support import api_client
 
 SPEC = Path(__file__).resolve().parents[2].parent / "shared" / "appwrite" / "openapi-1.6.x-server.json"
 JSON_TYPES: dict[str, tuple[type, ...]] = {
@@ -51,12 +53,11 @@ def check(value: Any, schema: dict[str, Any], where: str) -> None:
 
 
 @pytest.fixture
-def raw(local_server: LocalServer) -> httpx.Client:
-    headers = {"X-Appwrite-Project": local_server.project, "X-Appwrite-Key": local_server.api_key}
-    client = httpx.Client(base_url=local_server.endpoint, headers=headers)
-    client.post("/functions", json={"functionId": "fn", "name": "Fn", "runtime": "python-3.12", "execute": ["any"], "events": ["users.*.create"], "scopes": ["users.read"]})
-    client.post("/functions/fn/variables", json={"key": "A", "value": "1"})
-    return client
+def raw(local_server: LocalServer) -> Iterator[httpx.Client]:
+    with api_client(local_server) as client:
+        client.post("/functions", json={"functionId": "fn", "name": "Fn", "runtime": "python-3.12", "execute": ["any"], "events": ["users.*.create"], "scopes": ["users.read"]})
+        client.post("/functions/fn/variables", json={"key": "A", "value": "1"})
+        yield client
 
 
 @pytest.mark.parametrize(

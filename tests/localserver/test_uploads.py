@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,38 +9,21 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import start_local_server
 from tests.helpers import wait_until
-
-MAIN_PY = b"def main(context):\n    return context.res.text('hi')\n"
-
-
-def make_archive(files: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
+from tests.localserver.support import MAIN_PY, api_client, make_archive, post_function, running_server
 
 
 @pytest.fixture
 def small_server(tmp_path: Path) -> Iterator[Any]:
     """A server whose size limit is 64 KiB, so oversized uploads are cheap to make."""
-    server, runner = start_local_server(tmp_path / "data", size_limit=64 * 1024)
-    try:
+    with running_server(tmp_path / "data", size_limit=64 * 1024) as (server, _):
         yield server
-    finally:
-        runner.stop()
 
 
 @pytest.fixture
 def client(small_server: Any) -> Iterator[httpx.Client]:
-    headers = {"X-Appwrite-Project": small_server.project, "X-Appwrite-Key": small_server.api_key}
-    with httpx.Client(base_url=small_server.endpoint, headers=headers, timeout=30) as http:
-        created = http.post("/functions", json={"functionId": "fn", "name": "Fn", "runtime": "python-3.11", "entrypoint": "main.py"})
-        assert created.status_code == 201, created.text
+    with api_client(small_server) as http:
+        post_function(http)
         yield http
 
 
@@ -60,12 +41,12 @@ def upload(client: httpx.Client, data: dict[str, str] | None = None, code: tuple
 @pytest.mark.parametrize(
     ("data", "code", "headers", "status", "type_", "message"),
     [
-        ({"activate": "true"}, ("code.zip", make_archive({"main.py": MAIN_PY})), {}, 400, "storage_file_type_unsupported", None),
+        ({"activate": "true"}, ("code.zip", make_archive()), {}, 400, "storage_file_type_unsupported", None),
         ({"activate": "true"}, ("code.tar.gz", b""), {}, 400, "storage_file_empty", None),
         ({"activate": "true"}, None, {}, 400, "storage_file_empty", None),
-        ({}, ("code.tar.gz", make_archive({"main.py": MAIN_PY})), {}, 400, "general_argument_invalid", 'Param "activate" is not optional.'),
-        ({"activate": "maybe"}, ("code.tar.gz", make_archive({"main.py": MAIN_PY})), {}, 400, "general_argument_invalid", "Invalid `activate` param: Value must be a valid boolean"),
-        ({"activate": "1", "entrypoint": ""}, ("code.tar.gz", make_archive({"main.py": MAIN_PY})), {}, 400, "general_argument_invalid", None),
+        ({}, ("code.tar.gz", make_archive()), {}, 400, "general_argument_invalid", 'Param "activate" is not optional.'),
+        ({"activate": "maybe"}, ("code.tar.gz", make_archive()), {}, 400, "general_argument_invalid", "Invalid `activate` param: Value must be a valid boolean"),
+        ({"activate": "1", "entrypoint": ""}, ("code.tar.gz", make_archive()), {}, 400, "general_argument_invalid", None),
         ({"activate": "true"}, ("code.tar.gz", b"x" * (64 * 1024 + 1)), {}, 400, "storage_invalid_file_size", None),
         ({"activate": "true"}, ("code.tar.gz", b"x" * 100), {"Content-Range": f"bytes 0-99/{10**6}"}, 400, "storage_invalid_file_size", None),
         ({"activate": "true"}, ("code.tar.gz", b"x" * 100), {"Content-Range": "bytes 50-10/100"}, 400, "storage_invalid_content_range", None),
@@ -86,7 +67,7 @@ def test_bad_upload_is_refused_and_changes_nothing(client: httpx.Client, small_s
 
 
 def test_function_must_exist_and_have_an_entrypoint(client: httpx.Client, small_server: Any) -> None:
-    archive = ("code.tar.gz", make_archive({"main.py": MAIN_PY}))
+    archive = ("code.tar.gz", make_archive())
     missing = client.post("/functions/nope/deployments", data={"activate": "true"}, files={"code": archive})
     assert (missing.status_code, missing.json()["type"]) == (404, "function_not_found")
     client.post("/functions", json={"functionId": "bare", "name": "Bare", "runtime": "python-3.11"})
@@ -97,7 +78,7 @@ def test_function_must_exist_and_have_an_entrypoint(client: httpx.Client, small_
 
 
 def test_cli_header_sets_type(client: httpx.Client) -> None:
-    response = upload(client, {"activate": "false"}, ("code.tar.gz", make_archive({"main.py": MAIN_PY})), **{"x-sdk-language": "cli"})
+    response = upload(client, {"activate": "false"}, ("code.tar.gz", make_archive()), **{"x-sdk-language": "cli"})
     assert response.status_code == 202 and response.json()["type"] == "cli" and response.json()["activate"] is False
 
 
@@ -125,7 +106,7 @@ def test_chunked_protocol_with_client_chosen_id(client: httpx.Client, small_serv
 
 
 def test_new_activating_upload_clears_older_flags(client: httpx.Client) -> None:
-    archive = ("code.tar.gz", make_archive({"main.py": MAIN_PY}))
+    archive = ("code.tar.gz", make_archive())
     first = upload(client, {"activate": "true"}, archive).json()
     second = upload(client, {"activate": "true"}, archive).json()
     assert client.get(f"/functions/fn/deployments/{first['$id']}").json()["activate"] is False

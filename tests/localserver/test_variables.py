@@ -10,14 +10,14 @@ import pytest
 from appwrite.exception import AppwriteException
 
 from tests.conftest import LocalServer
+from tests.localserver.support import api_client
 
 VARIABLE_KEYS = ["$id", "$createdAt", "$updatedAt", "key", "value", "resourceType", "resourceId"]
 
 
 @pytest.fixture
 def raw(local_server: LocalServer) -> Iterator[httpx.Client]:
-    headers = {"X-Appwrite-Project": local_server.project, "X-Appwrite-Key": local_server.api_key}
-    with httpx.Client(base_url=local_server.endpoint, headers=headers) as client:
+    with api_client(local_server) as client:
         client.post("/functions", json={"functionId": "fn", "name": "Fn", "runtime": "python-3.12"})
         client.post("/functions", json={"functionId": "other", "name": "Other", "runtime": "python-3.12"})
         yield client

@@ -8,54 +8,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from syncer.apply import make_plan, reconcile
 from syncer.client import AppwriteClient
 from syncer.manifest import ManifestError, load_manifest
-from syncer.manifest.models import Manifest
 from syncer.packaging import package_function
-from syncer.plan import Action, Plan, PlanError, PlanOptions
+from syncer.plan import Action, PlanError, PlanOptions
 from syncer.state import read_state
 from tests.conftest import LocalServer
-
-MAIN_PY = 'def main(context):\n    return context.res.json({"ok": True, "v": %d})\n'
-
-
-class Project:
-    """A manifest and its code folders in a temp dir, rewritten by tests to make one change at a time."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.functions: dict[str, dict[str, Any]] = {}
-        self.keep: list[str] = []
-
-    def add(self, fid: str, version: int = 1, **settings: Any) -> dict[str, Any]:
-        data: dict[str, Any] = {"name": fid.title(), "runtime": "python-3.12", "path": f"fn/{fid}", "entrypoint": "main.py"}
-        data.update(settings)
-        self.functions[fid] = data
-        self.code(fid, version)
-        return data
-
-    def code(self, fid: str, version: int) -> None:
-        folder = self.root / "fn" / fid
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "main.py").write_text(MAIN_PY % version)
-
-    @property
-    def path(self) -> Path:
-        return self.root / "functions.yaml"
-
-    def write(self) -> Path:
-        doc: dict[str, Any] = {"version": 1, "functions": self.functions}
-        if self.keep:
-            doc["prune"] = {"keep": self.keep}
-        self.path.write_text(yaml.safe_dump(doc, sort_keys=False))
-        return self.path
-
-    def load(self, environ: dict[str, str] | None = None) -> Manifest:
-        self.write()
-        return load_manifest(self.path, environ=environ or {})
+from tests.syncer.support import Project, addresses, open_client, plan_of
 
 
 @pytest.fixture
@@ -65,18 +26,8 @@ def project(tmp_path: Path) -> Project:
 
 @pytest.fixture
 async def client(local_server: LocalServer) -> AsyncIterator[AppwriteClient]:
-    async with AppwriteClient(local_server.endpoint, local_server.project, local_server.api_key) as c:
+    async with open_client(local_server) as c:
         yield c
-
-
-async def plan_of(manifest: Manifest, client: AppwriteClient, **options: Any) -> Plan:
-    with tempfile.TemporaryDirectory() as tmp:
-        plan, _, _ = await make_plan(manifest, client, PlanOptions(**options), work_dir=Path(tmp))
-    return plan
-
-
-def addresses(plan: Plan) -> list[tuple[str, str]]:
-    return [(c.address, c.action.value) for c in plan.changes]
 
 
 async def test_create_from_scratch(project: Project, client: AppwriteClient) -> None:

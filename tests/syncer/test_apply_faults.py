@@ -14,7 +14,7 @@ from syncer.apply import reconcile
 from syncer.client import AppwriteClient, RetryPolicy
 from tests.conftest import LocalServer
 from tests.faultproxy import FaultProxy
-from tests.syncer.test_apply_e2e import Project
+from tests.syncer.support import Project, open_client
 
 FAST_RETRY = RetryPolicy(max_attempts=6, base_delay=0.01, max_delay=0.2, max_elapsed=20)
 
@@ -27,7 +27,7 @@ def proxy(local_server: LocalServer) -> Iterator[FaultProxy]:
 
 @pytest.fixture
 async def direct(local_server: LocalServer) -> AsyncIterator[AppwriteClient]:
-    async with AppwriteClient(local_server.endpoint, local_server.project, local_server.api_key) as c:
+    async with open_client(local_server) as c:
         yield c
 
 

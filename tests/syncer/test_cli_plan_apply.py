@@ -6,13 +6,14 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+import yaml
+from click.testing import CliRunner
 
 from syncer.cli import cli
 from syncer.connection import resolve_connection
 from syncer.manifest.models import Manifest
 from tests.conftest import LocalServer
-from tests.syncer.test_apply_e2e import Project
+from tests.syncer.support import Project, fnsync, server_env
 
 
 @pytest.fixture
@@ -26,15 +27,7 @@ def project(tmp_path: Path) -> Project:
 
 @pytest.fixture
 def env(local_server: LocalServer) -> dict[str, str]:
-    return {
-        "APPWRITE_ENDPOINT": local_server.endpoint,
-        "APPWRITE_PROJECT_ID": local_server.project,
-        "APPWRITE_API_KEY": local_server.api_key,
-    }
-
-
-def fnsync(project: Project, env: dict[str, str], *args: str) -> Result:
-    return CliRunner().invoke(cli, [*args[:1], "-f", str(project.path), *args[1:]], env=env, catch_exceptions=False)
+    return server_env(local_server)
 
 
 def test_plan_apply_plan_cycle_with_detailed_exitcode(project: Project, env: dict[str, str]) -> None:
@@ -108,6 +101,48 @@ def test_saved_plan_refused_when_code_or_manifest_changed(project: Project, env:
     project.code("api", 5)
     stale = fnsync(project, env, "apply", str(planfile))
     assert stale.exit_code == 1 and "the code of api changed" in stale.stderr
+
+
+def with_environments(project: Project) -> None:
+    doc = yaml.safe_load(project.path.read_text())
+    doc["environments"] = {
+        "staging": {"functions": {"cron": {"schedule": "*/5 * * * *"}}},
+        "production": {"functions": {"cron": {"schedule": "0 4 * * *"}}},
+    }
+    project.path.write_text(yaml.safe_dump(doc, sort_keys=False))
+
+
+def test_saved_plan_records_its_environment_and_apply_reuses_it(project: Project, env: dict[str, str], tmp_path: Path, appwrite_sdk) -> None:  # type: ignore[no-untyped-def]
+    with_environments(project)
+    planfile = tmp_path / "staging.plan"
+    assert fnsync(project, env, "plan", "--env", "staging", "--out", str(planfile)).exit_code == 0
+    assert json.loads(planfile.read_text())["environment"] == "staging"
+
+    other = fnsync(project, env, "apply", "--env", "production", str(planfile))
+    assert other.exit_code == 1
+    assert "was planned for environment staging, not --env production" in other.stderr
+    from_environ = fnsync(project, {**env, "FNSYNC_ENV": "production"}, "apply", str(planfile))
+    assert from_environ.exit_code == 1 and "not --env production" in from_environ.stderr
+    assert appwrite_sdk.list()["total"] == 0  # nothing applied
+
+    same = CliRunner().invoke(cli, ["apply", str(planfile)], env={**env, "FNSYNC_ENV": "staging"}, catch_exceptions=False)
+    assert same.exit_code == 0, same.output
+    assert "Environment staging of functions.yaml." in same.stderr  # no --env given: the plan's own environment
+    assert appwrite_sdk.get("cron")["schedule"] == "*/5 * * * *"
+
+
+def test_saved_plan_without_environment_refuses_one(project: Project, env: dict[str, str], tmp_path: Path, appwrite_sdk) -> None:  # type: ignore[no-untyped-def]
+    with_environments(project)
+    planfile = tmp_path / "base.plan"
+    assert fnsync(project, env, "plan", "--out", str(planfile)).exit_code == 0
+    assert json.loads(planfile.read_text())["environment"] is None
+    refused = fnsync(project, env, "apply", "--env", "staging", str(planfile))
+    assert refused.exit_code == 1
+    assert "was planned for the manifest as written (no --env), not --env staging" in refused.stderr
+    assert appwrite_sdk.list()["total"] == 0
+    applied = fnsync(project, env, "apply", str(planfile))
+    assert applied.exit_code == 0, applied.output
+    assert appwrite_sdk.get("cron")["schedule"] == "0 3 * * *"
 
 
 def test_failed_build_exits_1_with_its_log(project: Project, env: dict[str, str]) -> None:

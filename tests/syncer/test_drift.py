@@ -2,45 +2,40 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from click.testing import CliRunner, Result
 
-from syncer.cli import cli
 from syncer.drift import drift_report
 from syncer.plan import Action, Change, ChangeKind, Plan
+from syncer.secret_digests import RECORD_KEY
 from syncer.state import ServerState
 from tests.conftest import LocalServer
-from tests.syncer.test_apply_e2e import Project
+from tests.syncer.support import Project, fnsync, open_client, running_server, server_env
 
 
 @pytest.fixture
 def env(local_server: LocalServer) -> dict[str, str]:
-    return {
-        "APPWRITE_ENDPOINT": local_server.endpoint,
-        "APPWRITE_PROJECT_ID": local_server.project,
-        "APPWRITE_API_KEY": local_server.api_key,
-        "TOKEN": "s3cret-token-value",
-    }
+    return server_env(local_server, TOKEN="s3cret-token-value")
 
 
-def fnsync(project: Project, env: dict[str, str], *args: str) -> Result:
-    return CliRunner().invoke(cli, [*args[:1], "-f", str(project.path), *args[1:]], env=env, catch_exceptions=False)
-
-
-@pytest.fixture
-def applied(tmp_path: Path, env: dict[str, str]) -> Project:
-    p = Project(tmp_path / "project")
+def make_applied(root: Path, env: dict[str, str]) -> Project:
+    p = Project(root)
     p.add("api", variables={"MODE": "prod", "TOKEN": "${TOKEN}"})
     p.add("cron", path=None, entrypoint="", schedule="0 3 * * *")
     p.write()
     result = fnsync(p, env, "apply", "--yes")
     assert result.exit_code == 0, result.output
     return p
+
+
+@pytest.fixture
+def applied(tmp_path: Path, env: dict[str, str]) -> Project:
+    return make_applied(tmp_path / "project", env)
 
 
 def drift_json(project: Project, env: dict[str, str], *args: str) -> tuple[int, dict[str, Any]]:
@@ -188,3 +183,60 @@ def test_env_selects_the_environment_to_compare(applied: Project, env: dict[str,
     assert fnsync(applied, env, "drift", "--env", "staging").exit_code == 0
     base = fnsync(applied, env, "drift")  # the base manifest still says 03:00
     assert base.exit_code == 2 and 'on the server schedule is now "*/5 * * * *"; the manifest says "0 3 * * *"' in base.stdout
+
+
+def test_digest_record_alone_is_not_drift() -> None:
+    record = Change(
+        kind=ChangeKind.VARIABLE,
+        address=f"function.f.variable.{RECORD_KEY}",
+        action=Action.UPDATE,
+        before={"id": "v1", "value": "{}", "sensitive": False, "secret": False},
+        after={"value": '{"fnsync":1}', "sensitive": False, "secret": False},
+        reason="secret variables changed",
+        function_id="f",
+        key=RECORD_KEY,
+    )
+    rebuild = Change(
+        kind=ChangeKind.CODE,
+        address="function.f.code",
+        action=Action.REBUILD,
+        before={"deployment": "d1"},
+        after={"deployment": "d1", "activate": True},
+        reason="variable changes take effect after a rebuild",
+        function_id="f",
+    )
+    report = drift_report(Plan(changes=(record, rebuild)), ServerState())
+    assert report.items == () and not report.has_drift
+    mode = record.model_copy(update={"key": "MODE", "address": "function.f.variable.MODE"})
+    with_mode = drift_report(Plan(changes=(mode, record, rebuild)), ServerState())
+    assert [(i.kind, i.key) for i in with_mode.items] == [("variable", "MODE"), ("live", "")]
+
+
+async def edit_secret(server: LocalServer, function_id: str, key: str, value: str) -> None:
+    """Change a secret variable by hand, speaking 1.8 like the console does."""
+    async with open_client(server) as console:
+        await console.server_version()
+        variable = next(v for v in await console.list_variables(function_id) if v.key == key)
+        assert variable.secret
+        await console.update_variable(function_id, variable.id, key, value)
+
+
+def test_secret_changed_on_1_8_reports_only_the_secret(tmp_path: Path) -> None:
+    """On Appwrite 1.8 a hand-changed secret makes apply rewrite fnsync's digest record too; drift names the secret."""
+    with running_server(tmp_path / "server18", emulate_version="1.8.1") as server18:
+        env = server_env(server18, TOKEN="s3cret-token-value")
+        applied = make_applied(tmp_path / "project", env)
+        assert fnsync(applied, env, "drift").exit_code == 0
+        asyncio.run(edit_secret(server18, "api", "TOKEN", "typed-in-the-console"))
+
+        code, data = drift_json(applied, env)
+        assert code == 2
+        planned = {c["key"] for c in data["plan"]["changes"] if c["kind"] == "variable"}
+        assert planned == {"TOKEN", RECORD_KEY}  # apply would rewrite both...
+        variables = [i for i in data["drift"] if i["kind"] == "variable"]
+        assert [i["key"] for i in variables] == ["TOKEN"]  # ...but only the secret is drift
+        assert data["summary"]["variables"] == 1
+        text = fnsync(applied, env, "drift")
+        assert text.exit_code == 2 and RECORD_KEY not in text.stdout
+        assert "on the server variable TOKEN is now (sensitive)" in text.stdout
+        assert "secret changed on the server since fnsync recorded it" in text.stdout

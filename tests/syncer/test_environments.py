@@ -14,13 +14,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
 from localserver import ServerConfig
-from syncer.cli import cli
 from syncer.manifest import ManifestError, load_every_environment, load_manifest, parse_manifest_text
 from syncer.manifest.models import GitSettings, VariableValue
 from tests.conftest import LocalServer, _ThreadedUvicorn
+from tests.syncer import support
 
 MANIFEST = """\
 version: 1
@@ -436,7 +436,7 @@ def e2e(tmp_path: Path, servers: dict[str, LocalServer]) -> Path:
 
 def fnsync(manifest: Path, *args: str, fnsync_env: str | None = None) -> Result:
     environ = {"APPWRITE_API_KEY": API_KEY, "APPWRITE_ENDPOINT": None, "APPWRITE_PROJECT_ID": None, "FNSYNC_ENV": fnsync_env}
-    return CliRunner().invoke(cli, [args[0], "-f", str(manifest), *args[1:]], env=environ, catch_exceptions=False)  # type: ignore[arg-type]
+    return support.fnsync(manifest, environ, *args)
 
 
 def server_state(server: LocalServer) -> dict[str, object]:
@@ -547,12 +547,11 @@ environments:
 
 
 async def test_watch_keeps_its_environment_across_reloads_and_reads_dotenv_name(tmp_path: Path, local_server: LocalServer) -> None:
-    from syncer.client import AppwriteClient
     from syncer.watch import Watcher, WatchOptions
     from tests.helpers import async_wait_until
 
     path = write(tmp_path / "project", WATCHED)
-    async with AppwriteClient(local_server.endpoint, local_server.project, local_server.api_key) as client:
+    async with support.open_client(local_server) as client:
 
         async def server_has(timeout: int, greeting: str) -> bool:
             function = await client.get_function("api")

@@ -14,10 +14,8 @@ from typing import Any
 
 import pytest
 import yaml
-from click.testing import CliRunner, Result
+from click.testing import Result
 
-from syncer.cli import cli
-from syncer.client import AppwriteClient
 from syncer.importer.render import assign_env_names, dotenv_line, escape_literal, manifest_text
 from syncer.importer.model import ImportedFunction
 from syncer.importer.unpack import UnsafeArchiveError, unpack_archive
@@ -28,8 +26,9 @@ from syncer.plan import server_settings
 from syncer.packaging import code_hash_of_archive, package_function
 from syncer.manifest.models import FunctionSpec
 from syncer.state import read_active_code
-from tests.conftest import LocalServer, start_local_server
+from tests.conftest import LocalServer
 from tests.helpers import wait_until
+from tests.syncer.support import open_client, run_cli, running_server, server_env
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "appwrite-cli"
 
@@ -140,19 +139,15 @@ def build_varied_state(sdk: Any, work: Path) -> None:
 # --- helpers --------------------------------------------------------------------------------------------------
 
 
-def env_for(server: LocalServer) -> dict[str, str]:
-    return {"APPWRITE_ENDPOINT": server.endpoint, "APPWRITE_PROJECT_ID": server.project, "APPWRITE_API_KEY": server.api_key}
-
-
 def fnsync(*args: str, env: dict[str, str] | None = None) -> Result:
-    return CliRunner().invoke(cli, list(args), env=env or {}, catch_exceptions=False)
+    return run_cli(env or {}, *args)
 
 
 def snapshot(server: LocalServer) -> dict[str, Any]:
     """Every function's settings, variables and active code hash, as fnsync's planner sees them."""
 
     async def read() -> dict[str, Any]:
-        async with AppwriteClient(server.endpoint, server.project, server.api_key) as client:
+        async with open_client(server) as client:
             result: dict[str, Any] = {}
             for fn in await client.list_functions():
                 if is_reserved(fn.id):  # the apply lock `fnsync apply` keeps on the server
@@ -170,11 +165,8 @@ def snapshot(server: LocalServer) -> dict[str, Any]:
 
 @pytest.fixture
 def second_server(tmp_path: Path) -> Iterator[LocalServer]:
-    server, runner = start_local_server(tmp_path / "second-server")
-    try:
+    with running_server(tmp_path / "second-server") as server:
         yield server
-    finally:
-        runner.stop()
 
 
 # --- the round trip -------------------------------------------------------------------------------------------
@@ -187,7 +179,7 @@ def test_round_trip_import_plan_empty_then_apply_to_empty_server_matches(
     project = tmp_path / "project"
     manifest = project / "functions.yaml"
 
-    imported = fnsync("import", "--out", str(manifest), env=env_for(local_server))
+    imported = fnsync("import", "--out", str(manifest), env=server_env(local_server))
     assert imported.exit_code == 0, imported.output
     assert "does not round-trip" not in imported.output
 
@@ -212,21 +204,21 @@ def test_round_trip_import_plan_empty_then_apply_to_empty_server_matches(
     assert {k: v.value for k, v in loaded.functions["api"].variables.items()} == TRICKY_VALUES
     assert loaded.functions["on-signup"].variables["api_token"].value == "another secret"
 
-    plan = fnsync("plan", "-f", str(manifest), "--detailed-exitcode", env=env_for(local_server))
+    plan = fnsync("plan", "-f", str(manifest), "--detailed-exitcode", env=server_env(local_server))
     assert plan.exit_code == 0, plan.output
     assert "No changes" in plan.stdout
 
-    applied = fnsync("apply", "-f", str(manifest), "--yes", env=env_for(second_server))
+    applied = fnsync("apply", "-f", str(manifest), "--yes", env=server_env(second_server))
     assert applied.exit_code == 0, applied.output
     assert snapshot(second_server) == snapshot(local_server)
 
     # The copy now runs fnsync's own archives (and holds fnsync's apply lock function): importing it round-trips too.
     again = tmp_path / "again" / "functions.yaml"
-    reimported = fnsync("import", "--out", str(again), env=env_for(second_server))
+    reimported = fnsync("import", "--out", str(again), env=server_env(second_server))
     assert reimported.exit_code == 0, reimported.output
     assert "fnsync-lock" not in again.read_text()
     assert yaml.safe_load(again.read_text())["functions"] == data["functions"]
-    assert fnsync("plan", "-f", str(again), "--detailed-exitcode", env=env_for(second_server)).exit_code == 0
+    assert fnsync("plan", "-f", str(again), "--detailed-exitcode", env=server_env(second_server)).exit_code == 0
 
 
 def test_inline_values_keep_every_value_exact_and_write_no_env(tmp_path: Path, local_server: LocalServer, appwrite_sdk: Any) -> None:
@@ -234,20 +226,19 @@ def test_inline_values_keep_every_value_exact_and_write_no_env(tmp_path: Path, l
     for key, value in TRICKY_VALUES.items():
         appwrite_sdk.create_variable("api", key, value)
     manifest = tmp_path / "p" / "functions.yaml"
-    result = fnsync("import", "--out", str(manifest), "--inline-values", env=env_for(local_server))
+    result = fnsync("import", "--out", str(manifest), "--inline-values", env=server_env(local_server))
     assert result.exit_code == 0, result.output
     assert not (tmp_path / "p" / ".env").exists() and not (tmp_path / "p" / ".gitignore").exists()
     assert "s3cr3t-token" in manifest.read_text()
     loaded = load_manifest(manifest, environ={})
     assert {k: v.value for k, v in loaded.functions["api"].variables.items()} == TRICKY_VALUES
     assert not any(v.sensitive for v in loaded.functions["api"].variables.values())
-    plan = fnsync("plan", "-f", str(manifest), "--detailed-exitcode", env=env_for(local_server))
+    plan = fnsync("plan", "-f", str(manifest), "--detailed-exitcode", env=server_env(local_server))
     assert plan.exit_code == 0, plan.output
 
 
 def test_git_settings_round_trip(tmp_path: Path) -> None:
-    server, runner = start_local_server(tmp_path / "vcs-server", installations=("inst-1",))
-    try:
+    with running_server(tmp_path / "vcs-server", installations=("inst-1",)) as server:
         from appwrite.client import Client
         from appwrite.services.functions import Functions
 
@@ -257,24 +248,45 @@ def test_git_settings_round_trip(tmp_path: Path) -> None:
             provider_branch="main", provider_root_directory="functions/web", provider_silent_mode=True,
         )  # fmt: skip
         manifest = tmp_path / "functions.yaml"
-        result = fnsync("import", "--out", str(manifest), env=env_for(server))
+        result = fnsync("import", "--out", str(manifest), env=server_env(server))
         assert result.exit_code == 0, result.output
         git = yaml.safe_load(manifest.read_text())["functions"]["web"]["git"]
         assert git == {"installationId": "inst-1", "repositoryId": "repo-9", "branch": "main", "rootDirectory": "functions/web", "silentMode": True}
-        plan = fnsync("plan", "-f", str(manifest), "--detailed-exitcode", env=env_for(server))
+        plan = fnsync("plan", "-f", str(manifest), "--detailed-exitcode", env=server_env(server))
         assert plan.exit_code == 0, plan.output
-    finally:
-        runner.stop()
+
+
+def test_env_imports_from_that_environments_server(tmp_path: Path, local_server: LocalServer, appwrite_sdk: Any) -> None:
+    appwrite_sdk.create("a", "A", "python-3.12")
+    source = tmp_path / "src" / "functions.yaml"
+    source.parent.mkdir()
+    source.write_text(
+        f"version: 1\nendpoint: {local_server.endpoint}\nproject: no-such-project\nfunctions: {{}}\n"
+        f"environments:\n  live: {{project: {local_server.project}}}\n"
+    )
+    key_only = {"APPWRITE_API_KEY": local_server.api_key, "APPWRITE_ENDPOINT": None, "APPWRITE_PROJECT_ID": None}
+    out = tmp_path / "out" / "functions.yaml"
+
+    absent = run_cli(key_only, "import", "--env", "live", "-f", str(tmp_path / "absent.yaml"), "--out", str(out))
+    assert absent.exit_code == 1 and "--env live reads the server of that environment from a manifest" in absent.stderr
+    unknown = run_cli(key_only, "import", "--env", "nope", "-f", str(source), "--out", str(out))
+    assert unknown.exit_code == 1 and "nope" in unknown.stderr
+    assert not out.exists()
+
+    imported = run_cli(key_only, "import", "--env", "live", "-f", str(source), "--out", str(out))
+    assert imported.exit_code == 0, imported.output
+    written = yaml.safe_load(out.read_text())
+    assert list(written["functions"]) == ["a"] and written["project"] == local_server.project
 
 
 def test_target_imports_only_the_named_functions(tmp_path: Path, local_server: LocalServer, appwrite_sdk: Any) -> None:
     appwrite_sdk.create("a", "A", "python-3.12")
     appwrite_sdk.create("b", "B", "python-3.12", timeout=5)
     manifest = tmp_path / "functions.yaml"
-    result = fnsync("import", "--out", str(manifest), "--target", "b", env=env_for(local_server))
+    result = fnsync("import", "--out", str(manifest), "--target", "b", env=server_env(local_server))
     assert result.exit_code == 0, result.output
     assert list(yaml.safe_load(manifest.read_text())["functions"]) == ["b"]
-    plan = fnsync("plan", "-f", str(manifest), "--detailed-exitcode", "--target", "b", env=env_for(local_server))
+    plan = fnsync("plan", "-f", str(manifest), "--detailed-exitcode", "--target", "b", env=server_env(local_server))
     assert plan.exit_code == 0, plan.output
 
 
@@ -286,10 +298,10 @@ def test_archive_that_cannot_round_trip_is_imported_and_reported(tmp_path: Path,
     )
     deploy_with_sdk(appwrite_sdk, "junk", archive, entrypoint="main.py")
     manifest = tmp_path / "functions.yaml"
-    result = fnsync("import", "--out", str(manifest), env=env_for(local_server))
+    result = fnsync("import", "--out", str(manifest), env=server_env(local_server))
     assert result.exit_code == 0, result.output
     assert "does not round-trip" in result.stderr and "__pycache__/main.cpython-312.pyc" in result.stderr
-    plan = fnsync("plan", "-f", str(manifest), "--detailed-exitcode", env=env_for(local_server))
+    plan = fnsync("plan", "-f", str(manifest), "--detailed-exitcode", env=server_env(local_server))
     assert plan.exit_code == 2 and "code: deploy" in plan.stdout
 
 
@@ -303,26 +315,26 @@ def test_refuses_to_overwrite_manifest_or_code_folder_without_force(tmp_path: Pa
     project.mkdir()
     manifest = project / "functions.yaml"
     manifest.write_text("mine\n")
-    refused = fnsync("import", "--out", str(manifest), env=env_for(local_server))
+    refused = fnsync("import", "--out", str(manifest), env=server_env(local_server))
     assert refused.exit_code == 1 and "already exists" in refused.stderr and "--force" in refused.stderr
     assert manifest.read_text() == "mine\n" and not (project / "functions").exists()
 
     manifest.unlink()
     (project / "functions" / "api").mkdir(parents=True)
     (project / "functions" / "api" / "old.py").write_text("old")
-    refused = fnsync("import", "--out", str(manifest), env=env_for(local_server))
+    refused = fnsync("import", "--out", str(manifest), env=server_env(local_server))
     assert refused.exit_code == 1 and "not empty" in refused.stderr
     assert not manifest.exists() and (project / "functions" / "api" / "old.py").exists()
 
-    forced = fnsync("import", "--out", str(manifest), "--force", env=env_for(local_server))
+    forced = fnsync("import", "--out", str(manifest), "--force", env=server_env(local_server))
     assert forced.exit_code == 0, forced.output
     assert not (project / "functions" / "api" / "old.py").exists() and (project / "functions" / "api" / "main.py").exists()
-    assert fnsync("plan", "-f", str(manifest), "--detailed-exitcode", env=env_for(local_server)).exit_code == 0
+    assert fnsync("plan", "-f", str(manifest), "--detailed-exitcode", env=server_env(local_server)).exit_code == 0
 
 
 def test_unknown_target_is_an_error_and_writes_nothing(tmp_path: Path, local_server: LocalServer, appwrite_sdk: Any) -> None:
     appwrite_sdk.create("api", "API", "python-3.12")
-    result = fnsync("import", "--out", str(tmp_path / "p" / "functions.yaml"), "--target", "nope", env=env_for(local_server))
+    result = fnsync("import", "--out", str(tmp_path / "p" / "functions.yaml"), "--target", "nope", env=server_env(local_server))
     assert result.exit_code == 1 and "unknown --target: nope" in result.stderr
     assert not (tmp_path / "p").exists()
 
@@ -333,14 +345,14 @@ def test_existing_env_and_gitignore_are_extended_not_replaced(tmp_path: Path, lo
     (tmp_path / ".env").write_text("API_MODE=something else\nOTHER=1\n")
     (tmp_path / ".gitignore").write_text("node_modules/")
     manifest = tmp_path / "functions.yaml"
-    result = fnsync("import", "--out", str(manifest), env=env_for(local_server))
+    result = fnsync("import", "--out", str(manifest), env=server_env(local_server))
     assert result.exit_code == 0, result.output
     dotenv, _ = read_dotenv((tmp_path / ".env").read_text(), ".env")
     assert dotenv["API_MODE"] == "something else" and dotenv["OTHER"] == "1" and dotenv["API_MODE_2"] == "prod"
     assert yaml.safe_load(manifest.read_text())["functions"]["api"]["variables"] == {"MODE": "${API_MODE_2}"}
     assert (tmp_path / ".gitignore").read_text().splitlines()[0] == "node_modules/"
     assert ".env" in (tmp_path / ".gitignore").read_text().splitlines()
-    assert fnsync("plan", "-f", str(manifest), "--detailed-exitcode", env=env_for(local_server)).exit_code == 0
+    assert fnsync("plan", "-f", str(manifest), "--detailed-exitcode", env=server_env(local_server)).exit_code == 0
 
 
 # --- appwrite.json conversion -----------------------------------------------------------------------------------
@@ -426,7 +438,11 @@ def test_from_with_unknown_target_or_connection_flags(cli_project: Path, tmp_pat
     assert unknown.exit_code == 1 and "unknown --target: zzz" in unknown.stderr
     both = fnsync("import", "--from", str(cli_project / "appwrite.json"), "--out", str(out), "--endpoint", "http://x/v1")
     assert both.exit_code != 0 and "--from" in both.output  # a usage error (`fnsync` itself exits 1)
+    env_flag = fnsync("import", "--from", str(cli_project / "appwrite.json"), "--out", str(out), "--env", "staging")
+    assert env_flag.exit_code != 0 and "--from" in env_flag.output
     assert not out.exists()
+    from_environ = fnsync("import", "--from", str(cli_project / "appwrite.json"), "--out", str(out), env={"FNSYNC_ENV": "staging"})
+    assert from_environ.exit_code == 0, from_environ.output  # a CI-wide FNSYNC_ENV does not stop a conversion
 
 
 # --- units: quoting and archives ------------------------------------------------------------------------------

@@ -10,9 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
 
-from syncer.cli import cli
 from syncer.client import AppwriteClient
 from syncer.lock import (
     LOCK_FUNCTION_ID,
@@ -30,16 +28,12 @@ from syncer.lock import (
 )
 from tests.conftest import LocalServer
 from tests.helpers import wait_until
-from tests.syncer.test_apply_e2e import Project
+from tests.syncer.support import Project, fnsync, open_client, server_env
 
 
 @pytest.fixture
 def env(local_server: LocalServer) -> dict[str, str]:
-    return {
-        "APPWRITE_ENDPOINT": local_server.endpoint,
-        "APPWRITE_PROJECT_ID": local_server.project,
-        "APPWRITE_API_KEY": local_server.api_key,
-    }
+    return server_env(local_server)
 
 
 @pytest.fixture
@@ -52,16 +46,12 @@ def project(tmp_path: Path) -> Project:
 
 @pytest.fixture
 async def client(local_server: LocalServer) -> AsyncIterator[AppwriteClient]:
-    async with AppwriteClient(local_server.endpoint, local_server.project, local_server.api_key) as c:
+    async with open_client(local_server) as c:
         yield c
 
 
 def factory(server: LocalServer) -> Any:
-    return lambda: AppwriteClient(server.endpoint, server.project, server.api_key)
-
-
-def fnsync(project: Project, env: dict[str, str], *args: str) -> Result:
-    return CliRunner().invoke(cli, [*args[:1], "-f", str(project.path), *args[1:]], env=env, catch_exceptions=False)
+    return lambda: open_client(server)
 
 
 def lock_variables(sdk: Any) -> list[dict[str, Any]]:
@@ -277,3 +267,13 @@ def test_apply_refuses_when_the_server_changed_before_it_got_the_lock(
     assert result.exit_code == 1 and "the server changed since the plan was made" in result.stderr
     assert appwrite_sdk.get("api")["timeout"] == 20  # the shown plan (15 -> 40) was not applied over it
     assert lock_variables(appwrite_sdk) == []
+
+
+def test_a_manifest_may_not_declare_the_lock_function(project: Project, env: dict[str, str], appwrite_sdk: Any) -> None:
+    project.add(LOCK_FUNCTION_ID)
+    project.write()
+    for command in ("plan", "apply"):
+        refused = fnsync(project, env, command, "--yes") if command == "apply" else fnsync(project, env, command)
+        assert refused.exit_code == 1
+        assert f"functions.{LOCK_FUNCTION_ID}" in refused.stderr and "fnsync reserves it for its project lock" in refused.stderr
+    assert appwrite_sdk.list()["total"] == 0  # refused before anything was read or written

@@ -166,6 +166,15 @@ def test_invalid_function_ids(tmp_path: Path, function_id: str) -> None:
     assert (line, field) == (3, f"functions.{function_id}")
 
 
+def test_reserved_lock_function_id_is_refused_with_the_reason(tmp_path: Path) -> None:
+    from syncer.lock import LOCK_FUNCTION_ID
+
+    text = f"version: 1\nfunctions:\n  {LOCK_FUNCTION_ID}:\n    name: A\n    runtime: node-22\n  api:\n    name: B\n    runtime: node-22\n"
+    line, field, message = one_issue(tmp_path, text)
+    assert (line, field) == (3, f"functions.{LOCK_FUNCTION_ID}")
+    assert "fnsync reserves it for its project lock" in message and LOCK_FUNCTION_ID in message
+
+
 @pytest.mark.parametrize("function_id", ["a", "A.b-c_d", "9lives", "a" * 36])
 def test_valid_function_ids(tmp_path: Path, function_id: str) -> None:
     text = f'version: 1\nfunctions:\n  "{function_id}":\n    name: A\n    runtime: node-22\n'

@@ -10,25 +10,20 @@ from typing import Any
 
 import httpx
 import pytest
-from click.testing import CliRunner, Result
 
-from syncer.cli import cli
 from syncer.client.models import Deployment
 from syncer.history import source_of
 from syncer.lock import LOCK_FUNCTION_ID
-from tests.conftest import LocalServer, start_local_server
-from tests.localserver.test_deployments import MAIN_PY, deploy, make_archive, wait_terminal
-from tests.syncer.test_apply_e2e import Project
+from tests.conftest import LocalServer
+from tests.localserver.support import MAIN_PY, make_archive, upload, wait_built
+from tests.syncer.support import Project, fnsync, run_cli, running_server, server_env
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
     """One server for the module: the history below takes seconds of builds to make, so it is made once."""
-    server, runner = start_local_server(tmp_path_factory.mktemp("rollback") / "server-data")
-    try:
+    with running_server(tmp_path_factory.mktemp("rollback") / "server-data") as server:
         yield server
-    finally:
-        runner.stop()
 
 
 @pytest.fixture(scope="module")
@@ -41,11 +36,7 @@ def sdk(server: LocalServer) -> Any:
 
 @pytest.fixture(scope="module")
 def env(server: LocalServer) -> dict[str, str]:
-    return {"APPWRITE_ENDPOINT": server.endpoint, "APPWRITE_PROJECT_ID": server.project, "APPWRITE_API_KEY": server.api_key}
-
-
-def fnsync(project: Project, env: dict[str, str], *args: str) -> Result:
-    return CliRunner().invoke(cli, [*args[:1], "-f", str(project.path), *args[1:]], env=env, catch_exceptions=False)
+    return server_env(server)
 
 
 def apply_ok(project: Project, env: dict[str, str]) -> None:
@@ -90,10 +81,10 @@ def made(tmp_path_factory: pytest.TempPathFactory, env: dict[str, str], sdk: Any
     p.code("api", 2)
     apply_ok(p, env)
     v2 = appwrite_sdk.get("api")["deployment"]
-    manual = deploy(appwrite_sdk, "api", activate=False, entrypoint="main.py")["$id"]
-    assert wait_terminal(appwrite_sdk, "api", manual)["status"] == "ready"
+    manual = upload(appwrite_sdk, "api", activate=False, entrypoint="main.py")["$id"]
+    assert wait_built(appwrite_sdk, "api", manual)["status"] == "ready"
     failed = cli_upload(local_server, "api", "exit 3")
-    assert wait_terminal(appwrite_sdk, "api", failed)["status"] == "failed"
+    assert wait_built(appwrite_sdk, "api", failed)["status"] == "failed"
     p.code("api", 3)
     apply_ok(p, env)
     v3 = appwrite_sdk.get("api")["deployment"]
@@ -209,10 +200,27 @@ def test_rollback_needs_confirmation_without_a_terminal(history: History, env: d
 
 def test_works_without_a_manifest(history: History, env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)  # no functions.yaml here: the connection comes from the environment
-    listed = CliRunner().invoke(cli, ["deployments", "api", "--limit", "1"], env=env, catch_exceptions=False)
+    listed = run_cli(env, "deployments", "api", "--limit", "1")
     assert listed.exit_code == 0 and history.v3 in listed.stdout
-    missing = CliRunner().invoke(cli, ["deployments", "api", "-f", "absent.yaml"], env=env, catch_exceptions=False)
+    missing = run_cli(env, "deployments", "api", "-f", "absent.yaml")
     assert missing.exit_code == 1  # a named manifest must exist
+
+
+def test_env_selects_the_environment_whose_server_is_read(history: History, server: LocalServer, tmp_path: Path) -> None:
+    manifest = tmp_path / "functions.yaml"
+    manifest.write_text(
+        f"version: 1\nendpoint: {server.endpoint}\nproject: no-such-project\nfunctions: {{}}\n"
+        f"environments:\n  live: {{project: {server.project}}}\n"
+    )
+    key_only = {"APPWRITE_API_KEY": server.api_key, "APPWRITE_ENDPOINT": None, "APPWRITE_PROJECT_ID": None}
+    assert fnsync(manifest, key_only, "deployments", "api").exit_code == 1  # the manifest as written: another project
+    listed = fnsync(manifest, key_only, "deployments", "api", "--env", "live", "--json")
+    assert listed.exit_code == 0, listed.output
+    assert json.loads(listed.stdout)["active"] == history.v3
+    same = fnsync(manifest, key_only, "rollback", "api", "--env", "live", "--to", history.v3)
+    assert same.exit_code == 0 and "already active" in same.stderr
+    absent = run_cli(key_only, "deployments", "api", "--env", "live", "-f", str(tmp_path / "absent.yaml"))
+    assert absent.exit_code == 1 and "--env live needs a manifest" in absent.stderr
 
 
 def test_rollback_refuses_when_the_active_deployment_changed_meanwhile(

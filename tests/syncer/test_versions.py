@@ -20,9 +20,9 @@ from syncer.client.models import Variable
 from syncer.manifest.models import Manifest
 from syncer.plan import Plan, PlanError
 from syncer.secret_digests import RECORD_KEY, DigestRecord
-from tests.conftest import LocalServer, start_local_server
+from tests.conftest import LocalServer
 from tests.helpers import async_wait_until
-from tests.syncer.test_apply_e2e import Project, addresses, plan_of
+from tests.syncer.support import Project, addresses, fnsync, open_client, plan_of, run_all, run_cli, running_server, secret_project, server_env
 
 TOKEN = "tok-2f8e-very-secret"
 ENV = {"API_TOKEN": TOKEN}
@@ -30,31 +30,25 @@ ENV = {"API_TOKEN": TOKEN}
 
 @pytest.fixture(params=["1.6.2", "1.8.1"])
 def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LocalServer]:
-    running, runner = start_local_server(tmp_path / "server", emulate_version=request.param)
-    try:
+    with running_server(tmp_path / "server", emulate_version=request.param) as running:
         yield running
-    finally:
-        runner.stop()
 
 
 @pytest.fixture
 def server18(tmp_path: Path) -> Iterator[LocalServer]:
-    running, runner = start_local_server(tmp_path / "server18", emulate_version="1.8.1")
-    try:
+    with running_server(tmp_path / "server18", emulate_version="1.8.1") as running:
         yield running
-    finally:
-        runner.stop()
 
 
 @pytest.fixture
 async def client(server: LocalServer) -> AsyncIterator[AppwriteClient]:
-    async with AppwriteClient(server.endpoint, server.project, server.api_key) as c:
+    async with open_client(server) as c:
         yield c
 
 
 @pytest.fixture
 async def client18(server18: LocalServer) -> AsyncIterator[AppwriteClient]:
-    async with AppwriteClient(server18.endpoint, server18.project, server18.api_key) as c:
+    async with open_client(server18) as c:
         yield c
 
 
@@ -95,9 +89,8 @@ async def test_version_is_detected_once_and_parsed(server: LocalServer, client: 
 
 
 async def test_servers_older_than_1_6_are_refused(tmp_path: Path, project: Project) -> None:
-    old, runner = start_local_server(tmp_path / "old", emulate_version="1.5.0")
-    try:
-        async with AppwriteClient(old.endpoint, old.project, old.api_key) as client:
+    with running_server(tmp_path / "old", emulate_version="1.5.0") as old:
+        async with open_client(old) as client:
             with pytest.raises(UnsupportedServerVersion) as refused:
                 await client.server_version()
             assert "Appwrite 1.5.0" in str(refused.value) and "1.6.0 or newer" in str(refused.value)
@@ -107,8 +100,6 @@ async def test_servers_older_than_1_6_are_refused(tmp_path: Path, project: Proje
                 await reconcile(project.load(), client)
             assert client.stats.writes == 0
             assert await client.list_functions() == []  # nothing was created
-    finally:
-        runner.stop()
 
 
 @pytest.mark.parametrize(
@@ -208,7 +199,7 @@ async def test_secret_edited_outside_fnsync_is_noticed(server18: LocalServer, cl
     await apply_ok(manifest, client18)
     token = raw_variables(server18, "api")["TOKEN"]
 
-    async with AppwriteClient(server18.endpoint, server18.project, server18.api_key) as console:
+    async with open_client(server18) as console:
         await console.server_version()
         await console.update_variable("api", token["$id"], "TOKEN", "typed-in-the-console")
 
@@ -320,33 +311,21 @@ async def _status(client: AppwriteClient, deployment_id: str, wanted: str) -> bo
 
 def test_cli_on_1_8_saved_plans_and_secrets(tmp_path: Path, server18: LocalServer) -> None:
     """plan/apply/saved plans on 1.8 keep secrets out of every output, and a second plan shows no changes."""
-    from click.testing import CliRunner
-
-    from syncer.cli import cli
-    from tests.syncer.test_secrets import run_all
-
-    project = Project(tmp_path / "p")
-    project.add("api", variables={"TOKEN": "${API_TOKEN}", "PLAIN": "visible-value"})
-    project.write()
-    env = {
-        "APPWRITE_ENDPOINT": server18.endpoint,
-        "APPWRITE_PROJECT_ID": server18.project,
-        "APPWRITE_API_KEY": server18.api_key,
-        "API_TOKEN": TOKEN,
-    }
+    project = secret_project(tmp_path / "p")
+    env = server_env(server18, API_TOKEN=TOKEN)
     planfile = tmp_path / "plan.json"
     outputs = run_all(project, env, planfile)
     everything = "\n".join(outputs) + planfile.read_text()
     assert "visible-value" in everything and RECORD_KEY in everything
     assert TOKEN not in everything and server18.api_key not in everything
     assert raw_variables(server18, "api")["TOKEN"]["secret"] is True
-    quiet = CliRunner().invoke(cli, ["plan", "--detailed-exitcode", "-f", str(project.path)], env=env, catch_exceptions=False)
+    quiet = fnsync(project, env, "plan", "--detailed-exitcode")
     assert quiet.exit_code == 0, quiet.output
 
     env["API_TOKEN"] = "tok-rotated"
-    saved = CliRunner().invoke(cli, ["plan", "--out", str(planfile), "-f", str(project.path)], env=env, catch_exceptions=False)
+    saved = fnsync(project, env, "plan", "--out", str(planfile))
     assert saved.exit_code == 0 and "tok-rotated" not in planfile.read_text()
-    applied = CliRunner().invoke(cli, ["apply", str(planfile)], env=env, catch_exceptions=False)
+    applied = run_cli(env, "apply", str(planfile))  # the manifest path from the plan
     assert applied.exit_code == 0, applied.output
-    after = CliRunner().invoke(cli, ["plan", "--detailed-exitcode", "-f", str(project.path)], env=env, catch_exceptions=False)
+    after = fnsync(project, env, "plan", "--detailed-exitcode")
     assert after.exit_code == 0, after.output

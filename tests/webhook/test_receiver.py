@@ -4,11 +4,17 @@ the delivery log and health. Workers are off unless a test needs them, so nothin
 from __future__ import annotations
 
 import json
+import warnings
+from pathlib import Path
 
 from appwrite.services.functions import Functions
 
-from tests.webhook.conftest import Receiver, admin
+from localserver import ServerConfig
+from localserver import create_app as create_local_app
+from tests.conftest import LocalServer
+from tests.webhook.conftest import Receiver, admin, receiver_config
 from tests.webhook.support import SECRET, ZERO, encode, fixture, github_headers, push_payload, sign
+from webhook import create_app
 
 
 def _link(sdk: Functions, function_id: str, repo_id: str, branch: str = "main", root: str = "") -> None:
@@ -161,3 +167,30 @@ async def test_gitea_and_gitlab_routes(receiver: Receiver, appwrite_sdk: Functio
         tag = await client.post("/webhooks/gitlab", content=gl, headers={"X-Gitlab-Event": "Tag Push Hook", "X-Gitlab-Token": SECRET, "Idempotency-Key": "k1"})
         assert tag.status_code == 200 and "tag" in tag.json()["reason"]
         assert json.loads(tag.content)["delivery"] == "gitlab:k1"
+
+
+async def test_function_linked_after_the_last_refresh_is_not_ignored(receiver: Receiver, appwrite_sdk: Functions) -> None:
+    """The periodic index is stale here (refreshed hourly); a miss is re-read before the delivery is dropped."""
+    async with receiver(run_workers=False, link_refresh=3600, link_miss_ttl=0) as client:
+        body = encode(_push())
+        before = await client.post("/webhooks/github", content=body, headers=github_headers("push", body))
+        assert before.status_code == 200 and "no function is linked to repository 42" in before.json()["reason"]
+        _link(appwrite_sdk, "fn", "42")
+        after = await client.post("/webhooks/github", content=body, headers=github_headers("push", body))
+        assert after.status_code == 202 and after.json()["status"] == "queued", after.text
+
+
+async def test_delivery_log_rejects_bad_query_params(receiver: Receiver) -> None:
+    async with receiver(run_workers=False) as client:
+        for params in ({"limit": "0"}, {"limit": "1001"}, {"limit": "many"}, {"status": "bogus"}):
+            response = await client.get("/deliveries", params=params, headers=admin())
+            assert response.status_code == 400, (params, response.text)
+        assert (await client.get("/deliveries", params={"limit": "1000"}, headers=admin())).status_code == 200
+
+
+def test_apps_are_built_without_deprecation_warnings(local_server: LocalServer, tmp_path: Path) -> None:
+    """Litestar deprecations (inferred or default-style parameters) would become errors in Litestar 3."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        create_app(receiver_config(local_server, tmp_path / "webhook-data"))
+        create_local_app(ServerConfig(data_dir=tmp_path / "server-data", api_key="k" * 32))

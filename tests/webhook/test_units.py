@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -11,8 +12,10 @@ from pydantic import ValidationError
 
 from tests.webhook.fake_github import FakeGitHub
 from tests.webhook.support import SECRET, ZERO, Remote, encode, fixture, pull_request_payload, push_payload, sign
+from syncer.client.errors import AppwriteProtocolError
 from webhook.config import WebhookConfig, scrub
 from webhook.events import Ignored, JobRequest, classify
+from webhook.links import LinkIndex
 from webhook.mirror import GitError, MirrorCache
 from webhook.reporting import COMMENT_MARKER, FunctionReport, GitHubReporter
 from webhook.signatures import Provider, delivery_id, detect_provider, verify, verify_gitea, verify_github, verify_gitlab
@@ -293,3 +296,91 @@ async def test_reporter_failures_are_swallowed_and_no_token_posts_nothing() -> N
             await silent.statuses("o/r", "a" * 40, [FunctionReport("f", "pending", "x")])
             assert len(gh.state.requests) == count
         await asyncio.sleep(0)
+
+
+# --- the link index -----------------------------------------------------------------------------------------
+
+
+class _FunctionsOnServer:
+    """Stands in for AppwriteClient.list_functions: counts reads; can fail or hold a read until released."""
+
+    def __init__(self) -> None:
+        self.links: list[tuple[str, str]] = []
+        self.reads = 0
+        self.fail = False
+        self.hold: asyncio.Event | None = None
+
+    async def list_functions(self) -> list[SimpleNamespace]:
+        self.reads += 1
+        if self.hold is not None:
+            await self.hold.wait()
+        if self.fail:
+            raise AppwriteProtocolError("Appwrite is down")
+        return [SimpleNamespace(provider_repository_id=r, provider_branch=b) for r, b in self.links]
+
+
+def _index(server: _FunctionsOnServer, now: list[float], miss_ttl: float = 3.0) -> LinkIndex:
+    return LinkIndex(server, miss_ttl=miss_ttl, clock=lambda: now[0])  # type: ignore[arg-type]
+
+
+async def test_link_made_after_the_last_read_is_found_by_a_re_read() -> None:
+    server, now = _FunctionsOnServer(), [100.0]
+    links = _index(server, now)
+    assert await links.refresh() and server.reads == 1
+    server.links.append(("42", "main"))
+    now[0] += 0.5
+    assert links.linked("42", "main") is False  # the periodic index alone would drop the delivery ...
+    assert await links.check("42", "main") is True  # ... the check re-reads once before answering
+    assert server.reads == 2
+    assert await links.check("42", "main") is True and server.reads == 2  # a hit needs no read
+
+
+async def test_a_confirmed_miss_is_trusted_briefly_then_re_read() -> None:
+    server, now = _FunctionsOnServer(), [100.0]
+    links = _index(server, now, miss_ttl=3.0)
+    assert await links.check("7", "main") is False and server.reads == 1
+    now[0] += 1.0
+    assert await links.check("7", "main") is False and server.reads == 1  # cached miss: no read
+    assert await links.check("7", "dev") is False and server.reads == 2  # another pair is read afresh
+    server.links.append(("7", "main"))
+    now[0] += 2.5
+    assert await links.check("7", "main") is True and server.reads == 3
+
+
+async def test_misses_arriving_together_share_one_read() -> None:
+    server, now = _FunctionsOnServer(), [100.0]
+    links = _index(server, now)
+    server.hold = asyncio.Event()
+    checks = [asyncio.create_task(links.check(str(repo), "main")) for repo in range(5)]
+    await asyncio.sleep(0)
+    server.hold.set()
+    assert await asyncio.gather(*checks) == [False] * 5
+    assert server.reads == 1
+
+
+async def test_unreadable_appwrite_means_unknown_not_unrelated() -> None:
+    server, now = _FunctionsOnServer(), [100.0]
+    links = _index(server, now)
+    assert await links.refresh()
+    server.fail = True
+    now[0] += 0.5
+    assert await links.check("42", "main") is None  # the receiver queues; the worker decides
+    assert "Appwrite is down" in links.error
+    server.fail = False
+    assert await links.check("42", "main") is False
+
+
+async def test_an_older_read_landing_late_does_not_replace_a_newer_one() -> None:
+    server, now = _FunctionsOnServer(), [100.0]
+    links = _index(server, now)
+    gate = server.hold = asyncio.Event()
+    slow = asyncio.create_task(links.refresh())  # starts at t=100
+    await asyncio.sleep(0)
+    server.hold = None
+    server.links.append(("42", "main"))
+    now[0] = 101.0
+    assert await links.refresh() and links.linked("42", "main")
+    server.links.clear()  # what the slow read will report when it lands
+    gate.set()
+    assert await slow
+    assert links.linked("42", "main") is True
