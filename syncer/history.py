@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from syncer.client import AppwriteClient, AppwriteError, Query, is_not_found
 from syncer.client.models import Deployment, Function
-from syncer.lock import is_reserved
+from syncer.reserved import is_reserved
 from syncer.packaging import code_hash_from_header
 from syncer.state import HEADER_BYTES
 

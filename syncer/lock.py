@@ -13,7 +13,7 @@ deployed) carries at most one variable, `LOCK`, whose value is the holder's JSON
 - release: delete our variable by id (a 404 means it was already taken over: nothing of ours is left).
 
 Expiry compares the holder's wall clock (written in UTC) with the reader's, so hosts need roughly synced clocks.
-`syncer.state` hides the reserved function from plans, prune and unmanaged lists (`is_reserved`).
+`syncer.state` hides the reserved function from plans, prune and unmanaged lists (`syncer.reserved.is_reserved`).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from syncer.client.errors import AppwriteError, is_already_exists, is_not_found
 from syncer.client.models import Variable
 # Re-exported: defined apart so the manifest layer can refuse the id without importing the client.
-from syncer.reserved import LOCK_FUNCTION_ID as LOCK_FUNCTION_ID, is_reserved as is_reserved
+from syncer.reserved import LOCK_FUNCTION_ID
 
 if TYPE_CHECKING:
     from syncer.client import AppwriteClient

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict
 
 from syncer.client.errors import AppwriteResponseError
 from syncer.client.models import NEWER_FUNCTION_FIELDS, Function, Runtime, Specification
-from syncer.lock import is_reserved
+from syncer.reserved import is_reserved
 from syncer.manifest.models import Manifest
 from syncer.packaging import code_hash_from_header, code_hash_of_archive
 

@@ -28,7 +28,7 @@ from syncer.importer.unpack import (
     unpack_archive,
 )
 from syncer.importer.write import check_free, commit, make_draft
-from syncer.lock import is_reserved
+from syncer.reserved import is_reserved
 from syncer.manifest.models import FunctionSpec, Manifest
 from syncer.plan import SETTINGS_FIELDS, desired_settings, same_setting, server_settings
 from syncer.state import ServerState

@@ -6,7 +6,6 @@ A 1.8 server answers 1.8 models to new-format (or header-less) requests and 1.6 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -20,20 +19,17 @@ from pydantic import ValidationError
 from localserver.__main__ import local_server as local_server_command
 from localserver.config import ServerConfig
 from tests.conftest import LocalServer
-from tests.helpers import wait_until
+from tests.helpers import SPEC_18, openapi_spec, wait_until
 from tests.localserver import test_spec_shapes as spec16
 from tests.localserver.support import api_client, deployment_status, make_archive, post_deployment, post_function, running_server
 
-SPEC_18 = Path(__file__).resolve().parents[2].parent / "shared" / "appwrite" / "openapi-1.8.x-server-latest.json"
 OLD = {"X-Appwrite-Response-Format": "1.6.0"}
 NEW = {"X-Appwrite-Response-Format": "1.8.0"}
 
 
 @cache
 def schemas18() -> dict[str, Any]:
-    if not SPEC_18.exists():
-        pytest.skip(f"OpenAPI spec not found at {SPEC_18}")
-    spec = json.loads(SPEC_18.read_text())
+    spec = openapi_spec(SPEC_18)
     assert spec["info"]["version"] == "1.8.1"
     return spec["components"]["schemas"]
 

@@ -3,7 +3,6 @@ download (with ranges), activate, rebuild, cancel, delete, list queries and sear
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -13,10 +12,9 @@ from appwrite.exception import AppwriteException
 from appwrite.input_file import InputFile
 from appwrite.query import Query
 
-from tests.helpers import wait_until
+from tests.helpers import SPEC_16, openapi_spec, wait_until
 from tests.localserver.support import MAIN_PY, api_client, create_function, make_archive, upload, wait_built
 
-SPEC = Path(__file__).resolve().parents[2].parent / "shared" / "appwrite" / "openapi-1.6.x-server.json"
 
 
 def test_small_upload_builds_and_activates(appwrite_sdk: Any) -> None:
@@ -34,9 +32,7 @@ def test_small_upload_builds_and_activates(appwrite_sdk: Any) -> None:
 
 
 def test_models_match_the_openapi_spec(appwrite_sdk: Any, local_server: Any) -> None:
-    if not SPEC.is_file():
-        pytest.skip(f"spec not found at {SPEC}")
-    schemas = json.loads(SPEC.read_text())["components"]["schemas"]
+    schemas = openapi_spec(SPEC_16)["components"]["schemas"]
     create_function(appwrite_sdk)
     created = upload(appwrite_sdk)
     assert list(created) == list(schemas["deployment"]["properties"])

@@ -15,7 +15,7 @@ from appwrite.query import Query
 from localserver.clock import format_iso
 from tests.functions.deploy import create_and_deploy, deploy
 from tests.functions.harness import app_context, finished, sdk, server_at
-from tests.helpers import wait_until
+from tests.helpers import SPEC_16, openapi_spec, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -162,10 +162,7 @@ def test_sync_cap_gives_408_and_stores_failure(env: dict[str, Any]) -> None:
 
 
 def test_response_model_matches_spec(env: dict[str, Any]) -> None:
-    spec_path = __import__("pathlib").Path(__file__).resolve().parents[2].parent / "shared/appwrite/openapi-1.6.x-server.json"
-    if not spec_path.exists():
-        pytest.skip("spec not available")
-    schema = json.loads(spec_path.read_text())["components"]["schemas"]["execution"]
+    schema = openapi_spec(SPEC_16)["components"]["schemas"]["execution"]
     execution = env["functions"].create_execution("api", path="/text")
     assert list(execution) == list(schema["properties"])
 

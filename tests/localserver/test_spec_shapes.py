@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,8 +11,8 @@ import pytest
 
 from tests.conftest import LocalServer
 from tests.localserver.support import api_client
+from tests.helpers import SPEC_16, openapi_spec
 
-SPEC = Path(__file__).resolve().parents[2].parent / "shared" / "appwrite" / "openapi-1.6.x-server.json"
 JSON_TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
     "integer": (int,),
@@ -27,9 +25,7 @@ JSON_TYPES: dict[str, tuple[type, ...]] = {
 
 @cache
 def schemas() -> dict[str, Any]:
-    if not SPEC.exists():
-        pytest.skip(f"OpenAPI spec not found at {SPEC}")
-    return json.loads(SPEC.read_text())["components"]["schemas"]
+    return openapi_spec(SPEC_16)["components"]["schemas"]
 
 
 def check(value: Any, schema: dict[str, Any], where: str) -> None:

@@ -25,6 +25,7 @@ from syncer.client import (
 )
 from syncer.client.retry import retry_after_seconds
 from syncer.client.upload import chunk_ranges
+from tests.helpers import SPEC_16, openapi_spec
 
 ENDPOINT = "http://appwrite.test/v1"
 KEY = "standard_secret_key_0123456789abcdef"
@@ -663,12 +664,8 @@ async def test_stats_snapshot_and_reset() -> None:
 
 # -- conformance with the official 1.6 OpenAPI spec -----------------------------------------------------------------
 
-SPEC_PATH = Path(__file__).resolve().parents[2].parent / "shared" / "appwrite" / "openapi-1.6.x-server.json"
-
-
 def _spec() -> dict[str, object]:
-    assert SPEC_PATH.is_file(), f"official spec expected at {SPEC_PATH}"
-    return json.loads(SPEC_PATH.read_text())
+    return openapi_spec(SPEC_16)
 
 
 def test_function_settings_are_the_specs_create_and_update_fields() -> None:

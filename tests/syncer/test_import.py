@@ -19,7 +19,7 @@ from click.testing import Result
 from syncer.importer.render import assign_env_names, dotenv_line, escape_literal, manifest_text
 from syncer.importer.model import ImportedFunction
 from syncer.importer.unpack import UnsafeArchiveError, unpack_archive
-from syncer.lock import is_reserved
+from syncer.reserved import is_reserved
 from syncer.manifest import load_manifest
 from syncer.manifest.interpolate import interpolate_text, read_dotenv
 from syncer.plan import server_settings

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -200,9 +201,11 @@ def test_apply_takes_over_an_expired_lock_and_releases_it(project: Project, env:
 def test_apply_waits_with_lock_timeout_then_fails_naming_the_holder(project: Project, env: dict[str, str], appwrite_sdk: Any) -> None:
     appwrite_sdk.create(LOCK_FUNCTION_ID, "lock", "python-3.12", enabled=False)
     appwrite_sdk.create_variable(LOCK_FUNCTION_ID, LOCK_KEY, record(expires_in=600, who="busy"))
-    result = fnsync(project, env, "apply", "--yes", "--lock-timeout", "0.1")
+    # Long enough that the first look at the lock (slow on a loaded machine) never uses the whole wait.
+    result = fnsync(project, env, "apply", "--yes", "--lock-timeout", "3")
     assert result.exit_code == 1
-    assert "waiting up to 0.1s" in result.stderr and "locked by busy@runner-7" in result.stderr and "(waited 0s)" in result.stderr
+    assert "waiting up to 3s" in result.stderr and "locked by busy@runner-7" in result.stderr
+    assert re.search(r"\(waited \d+s\)", result.stderr), result.stderr
     assert len(lock_variables(appwrite_sdk)) == 1 and json.loads(lock_variables(appwrite_sdk)[0]["value"])["token"] == "busy"
 
 

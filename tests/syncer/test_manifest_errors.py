@@ -167,7 +167,7 @@ def test_invalid_function_ids(tmp_path: Path, function_id: str) -> None:
 
 
 def test_reserved_lock_function_id_is_refused_with_the_reason(tmp_path: Path) -> None:
-    from syncer.lock import LOCK_FUNCTION_ID
+    from syncer.reserved import LOCK_FUNCTION_ID
 
     text = f"version: 1\nfunctions:\n  {LOCK_FUNCTION_ID}:\n    name: A\n    runtime: node-22\n  api:\n    name: B\n    runtime: node-22\n"
     line, field, message = one_issue(tmp_path, text)

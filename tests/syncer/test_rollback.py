@@ -13,7 +13,7 @@ import pytest
 
 from syncer.client.models import Deployment
 from syncer.history import source_of
-from syncer.lock import LOCK_FUNCTION_ID
+from syncer.reserved import LOCK_FUNCTION_ID
 from tests.conftest import LocalServer
 from tests.localserver.support import MAIN_PY, make_archive, upload, wait_built
 from tests.syncer.support import Project, fnsync, run_cli, running_server, server_env
