@@ -22,7 +22,7 @@ from webhook.deploy import JobRunner
 from webhook.links import LinkIndex
 from webhook.mirror import MirrorCache
 from webhook.receive import WebhookController
-from webhook.reporting import GitHubReporter
+from webhook.reporting import Reporters
 from webhook.store import DeliveryStore
 from webhook.worker import WorkerPool
 
@@ -54,16 +54,11 @@ def create_app(config: WebhookConfig, client: AppwriteClient | None = None, *, r
         config.api_key.get_secret_value() if config.api_key else "",
         secrets=tuple(config.secrets()),
     )
-    github_http = httpx.AsyncClient(timeout=10)
-    reporter = GitHubReporter(
-        config.github_api_url,
-        config.github_token.get_secret_value() if config.github_token else None,
-        github_http,
-        _CommentIds(store),
-    )
+    vcs_http = httpx.AsyncClient(timeout=10)
+    reporters = Reporters(config, vcs_http, _CommentIds(store))
     mirrors = MirrorCache(config.mirrors_dir, config.github_token.get_secret_value() if config.github_token else None)
     links = LinkIndex(appwrite, miss_ttl=config.link_miss_ttl)
-    runner = JobRunner(config=config, client=appwrite, store=store, mirrors=mirrors, reporter=reporter)
+    runner = JobRunner(config=config, client=appwrite, store=store, mirrors=mirrors, reporters=reporters)
     pool = WorkerPool(config, store, runner, links)
     ctx = WebhookContext(config=config, store=store, links=links, pool=pool)
 
@@ -88,7 +83,7 @@ def create_app(config: WebhookConfig, client: AppwriteClient | None = None, *, r
             _, stuck = await asyncio.wait(tasks, timeout=10)
             for task in stuck:  # e.g. a git command still running in a thread; the next start resumes its job
                 log.warning("task %s did not stop within 10s; leaving it", task.get_name())
-            await github_http.aclose()
+            await vcs_http.aclose()
             if client is None:
                 await appwrite.aclose()
             store.close()

@@ -3,12 +3,30 @@
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from syncer.manifest.environments import NAME_PATTERN
+
 DEFAULT_CLONE_URLS = ("https://github.com/*",)
+BRANCH_ENV_VAR = "FNSYNC_WEBHOOK_BRANCH_ENV"
+# The receiver's own credentials: never shown to a manifest from git, scrubbed from every log line.
+TOKEN_VARS = ("GITHUB_TOKEN", "GITLAB_TOKEN", "GITEA_TOKEN")
+
+
+def parse_branch_envs(items: Iterable[str]) -> tuple[tuple[str, str], ...]:
+    """`BRANCH=ENV` items (BRANCH may be a glob) -> ordered pairs; ValueError names the bad item.
+
+    Split at the last `=`: environment names cannot contain one, branch names can."""
+    pairs: list[tuple[str, str]] = []
+    for item in items:
+        branch, sep, env = item.strip().rpartition("=")
+        if not sep or not branch.strip() or not env.strip():
+            raise ValueError(f"--branch-env {item.strip()!r}: expected BRANCH=ENV, e.g. main=production")
+        pairs.append((branch.strip(), env.strip()))
+    return tuple(pairs)
 
 
 class WebhookConfig(BaseModel):
@@ -20,9 +38,14 @@ class WebhookConfig(BaseModel):
     data_dir: Path
     admin_token: SecretStr | None = None
     github_token: SecretStr | None = None
+    gitlab_token: SecretStr | None = None
+    gitea_token: SecretStr | None = None
     allow_clone_urls: tuple[str, ...] = DEFAULT_CLONE_URLS
     manifest_path: str = "functions.yaml"
     github_api_url: str = "https://api.github.com"
+    gitlab_api_url: str = "https://gitlab.com"  # the instance; `/api/v4` is added unless already there
+    gitea_api_url: str | None = None  # the instance; None = the host of the payload's repository html_url
+    branch_envs: tuple[tuple[str, str], ...] = ()  # (branch glob, manifest environment), first match wins
     queue_size: int = Field(default=100, ge=1)
     workers: int = Field(default=2, ge=1)
     allow_fork_prs: bool = False
@@ -54,6 +77,24 @@ class WebhookConfig(BaseModel):
             raise ValueError("--manifest-path must be a relative path inside the repository")
         return path.as_posix()
 
+    @field_validator("branch_envs")
+    @classmethod
+    def _environment_names(cls, value: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+        for branch, env in value:
+            if not NAME_PATTERN.fullmatch(env):
+                raise ValueError(
+                    f"--branch-env {branch}={env}: environment names are 1-64 letters, digits, '-' and '_', "
+                    "starting with a letter or a digit"
+                )
+        return value
+
+    def environment_for(self, branch: str) -> str | None:
+        """The manifest environment a branch deploys (`--branch-env`, first matching glob), or None."""
+        for pattern, env in self.branch_envs:
+            if fnmatch.fnmatchcase(branch, pattern):
+                return env
+        return None
+
     @property
     def db_path(self) -> Path:
         return self.data_dir / "deliveries.sqlite3"
@@ -76,19 +117,24 @@ class WebhookConfig(BaseModel):
     def secrets(self) -> set[str]:
         """Values scrubbed from every stored error and log line."""
         values = {self.secret.get_secret_value()}
-        for item in (self.admin_token, self.github_token, self.api_key):
+        for item in (self.admin_token, self.github_token, self.gitlab_token, self.gitea_token, self.api_key):
             if item is not None and item.get_secret_value():
                 values.add(item.get_secret_value())
         return values
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str], **settings: object) -> WebhookConfig:
-        """Secrets from FNSYNC_WEBHOOK_SECRET, FNSYNC_ADMIN_TOKEN and GITHUB_TOKEN; the rest from `settings`."""
+        """Secrets from FNSYNC_WEBHOOK_SECRET, FNSYNC_ADMIN_TOKEN, GITHUB_TOKEN, GITLAB_TOKEN and GITEA_TOKEN;
+        `branch_envs` from FNSYNC_WEBHOOK_BRANCH_ENV (a comma list) unless given; the rest from `settings`.
+        Raises ValueError (pydantic's ValidationError included) on bad values."""
         extra: dict[str, object] = {"secret": environ.get("FNSYNC_WEBHOOK_SECRET", "")}
         if environ.get("FNSYNC_ADMIN_TOKEN"):
             extra["admin_token"] = environ["FNSYNC_ADMIN_TOKEN"]
-        if environ.get("GITHUB_TOKEN"):
-            extra["github_token"] = environ["GITHUB_TOKEN"]
+        for name in TOKEN_VARS:
+            if environ.get(name):
+                extra[name.lower()] = environ[name]
+        if "branch_envs" not in settings and environ.get(BRANCH_ENV_VAR, "").strip():
+            extra["branch_envs"] = parse_branch_envs(i for i in environ[BRANCH_ENV_VAR].split(",") if i.strip())
         return cls(**extra, **settings)  # type: ignore[arg-type]
 
 

@@ -25,11 +25,11 @@ from syncer.client.models import Function
 from syncer.manifest import ManifestError, load_manifest
 from syncer.manifest.models import FunctionSpec, Manifest
 from webhook import specs
-from webhook.config import WebhookConfig, scrub
+from webhook.config import TOKEN_VARS, WebhookConfig, scrub
 from webhook.errors import JobError, TerminalError, TransientError
 from webhook.events import JobRequest
 from webhook.mirror import GitError, MirrorCache
-from webhook.reporting import FunctionReport, GitHubReporter
+from webhook.reporting import FunctionReport, Reporters
 from webhook.store import Claim, DeliveryStore, Status
 
 log = logging.getLogger("fnsync.webhook")
@@ -49,7 +49,7 @@ class JobRunner:
     client: AppwriteClient
     store: DeliveryStore
     mirrors: MirrorCache
-    reporter: GitHubReporter
+    reporters: Reporters
     settle_timeout: float = 300.0
 
     async def run(self, claim: Claim) -> Outcome:
@@ -83,7 +83,7 @@ class JobRunner:
         try:
             tree = work / "tree"
             changed = await anyio.to_thread.run_sync(self._fetch_and_export, job, tree)
-            manifest = self._load_manifest(tree)
+            manifest = self._load_manifest(claim, tree)
             desired, paths = self._desired(job, matched, tree, manifest)
             if changed is None:
                 targets = [f.id for f in matched]
@@ -119,15 +119,32 @@ class JobRunner:
             raise TerminalError(f"cannot export {job.sha[:12]}: {exc}") from exc
         return changed
 
-    def _load_manifest(self, tree: Path) -> Manifest | None:
+    def _load_manifest(self, claim: Claim, tree: Path) -> Manifest | None:
+        """The commit's manifest, with the environment the branch maps to (`--branch-env`), if any.
+
+        For a pull request the base branch decides, so a preview packages what a push there would."""
+        job = claim.job
         path = tree / self.config.manifest_path
+        env = self.config.environment_for(job.branch)
         if not path.is_file():
+            if env is not None:
+                self.store.note(claim.delivery_id, f"no {self.config.manifest_path} in {job.sha[:12]}: environment {env} not used")
             return None
         try:
-            return load_manifest(path, environ=manifest_environ(os.environ, self.config.secrets()))
+            manifest = load_manifest(path, environ=manifest_environ(os.environ, self.config.secrets()), env=env)
         except ManifestError as exc:
             text = str(exc).replace(f"{tree.resolve()}/", "").replace(f"{tree}/", "")  # repository-relative paths
-            raise TerminalError(f"invalid manifest {self.config.manifest_path}: {text}") from exc
+            text = scrub(text, self.config.secrets())
+            where = f" with environment {env!r} (branch {job.branch}, --branch-env)" if env is not None else ""
+            raise TerminalError(f"invalid manifest {self.config.manifest_path}{where}: {text}") from exc
+        if env is not None:
+            note = f"manifest {self.config.manifest_path} loaded with environment {env} (branch {job.branch})"
+            if manifest.project and self.config.project and manifest.project != self.config.project:
+                # As in the CLI, APPWRITE_PROJECT_ID wins over the manifest's `project`; say so, loudly.
+                note += f"; it names project {manifest.project}, but this receiver deploys to {self.config.project}"
+                log.warning("delivery %s: %s", claim.delivery_id, note)
+            self.store.note(claim.delivery_id, note)
+        return manifest
 
     def _desired(
         self, job: JobRequest, matched: list[Function], tree: Path, manifest: Manifest | None
@@ -202,13 +219,17 @@ class JobRunner:
         return Outcome(Status.DONE, f"{what} {job.sha[:12]}: {summary}", deployments)
 
     async def _report(self, job: JobRequest, reports: list[FunctionReport], comment: bool = True) -> None:
-        """Best effort: never raises."""
-        if not reports or job.provider.value != "github":
+        """Best effort: never raises. `reports` holds only functions not in silent mode."""
+        if not reports:
             return
         try:
-            await self.reporter.statuses(job.repo_name, job.sha, reports)
+            target = self.reporters.for_job(job)
+            if target is None:
+                return
+            reporter, repo = target
+            await reporter.statuses(repo, job.sha, reports)
             if comment and job.pr_number is not None:
-                await self.reporter.pr_comment(job.repo_name, job.pr_number, job.sha, reports)
+                await reporter.pr_comment(repo, job.pr_number, job.sha, reports)
         except Exception as exc:  # noqa: BLE001 - reporting must never fail a deployment
             log.warning("reporting failed: %s", scrub(str(exc), self.config.secrets()))
 
@@ -242,7 +263,7 @@ def _result_failure(result: ApplyResult) -> JobError | None:
 
 
 # The receiver's own credentials: a manifest in git must never be able to copy them into a variable.
-PRIVATE_ENV = ("FNSYNC_WEBHOOK_SECRET", "FNSYNC_ADMIN_TOKEN", "GITHUB_TOKEN", "APPWRITE_API_KEY")
+PRIVATE_ENV = ("FNSYNC_WEBHOOK_SECRET", "FNSYNC_ADMIN_TOKEN", *TOKEN_VARS, "APPWRITE_API_KEY")
 
 
 def manifest_environ(environ: Mapping[str, str], secrets: set[str]) -> dict[str, str]:

@@ -40,6 +40,7 @@ class JobRequest(BaseModel):
     before: str | None = None  # previous commit (push) or the PR base, for diffing; None when unknown
     changed: tuple[str, ...] | None = None  # files changed per the payload; None = not listed completely
     pr_number: int | None = None
+    web_url: str = ""  # the repository's web page (Gitea: where its API lives when --gitea-api-url is not given)
 
     @property
     def key(self) -> str:
@@ -70,7 +71,8 @@ def _not_allowed(url: str) -> Ignored:
 
 
 def _push_job(
-    provider: Provider, push: payloads.Push | payloads.GitLabPush, repo_id: str, repo_name: str, clone_url: str, branch: str, complete: bool
+    provider: Provider, push: payloads.Push | payloads.GitLabPush, repo_id: str, repo_name: str, clone_url: str, branch: str, complete: bool,
+    web_url: str = "",
 ) -> JobRequest:
     """The job of a branch push, from either provider's payload (the repository fields are named differently)."""
     return JobRequest(
@@ -84,6 +86,7 @@ def _push_job(
         sha=push.after,
         before=None if push.before in ("", ZERO_SHA) else push.before,
         changed=_changed(push.commits, complete),
+        web_url=web_url,
     )
 
 
@@ -107,7 +110,7 @@ def _push(provider: Provider, push: payloads.Push, allowed: UrlCheck) -> Decisio
         and (push.total_commits is None or push.total_commits == count)
     )
     repo = push.repository
-    return _push_job(provider, push, str(repo.id), repo.full_name, repo.clone_url, branch, complete)
+    return _push_job(provider, push, str(repo.id), repo.full_name, repo.clone_url, branch, complete, repo.html_url)
 
 
 def _pull_request(provider: Provider, event: payloads.PullRequest, allowed: UrlCheck, allow_forks: bool) -> Decision:
@@ -136,6 +139,7 @@ def _pull_request(provider: Provider, event: payloads.PullRequest, allowed: UrlC
         before=pr.base.sha or None,
         changed=None,
         pr_number=event.number,
+        web_url=base_repo.html_url,
     )
 
 

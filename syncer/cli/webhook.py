@@ -1,7 +1,7 @@
 """`fnsync webhook`: run the git push receiver (see docs/webhook.md).
 
 Secrets come only from the environment (FNSYNC_WEBHOOK_SECRET, FNSYNC_ADMIN_TOKEN, GITHUB_TOKEN,
-APPWRITE_API_KEY), never from flags, so they stay out of shell history and `ps`.
+GITLAB_TOKEN, GITEA_TOKEN, APPWRITE_API_KEY), never from flags, so they stay out of shell history and `ps`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from syncer.cli.terminal import Terminal, pass_terminal
 from syncer.connection import ENV_API_KEY, ENV_ENDPOINT, ENV_PROJECT, resolve_connection
 from webhook import WebhookConfig, create_app
-from webhook.config import DEFAULT_CLONE_URLS
+from webhook.config import BRANCH_ENV_VAR, DEFAULT_CLONE_URLS, parse_branch_envs
 
 
 @click.command("webhook")
@@ -34,6 +34,20 @@ from webhook.config import DEFAULT_CLONE_URLS
 )
 @click.option("--manifest-path", default="functions.yaml", show_default=True, help="Manifest path inside the repository.")
 @click.option("--github-api-url", default="https://api.github.com", show_default=True, help="GitHub (Enterprise) REST API base.")
+@click.option(
+    "--gitlab-api-url", default="https://gitlab.com", show_default=True,
+    help="GitLab instance for statuses and MR notes (/api/v4 is added).",
+)
+@click.option(
+    "--gitea-api-url", default=None,
+    help="Gitea/Forgejo instance for statuses and PR comments (/api/v1 is added). "
+    "Default: the host of the payload's repository URL, if it matches --allow-clone-url.",
+)
+@click.option(
+    "--branch-env", "branch_envs", multiple=True, metavar="BRANCH=ENV",
+    help=f"Deploy pushes to BRANCH (a glob; first match wins) with the manifest's environment ENV. Repeatable; "
+    f"default from {BRANCH_ENV_VAR} (comma list).",
+)
 @click.option("--queue-size", default=100, show_default=True, type=click.IntRange(1), help="Queued deliveries before 503.")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1), help="Deliveries processed in parallel.")
 @click.option("--allow-fork-prs", is_flag=True, help="Build previews of pull requests from forks.")
@@ -46,6 +60,9 @@ def webhook(
     allow_clone_urls: tuple[str, ...],
     manifest_path: str,
     github_api_url: str,
+    gitlab_api_url: str,
+    gitea_api_url: str | None,
+    branch_envs: tuple[str, ...],
     queue_size: int,
     workers: int,
     allow_fork_prs: bool,
@@ -54,7 +71,8 @@ def webhook(
 
     Needs FNSYNC_WEBHOOK_SECRET and the Appwrite connection (APPWRITE_ENDPOINT, APPWRITE_PROJECT_ID,
     APPWRITE_API_KEY). Optional: FNSYNC_ADMIN_TOKEN (serves /deliveries), GITHUB_TOKEN (private clones,
-    commit statuses and PR comments).
+    commit statuses and PR comments), GITLAB_TOKEN and GITEA_TOKEN (statuses and MR/PR comments there),
+    FNSYNC_WEBHOOK_BRANCH_ENV (branch=environment pairs, as --branch-env).
     """
     if not os.environ.get("FNSYNC_WEBHOOK_SECRET", "").strip():
         terminal.abort("FNSYNC_WEBHOOK_SECRET is not set: refusing to accept unsigned deliveries")
@@ -62,13 +80,19 @@ def webhook(
     if connection.missing():
         unset = [name for name in (ENV_ENDPOINT, ENV_PROJECT, ENV_API_KEY) if not os.environ.get(name)]
         terminal.abort(f"the webhook needs an Appwrite server: set {', '.join(unset)}")
+    settings: dict[str, object] = {}
     try:
+        if branch_envs:  # flags win over FNSYNC_WEBHOOK_BRANCH_ENV
+            settings["branch_envs"] = parse_branch_envs(branch_envs)
         config = WebhookConfig.from_environ(
             os.environ,
+            **settings,
             data_dir=data_dir.resolve(),
             allow_clone_urls=allow_clone_urls or DEFAULT_CLONE_URLS,
             manifest_path=manifest_path,
             github_api_url=github_api_url,
+            gitlab_api_url=gitlab_api_url,
+            gitea_api_url=gitea_api_url,
             queue_size=queue_size,
             workers=workers,
             allow_fork_prs=allow_fork_prs,
@@ -78,6 +102,8 @@ def webhook(
         )
     except ValidationError as exc:
         terminal.abort("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
+    except ValueError as exc:
+        terminal.abort(str(exc))
     logging.basicConfig(level=logging.DEBUG if terminal.verbosity > 0 else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.DEBUG if terminal.verbosity > 1 else logging.WARNING)
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
@@ -92,6 +118,8 @@ def webhook(
         terminal.warning("FNSYNC_ADMIN_TOKEN is not set: /deliveries is disabled")
     if config.github_token is None:
         terminal.warning("GITHUB_TOKEN is not set: no private clones, no commit statuses or PR comments")
+    for branch, env in config.branch_envs:
+        terminal.info(f"pushes to {branch} deploy environment {env}")
     app = create_app(config)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False))
     server.run(sockets=[sock])

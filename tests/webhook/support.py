@@ -115,3 +115,60 @@ class Remote:
 
     def push_ref(self, sha: str, ref: str) -> None:
         self.work.git.push("origin", f"{sha}:{ref}", "--force")
+
+
+# --- GitLab and Gitea deliveries ---------------------------------------------------------------------------
+
+
+def gitea_headers(event: str, body: bytes, delivery: str | None = None, secret: str = SECRET) -> dict[str, str]:
+    """What Gitea sends: its own headers (bare hex signature) and GitHub's copies."""
+    delivery = delivery or str(uuid.uuid4())
+    signature = sign(body, secret)[len("sha256=") :]
+    return {
+        "Content-Type": "application/json",
+        "X-Gitea-Event": event, "X-Gitea-Event-Type": event, "X-Gitea-Delivery": delivery, "X-Gitea-Signature": signature,
+        "X-GitHub-Event": event, "X-GitHub-Delivery": delivery, "X-Hub-Signature-256": f"sha256={signature}",
+    }
+
+
+def gitlab_headers(event: str, delivery: str | None = None, secret: str = SECRET) -> dict[str, str]:
+    delivery = delivery or str(uuid.uuid4())
+    return {"Content-Type": "application/json", "X-Gitlab-Event": event, "X-Gitlab-Token": secret,
+            "X-Gitlab-Event-UUID": delivery, "Idempotency-Key": delivery, "User-Agent": "GitLab/17.0.0"}
+
+
+def _gitlab_project(project_id: int, clone_url: str, path: str) -> dict[str, Any]:
+    return {"id": project_id, "name": path.rsplit("/", 1)[-1], "path_with_namespace": path, "default_branch": "main",
+            "web_url": f"https://gitlab.example.com/{path}", "git_http_url": clone_url,
+            "git_ssh_url": f"git@gitlab.example.com:{path}.git", "visibility_level": 0}
+
+
+def gitlab_push_payload(*, project_id: int, clone_url: str, branch: str, before: str, after: str, files: list[str] | None,
+                        path: str = "acme/shop") -> dict[str, Any]:
+    """A `Push Hook` body as GitLab documents it (the fields the receiver reads, and their neighbours)."""
+    commits = [] if files is None else [{
+        "id": after, "message": "change", "title": "change", "timestamp": "2024-01-01T00:00:00+00:00",
+        "url": f"https://gitlab.example.com/{path}/-/commit/{after}", "author": {"name": "Test", "email": "t@example.com"},
+        "added": [], "modified": files, "removed": [],
+    }]
+    return {"object_kind": "push", "event_name": "push", "before": before, "after": after, "ref": f"refs/heads/{branch}",
+            "ref_protected": True, "checkout_sha": after, "user_id": 4, "user_name": "Test", "user_username": "test",
+            "project_id": project_id, "project": _gitlab_project(project_id, clone_url, path), "commits": commits,
+            "total_commits_count": len(commits), "repository": {"name": path.rsplit("/", 1)[-1], "url": clone_url}}
+
+
+def gitlab_mr_payload(*, project_id: int, clone_url: str, iid: int, target: str, source: str, head: str,
+                      action: str = "open", path: str = "acme/shop") -> dict[str, Any]:
+    """A `Merge Request Hook` body for a merge request inside one project."""
+    project = _gitlab_project(project_id, clone_url, path)
+    return {
+        "object_kind": "merge_request", "event_type": "merge_request", "user": {"id": 4, "username": "test"},
+        "project": project,
+        "object_attributes": {
+            "id": 90000 + iid, "iid": iid, "target_branch": target, "source_branch": source, "source_project_id": project_id,
+            "target_project_id": project_id, "state": "opened", "action": action, "title": "Change",
+            "last_commit": {"id": head, "message": "change", "url": f"https://gitlab.example.com/{path}/-/commit/{head}"},
+            "url": f"https://gitlab.example.com/{path}/-/merge_requests/{iid}", "source": project, "target": project,
+        },
+        "repository": {"name": project["name"], "url": clone_url},
+    }
