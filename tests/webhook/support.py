@@ -172,3 +172,16 @@ def gitlab_mr_payload(*, project_id: int, clone_url: str, iid: int, target: str,
         },
         "repository": {"name": project["name"], "url": clone_url},
     }
+
+
+class CommentIds:
+    """An in-memory stand-in for the receiver's store of PR/MR comment ids (what `Reporters` remembers)."""
+
+    def __init__(self) -> None:
+        self.ids: dict[tuple[str, int], int] = {}
+
+    def get(self, repo: str, number: int) -> int | None:
+        return self.ids.get((repo, number))
+
+    def put(self, repo: str, number: int, comment_id: int) -> None:
+        self.ids[(repo, number)] = comment_id

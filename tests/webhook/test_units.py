@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from tests.webhook.fake_github import FakeGitHub
-from tests.webhook.support import SECRET, ZERO, Remote, encode, fixture, pull_request_payload, push_payload, sign
+from tests.webhook.support import CommentIds, SECRET, ZERO, Remote, encode, fixture, pull_request_payload, push_payload, sign
 from syncer.client.errors import AppwriteProtocolError
 from webhook.config import WebhookConfig, scrub
 from webhook.events import Ignored, JobRequest, classify
@@ -253,28 +253,17 @@ def test_scrub_hides_secrets() -> None:
 # --- reporting ----------------------------------------------------------------------------------------------
 
 
-class _Ids:
-    def __init__(self) -> None:
-        self.ids: dict[tuple[str, int], int] = {}
-
-    def get(self, repo: str, number: int) -> int | None:
-        return self.ids.get((repo, number))
-
-    def put(self, repo: str, number: int, comment_id: int) -> None:
-        self.ids[(repo, number)] = comment_id
-
-
 async def test_reporter_posts_statuses_and_updates_one_comment() -> None:
     with FakeGitHub() as gh:
         async with httpx.AsyncClient() as http:
-            ids = _Ids()
+            ids = CommentIds()
             reporter = GitHubReporter(gh.url, "ghs_token", http, ids)
             report = [FunctionReport("fn-a", "success", "deployed", "dep1")]
             await reporter.statuses("o/r", "a" * 40, report)
             await reporter.pr_comment("o/r", 3, "a" * 40, report)
             await reporter.pr_comment("o/r", 3, "b" * 40, [FunctionReport("fn-a", "failure", "x" * 300)])
             # a fresh process without the remembered id finds the comment by its marker
-            await GitHubReporter(gh.url, "ghs_token", http, _Ids()).pr_comment("o/r", 3, "c" * 40, report)
+            await GitHubReporter(gh.url, "ghs_token", http, CommentIds()).pr_comment("o/r", 3, "c" * 40, report)
         statuses = gh.state.all_statuses()
         assert [(s["state"], s["context"]) for s in statuses] == [("success", "fnsync/fn-a")]
         assert "dep1" in statuses[0]["description"]
@@ -287,11 +276,11 @@ async def test_reporter_failures_are_swallowed_and_no_token_posts_nothing() -> N
     with FakeGitHub() as gh:
         gh.state.fail_with = 500
         async with httpx.AsyncClient() as http:
-            reporter = GitHubReporter(gh.url, "tok", http, _Ids())
+            reporter = GitHubReporter(gh.url, "tok", http, CommentIds())
             await reporter.statuses("o/r", "a" * 40, [FunctionReport("f", "pending", "x")])
             await reporter.pr_comment("o/r", 1, "a" * 40, [FunctionReport("f", "pending", "x")])
             gh.state.fail_with = None
-            silent = GitHubReporter(gh.url, None, http, _Ids())
+            silent = GitHubReporter(gh.url, None, http, CommentIds())
             count = len(gh.state.requests)
             await silent.statuses("o/r", "a" * 40, [FunctionReport("f", "pending", "x")])
             assert len(gh.state.requests) == count

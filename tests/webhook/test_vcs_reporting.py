@@ -18,6 +18,7 @@ from tests.webhook.conftest import INSTALLATION, Receiver
 from tests.webhook.fake_gitea import FakeGitea
 from tests.webhook.fake_gitlab import FakeGitLab
 from tests.webhook.support import (
+    CommentIds,
     ZERO, Remote, encode, gitea_headers, gitlab_headers, gitlab_mr_payload, gitlab_push_payload, pull_request_payload, push_payload,
 )
 from tests.webhook.test_end_to_end import NODE, settled
@@ -202,31 +203,20 @@ async def test_reporters_need_a_token_and_a_known_instance(tmp_path: Path) -> No
                           fetch_ref="refs/heads/main", sha="a" * 40, web_url=web_url)
 
     async with httpx.AsyncClient() as http:
-        none = Reporters(WebhookConfig(secret="s", data_dir=tmp_path), http, _Ids())
+        none = Reporters(WebhookConfig(secret="s", data_dir=tmp_path), http, CommentIds())
         assert [none.for_job(job(p)) for p in Provider] == [None, None, None]
         config = WebhookConfig(secret="s", data_dir=tmp_path, github_token="g", gitlab_token="l", gitea_token="t",
                                gitlab_api_url="https://gl.example.com/api/v4", allow_clone_urls=("https://git.example.com/*",))
-        reporters = Reporters(config, http, _Ids())
+        reporters = Reporters(config, http, CommentIds())
         github, gitlab = reporters.for_job(job(Provider.GITHUB)), reporters.for_job(job(Provider.GITLAB))
         assert github is not None and github[1] == "acme/shop"
         assert gitlab is not None and gitlab[1] == "15" and gitlab[0].api_url == "https://gl.example.com/api/v4"
         assert reporters.for_job(job(Provider.GITEA, "https://elsewhere.example.com/acme/shop")) is None
         gitea = reporters.for_job(job(Provider.GITEA, "https://git.example.com/acme/shop"))
         assert gitea is not None and gitea[0].api_url == "https://git.example.com/api/v1"
-        flag = Reporters(config.model_copy(update={"gitea_api_url": "https://fixed.example.com/"}), http, _Ids())
+        flag = Reporters(config.model_copy(update={"gitea_api_url": "https://fixed.example.com/"}), http, CommentIds())
         fixed = flag.for_job(job(Provider.GITEA, "https://elsewhere.example.com/acme/shop"))
         assert fixed is not None and fixed[0].api_url == "https://fixed.example.com/api/v1"
-
-
-class _Ids:
-    def __init__(self) -> None:
-        self.ids: dict[tuple[str, int], int] = {}
-
-    def get(self, repo: str, number: int) -> int | None:
-        return self.ids.get((repo, number))
-
-    def put(self, repo: str, number: int, comment_id: int) -> None:
-        self.ids[(repo, number)] = comment_id
 
 
 def test_receiver_tokens_are_scrubbed_and_hidden_from_manifests(tmp_path: Path) -> None:
