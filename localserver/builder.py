@@ -15,11 +15,9 @@ deployments without a build record are queued again.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import shutil
-import signal
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -28,9 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from localserver.archive import ArchiveError, extract_archive, folder_size
-from localserver.clock import now_iso, parse_iso, unique_id
+from localserver.clock import now_iso, seconds_since, unique_id
 from localserver.config import ServerConfig
 from localserver.context import ServerContext
+from localserver.processes import PASSED_ENV, kill_and_reap, kill_group
 from localserver.runtimes import runtime_family, split_runtime
 
 logger = logging.getLogger("localserver.builder")
@@ -39,10 +38,7 @@ WORKERS = 2
 LOG_LIMIT = 1_000_000  # keep at most this many characters of command output in buildLogs
 PENDING = ("processing", "building")
 TERMINAL = ("ready", "failed", "canceled")
-# Environment a build may see from the server's own: tools and network settings, never secrets.
-_PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "SSL_CERT_FILE", "SSL_CERT_DIR",
-               "REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
-               "http_proxy", "https_proxy", "no_proxy")
+# Besides processes.PASSED_ENV, a build sees the package managers' settings.
 _PASSED_PREFIXES = ("PIP_", "npm_config_", "NPM_CONFIG_")
 
 
@@ -77,9 +73,14 @@ def _python_shims(bin_dir: Path, venv: Path, host_python: str) -> None:
 
 async def _run_quiet(*argv: str) -> tuple[int, str]:
     proc = await asyncio.create_subprocess_exec(
-        *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, stdin=asyncio.subprocess.DEVNULL
+        *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, stdin=asyncio.subprocess.DEVNULL,
+        start_new_session=True,
     )
-    out, _ = await proc.communicate()
+    try:
+        out, _ = await proc.communicate()
+    except BaseException:  # cancelled (server stopping): never leave the child running or unreaped
+        await kill_and_reap(proc)
+        raise
     return proc.returncode or 0, out.decode("utf-8", "replace").strip()
 
 
@@ -105,13 +106,13 @@ class Builder:
         """Kill the build commands of a deployment if they are running (the caller set the status)."""
         entry = self._procs.get(deployment_id)
         if entry is not None:
-            _kill(entry[1])
+            kill_group(entry[1])
 
     def forget_function(self, function_id: str) -> None:
         """Stop the function's builds and delete its archives and build folders."""
         for deployment_id, (owner, proc) in list(self._procs.items()):
             if owner == function_id:
-                _kill(proc)
+                kill_group(proc)
         config = self.ctx.config
         shutil.rmtree(config.code_dir / function_id, ignore_errors=True)
         shutil.rmtree(config.builds_dir / function_id, ignore_errors=True)
@@ -134,7 +135,7 @@ class Builder:
                     status="failed",
                     logs=(logs + "\n" if logs else "") + "Build interrupted by a server restart.",
                     endTime=now_iso(),
-                    duration=_elapsed(build.get("startTime")),
+                    duration=seconds_since(build.get("startTime")),
                 )
                 build["$updatedAt"] = build["endTime"]
                 store.put("builds", build)
@@ -195,8 +196,7 @@ class Builder:
             log.append(str(failure))
             self._finish(build, deployment, "failed", log, started)
             return
-        except asyncio.CancelledError:
-            self.cancel(deployment_id)
+        except asyncio.CancelledError:  # its subprocesses were reaped on the way out
             log.append("Build interrupted: the server stopped.")
             self._finish(build, deployment, "failed", log, started)
             raise
@@ -247,7 +247,7 @@ class Builder:
         await self._run_commands(deployment_id, function_id, commands, code, env, log)
 
     def _base_env(self, function: dict[str, Any], deployment_id: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if k in _PASSED_ENV or k.startswith(_PASSED_PREFIXES)}
+        env = {k: v for k, v in os.environ.items() if k in PASSED_ENV or k.startswith(_PASSED_PREFIXES)}
         for variable in self.ctx.store.all("variables", parent=function["$id"]):
             if variable.get("key"):
                 env[str(variable["key"])] = str(variable.get("value", ""))
@@ -331,13 +331,8 @@ class Builder:
                 await proc.wait()
         except TimeoutError:
             timed_out = True
-            _kill(proc)
-            await proc.wait()
         finally:
-            if proc.returncode is None:
-                _kill(proc)
-                with contextlib.suppress(Exception):
-                    await asyncio.shield(proc.wait())
+            await kill_and_reap(proc)  # also on timeout, cancel or shutdown: the children go too
             self._procs.pop(deployment_id, None)
         text = "".join(output).rstrip("\n")
         if text:
@@ -396,25 +391,6 @@ class Builder:
 def _build_of(store: Any, deployment: dict[str, Any]) -> dict[str, Any] | None:
     build_id = deployment.get("buildId")
     return store.get("builds", build_id) if build_id else None
-
-
-def _elapsed(start: str | None) -> int:
-    if not start:
-        return 0
-    try:
-        return max(0, int(time.time() - parse_iso(start).timestamp()))
-    except ValueError:
-        return 0
-
-
-def _kill(proc: asyncio.subprocess.Process) -> None:
-    """Kill the whole process group: build commands may have started children of their own."""
-    if proc.returncode is not None:
-        return
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    with contextlib.suppress(ProcessLookupError):
-        proc.kill()
 
 
 @asynccontextmanager

@@ -24,6 +24,16 @@ def parse_iso(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
+def seconds_since(start: str | None) -> int:
+    """Whole seconds elapsed since an ISO time (a build's duration); 0 when it is missing or unreadable."""
+    if not start:
+        return 0
+    try:
+        return max(0, int(time.time() - parse_iso(start).timestamp()))
+    except ValueError:
+        return 0
+
+
 def unique_id() -> str:
     """Like PHP's uniqid() (13 hex digits of time) plus 7 random hex digits: 20 characters."""
     micros = time.time_ns() // 1000

@@ -25,7 +25,7 @@ from litestar.response import Stream
 
 from localserver import compat
 from localserver.builder import Builder, archive_path
-from localserver.clock import now_iso, parse_iso, unique_id
+from localserver.clock import now_iso, seconds_since, unique_id
 from localserver.context import ServerContext
 from localserver.errors import AppwriteError, invalid_param, missing_param
 from localserver.models import DEPLOYMENT_FIELDS, build_model, check_path_id, defaults, deployment_model, function_model, list_envelope
@@ -363,8 +363,7 @@ def cancel_build(ctx: NamedDependency[ServerContext], functionId: FromPath[str],
         else:
             if build.get("status") in ("ready", "failed"):
                 raise AppwriteError("build_already_completed")
-            started = build.get("startTime") or now
-            duration = max(0, int(parse_iso(now).timestamp() - parse_iso(started).timestamp()))
+            duration = seconds_since(build.get("startTime"))
             build.update(status="canceled", endTime=now, duration=duration, **{"$updatedAt": now})
             store.put("builds", build)
     _builder(ctx).cancel(deploymentId)

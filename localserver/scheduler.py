@@ -80,9 +80,11 @@ class ManualClock:
             self._waiters.append((asyncio.get_running_loop(), moved))
         waits = [asyncio.ensure_future(moved.wait()), asyncio.ensure_future(wake.wait())]
         # also poll now and then (real time) so store changes are noticed without advancing
-        done, pending = await asyncio.wait(waits, timeout=0.05, return_when=asyncio.FIRST_COMPLETED)
-        for task in pending:
-            task.cancel()
+        try:
+            await asyncio.wait(waits, timeout=0.05, return_when=asyncio.FIRST_COMPLETED)
+        finally:  # also when the scheduler is cancelled: no waiter task may outlive the loop
+            for task in waits:
+                task.cancel()
 
 
 def next_time(expression: str, after: datetime) -> datetime:

@@ -29,9 +29,10 @@ from syncer.client.errors import BuildWaitTimeout, scrub
 from syncer.client.models import Deployment
 from syncer.manifest import ManifestError, check_against_server
 from syncer.manifest.models import Manifest
-from syncer.packaging import CodePackage, PackagingError, code_hash_from_header, package_function
+from syncer.history import header_hash
+from syncer.packaging import CodePackage, PackagingError, archive_header_hash, package_function
 from syncer.plan import Action, Change, ChangeKind, Plan, PlanOptions, compute_plan, server_settings
-from syncer.state import HEADER_BYTES, HashCache, ServerState, read_state
+from syncer.state import HashCache, ServerState, read_state
 
 Status = Literal["done", "started", "failed", "skipped"]
 BUILD_TIMEOUT = 900.0
@@ -166,8 +167,10 @@ class _FunctionRun:
         for index, change in enumerate(self.changes):
             try:
                 status, detail = await self._apply(change)
-            except (AppwriteError, ApplyFailure, PackagingError, OSError, ValueError) as exc:
-                error = scrub(str(exc) or type(exc).__name__, self.secrets)
+            except Exception as exc:  # noqa: BLE001 - even a bug must end as an outcome, or what was applied goes unsaid
+                known = isinstance(exc, (AppwriteError, ApplyFailure, PackagingError, OSError, ValueError))
+                text = str(exc) or type(exc).__name__
+                error = scrub(text if known else f"unexpected {type(exc).__name__}: {text}", self.secrets)
                 transient = is_transient(exc)
                 if isinstance(exc, ApplyFailure) and exc.build_logs:
                     build_logs = scrub(exc.build_logs, self.secrets)
@@ -254,11 +257,9 @@ class _FunctionRun:
         """The archive the plan describes: the planned file if it still has that hash, else packaged afresh."""
         assert change.after is not None
         wanted = change.after["code_hash"]
-        planned = Path(change.after.get("archive") or "")
-        if change.after.get("archive") and planned.is_file():
-            with planned.open("rb") as handle:
-                if code_hash_from_header(handle.read(HEADER_BYTES)) == wanted:
-                    return planned
+        planned = change.after.get("archive")
+        if planned and Path(planned).is_file() and archive_header_hash(Path(planned)) == wanted:
+            return Path(planned)
         spec = self.manifest.functions.get(self.fid)
         if spec is None:
             raise ApplyFailure(f"{self.fid} is not in the manifest any more")
@@ -276,11 +277,7 @@ class _FunctionRun:
             return None
         if code_hash is None:
             return latest
-        try:
-            head = await self.client.download_deployment(self.fid, latest.id, byte_range=(0, HEADER_BYTES - 1))
-        except AppwriteError:
-            return None
-        return latest if code_hash_from_header(head) == code_hash else None
+        return latest if await header_hash(self.client, self.fid, latest.id) == code_hash else None
 
     async def _deploy(self, change: Change) -> tuple[Status, str]:
         assert change.after is not None
@@ -364,7 +361,7 @@ async def apply_plan(
     reporter = reporter or Reporter()
     reads, writes = client.stats.reads, client.stats.writes
     limit = asyncio.Semaphore(max(1, concurrency))
-    secrets = tuple(sorted(manifest.sensitive_values(), key=len, reverse=True))
+    secrets = tuple(manifest.sensitive_values())
 
     with tempfile.TemporaryDirectory(prefix="fnsync-apply-") as tmp:
 
@@ -469,5 +466,4 @@ async def reconcile(
 
 def scrub_text(text: Any, manifest: Manifest, extra: Iterable[str] = ()) -> str:
     """Remove sensitive manifest values (and e.g. the API key) from any text about to be shown."""
-    secrets = sorted({*manifest.sensitive_values(), *(s for s in extra if s)}, key=len, reverse=True)
-    return scrub(str(text), tuple(secrets))
+    return scrub(str(text), (*manifest.sensitive_values(), *extra))

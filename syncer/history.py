@@ -15,9 +15,8 @@ from pydantic import BaseModel, ConfigDict
 
 from syncer.client import AppwriteClient, AppwriteError, Query, is_not_found
 from syncer.client.models import Deployment, Function
+from syncer import state
 from syncer.reserved import is_reserved
-from syncer.packaging import code_hash_from_header
-from syncer.state import HEADER_BYTES
 
 Source = Literal["fnsync", "vcs", "cli", "manual"]
 
@@ -74,10 +73,9 @@ def source_of(deployment: Deployment, code_hash: str | None) -> Source:
 async def header_hash(client: AppwriteClient, function_id: str, deployment_id: str) -> str | None:
     """fnsync's code hash from the archive's gzip header; None for other archives or when it cannot be read."""
     try:
-        head = await client.download_deployment(function_id, deployment_id, byte_range=(0, HEADER_BYTES - 1))
+        return await state.header_hash(client, function_id, deployment_id)
     except AppwriteError:
         return None
-    return code_hash_from_header(head)
 
 
 async def describe(client: AppwriteClient, function: Function, deployment: Deployment) -> DeploymentInfo:

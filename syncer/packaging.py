@@ -287,6 +287,20 @@ def code_hash_from_header(data: bytes) -> str | None:
     return match.group(1) if match else None
 
 
+
+def archive_header_hash(archive: Path) -> str | None:
+    """The code hash in a local archive's gzip header; None for archives fnsync did not make."""
+    with archive.open("rb") as handle:
+        return code_hash_from_header(handle.read(HEADER_PROBE_BYTES))
+
+
+def archive_code_hash(archive: Path, *, entrypoint: str, commands: str, runtime: str) -> str:
+    """The hash the planner compares for an archive: fnsync's header when it has one, else its contents hashed."""
+    return archive_header_hash(archive) or code_hash_of_archive(
+        archive, entrypoint=entrypoint, commands=commands, runtime=runtime
+    )
+
+
 # -- archive ----------------------------------------------------------------------------------------------------------
 
 

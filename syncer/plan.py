@@ -8,17 +8,17 @@ changes; `reason` is for people and is never branched on (terraform's `ActionRea
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from syncer.client.models import Function, Variable
 from syncer.manifest.models import FunctionSpec, Manifest
 from syncer.secret_digests import RECORD_KEY, DigestRecord, digest, new_salt, written_after
-from syncer.state import ServerState
+from syncer.state import Frozen, ServerState
 
 # The function settings fnsync manages, under their Appwrite API names, in the order PUT documents them.
 SETTINGS_FIELDS: tuple[str, ...] = (
@@ -64,10 +64,6 @@ class ChangeKind(StrEnum):
     FUNCTION = "function"
     VARIABLE = "variable"
     CODE = "code"
-
-
-class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class Change(Frozen):
@@ -117,15 +113,15 @@ class Plan(Frozen):
 
     def counts(self) -> dict[str, int]:
         """Summary numbers: functions to create/update/delete, variable and code changes."""
-        counts = {"create": 0, "update": 0, "delete": 0, "variables": 0, "deploy": 0, "rebuild": 0}
-        for change in self.changes:
-            if change.kind is ChangeKind.FUNCTION:
-                counts[change.action.value] += 1
-            elif change.kind is ChangeKind.VARIABLE:
-                counts["variables"] += 1
-            else:
-                counts[change.action.value] += 1
-        return counts
+        return tally((change.kind.value, change.action.value) for change in self.changes)
+
+
+def tally(changes: Iterable[tuple[str, str]]) -> dict[str, int]:
+    """Count (kind, action) pairs as the summaries show them: every variable change together, the rest by action."""
+    counts = {"create": 0, "update": 0, "delete": 0, "variables": 0, "deploy": 0, "rebuild": 0}
+    for kind, action in changes:
+        counts["variables" if kind == ChangeKind.VARIABLE.value else action] += 1
+    return counts
 
 
 class LocalCode(Protocol):

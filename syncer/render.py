@@ -22,13 +22,12 @@ from croniter import croniter
 from rich.console import Group
 from rich.text import Text
 
-from syncer.plan import Action, Change, ChangeKind, Plan
+from syncer.plan import GIT_FIELDS, Action, Change, ChangeKind, Plan, tally
 
 if TYPE_CHECKING:
     from syncer.apply import ApplyResult
 
 FORMAT_VERSION = "1"
-GIT_FIELDS = frozenset({"installationId", "providerRepositoryId", "providerBranch", "providerRootDirectory", "providerSilentMode"})
 MASK = "(sensitive)"
 SYMBOLS = {Action.CREATE: "+", Action.UPDATE: "~", Action.DELETE: "-", Action.DEPLOY: "~", Action.REBUILD: "~"}
 STYLES = {"+": "green", "~": "yellow", "-": "red"}
@@ -294,16 +293,7 @@ def apply_summary(result: ApplyResult) -> str:
 
 
 def _done_counts(result: ApplyResult) -> dict[str, int]:
-    counts = {"create": 0, "update": 0, "delete": 0, "variables": 0, "deploy": 0, "rebuild": 0}
-    for fr in result.functions:
-        for outcome in fr.outcomes:
-            if outcome.status not in ("done", "started"):
-                continue
-            if outcome.kind == ChangeKind.VARIABLE.value:
-                counts["variables"] += 1
-            else:
-                counts[outcome.action] += 1
-    return counts
+    return tally((o.kind, o.action) for fr in result.functions for o in fr.outcomes if o.status in ("done", "started"))
 
 
 def plain(renderable: Iterable[Text] | Group) -> str:

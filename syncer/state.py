@@ -22,7 +22,7 @@ from syncer.client.errors import AppwriteResponseError
 from syncer.client.models import NEWER_FUNCTION_FIELDS, Function, Runtime, Specification
 from syncer.reserved import is_reserved
 from syncer.manifest.models import Manifest
-from syncer.packaging import code_hash_from_header, code_hash_of_archive
+from syncer.packaging import archive_code_hash, code_hash_from_header
 
 if TYPE_CHECKING:
     from syncer.client import AppwriteClient
@@ -174,13 +174,7 @@ async def read_active_code(client: AppwriteClient, fn: Function, cache: HashCach
     if cache is not None and (cached := cache.get(fn.id, did)):
         return ActiveCode(deployment_id=did, code_hash=cached, source="cache")
     try:
-        try:
-            head = await client.download_deployment(fn.id, did, byte_range=(0, HEADER_BYTES - 1))
-        except AppwriteResponseError as exc:
-            if exc.status != 416:
-                raise
-            head = b""  # smaller than the probe (Appwrite refuses ranges past the end): not one of ours
-        code_hash = code_hash_from_header(head)
+        code_hash = await header_hash(client, fn.id, did)
         source: HashSource = "header"
         if code_hash is None:
             code_hash = await _hash_whole_archive(client, fn)
@@ -196,17 +190,29 @@ async def read_active_code(client: AppwriteClient, fn: Function, cache: HashCach
     return ActiveCode(deployment_id=did, code_hash=code_hash, source=source)
 
 
+async def header_hash(client: AppwriteClient, function_id: str, deployment_id: str) -> str | None:
+    """fnsync's code hash from one ranged download of an archive's first bytes; None for other archives.
+
+    An archive shorter than the probe is not one of ours (Appwrite refuses ranges past the end with 416);
+    any other error is raised.
+    """
+    try:
+        head = await client.download_deployment(function_id, deployment_id, byte_range=(0, HEADER_BYTES - 1))
+    except AppwriteResponseError as exc:
+        if exc.status != 416:
+            raise
+        return None
+    return code_hash_from_header(head)
+
+
 async def _hash_whole_archive(client: AppwriteClient, fn: Function) -> str | None:
     """Fallback for archives not made by fnsync: download and hash their contents like local code."""
     deployment = await client.get_deployment(fn.id, fn.deployment)
     with tempfile.TemporaryDirectory(prefix="fnsync-dl-") as tmp:
         archive = Path(tmp) / "code.tar.gz"
         await client.download_deployment_to(fn.id, fn.deployment, archive)
-        with archive.open("rb") as handle:
-            if found := code_hash_from_header(handle.read(HEADER_BYTES)):
-                return found
         try:
-            return code_hash_of_archive(
+            return archive_code_hash(
                 archive, entrypoint=deployment.entrypoint or fn.entrypoint, commands=fn.commands, runtime=fn.runtime
             )
         except Exception:  # noqa: BLE001 - an unreadable archive means "unknown code", which redeploys

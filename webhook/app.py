@@ -16,7 +16,7 @@ from litestar.exceptions import HTTPException
 
 from syncer.client import AppwriteClient
 from webhook import admin, health
-from webhook.config import WebhookConfig, scrub
+from webhook.config import WebhookConfig, scrub, scrubbed_traceback
 from webhook.context import WebhookContext
 from webhook.deploy import JobRunner
 from webhook.links import LinkIndex
@@ -93,7 +93,7 @@ def create_app(config: WebhookConfig, client: AppwriteClient | None = None, *, r
         if isinstance(exc, HTTPException):
             status, message = exc.status_code, exc.detail
         else:
-            log.exception("unhandled error on %s", request.url.path)
+            log.error("unhandled error on %s\n%s", request.url.path, scrubbed_traceback(exc, config.secrets()))
             status, message = 500, "internal error"
         return Response({"error": scrub(str(message), config.secrets()), "status": status}, status_code=status)
 

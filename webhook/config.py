@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import traceback
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -54,6 +55,9 @@ class WebhookConfig(BaseModel):
     retry_base: float = Field(default=2.0, gt=0)  # seconds; doubled per attempt
     retry_cap: float = Field(default=60.0, gt=0)
     job_timeout: float = Field(default=900.0, gt=0)  # one delivery's whole reconcile, build waits included
+    lock_wait: float = Field(default=60.0, ge=0)  # seconds to wait for another fnsync's project lock per attempt
+    # The project lock's TTL, refreshed every third of it: how long a receiver killed on another host blocks applies.
+    lock_ttl: float = Field(default=120.0, gt=0)
     fsync: bool = False  # synchronous=FULL for the queue: survives power loss too, ~10x slower commits
     link_refresh: float = Field(default=15.0, gt=0)  # how often the function→repository index is re-read
     link_miss_ttl: float = Field(default=3.0, ge=0)  # how long a fresh read that found no link for a pair is trusted
@@ -144,3 +148,8 @@ def scrub(text: str, secrets: set[str]) -> str:
         if value:
             text = text.replace(value, "***")
     return text
+
+
+def scrubbed_traceback(exc: BaseException, secrets: set[str]) -> str:
+    """The traceback for a log line, scrubbed: `log.exception` would print the exception's message as is."""
+    return scrub("".join(traceback.format_exception(exc)), secrets).rstrip()

@@ -28,6 +28,7 @@ from webhook import specs
 from webhook.config import TOKEN_VARS, WebhookConfig, scrub
 from webhook.errors import JobError, TerminalError, TransientError
 from webhook.events import JobRequest
+from webhook.locking import COMMAND as LOCK_COMMAND, project_lock
 from webhook.mirror import GitError, MirrorCache
 from webhook.reporting import FunctionReport, Reporters
 from webhook.store import Claim, DeliveryStore, Status
@@ -197,15 +198,22 @@ class JobRunner:
         job = claim.job
         recorder = _DeploymentRecorder(self.store, claim.delivery_id)
         try:
-            result = await reconcile(
-                desired,
+            async with project_lock(
                 self.client,
-                targets=targets,
-                prune=False,
-                activate=job.kind == "push",
-                wait=True,
-                reporter=recorder,
-            )
+                f"{LOCK_COMMAND} {claim.delivery_id}",
+                wait=self.config.lock_wait,
+                ttl=self.config.lock_ttl,
+                on_wait=lambda text: self.store.note(claim.delivery_id, text),
+            ):
+                result = await reconcile(
+                    desired,
+                    self.client,
+                    targets=targets,
+                    prune=False,
+                    activate=job.kind == "push",
+                    wait=True,
+                    reporter=recorder,
+                )
         except AppwriteError as exc:
             raise _appwrite(exc, self.config) from exc
         except (ManifestError, PlanError) as exc:

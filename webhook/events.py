@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from webhook import payloads
 from webhook.signatures import Provider
@@ -17,6 +17,7 @@ from webhook.signatures import Provider
 ZERO_SHA = "0" * 40
 PR_ACTIONS = {"opened", "synchronize", "synchronized", "reopened"}  # Gitea says "synchronized"
 GITLAB_MR_ACTIONS = {"open", "update", "reopen"}
+COMMIT_ID = rf"^(?:{payloads.COMMIT_ID})$"  # the last guard before git's argv (payloads.CommitId checks first)
 
 
 class Ignored(BaseModel):
@@ -36,8 +37,8 @@ class JobRequest(BaseModel):
     clone_url: str
     branch: str  # the branch functions are linked to: the pushed branch, or the PR's base branch
     fetch_ref: str  # what to fetch besides the commit: refs/heads/<b>, refs/pull/<n>/head, ...
-    sha: str
-    before: str | None = None  # previous commit (push) or the PR base, for diffing; None when unknown
+    sha: str = Field(pattern=COMMIT_ID)
+    before: str | None = Field(default=None, pattern=COMMIT_ID)  # previous commit (push) or the PR base, for diffing; None when unknown
     changed: tuple[str, ...] | None = None  # files changed per the payload; None = not listed completely
     pr_number: int | None = None
     web_url: str = ""  # the repository's web page (Gitea: where its API lives when --gitea-api-url is not given)

@@ -6,7 +6,14 @@ Shapes follow GitHub's documented payloads (see tests/fixtures/github), Gitea's 
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field
+
+# A full SHA-1 or SHA-256 commit id, or empty where a payload may leave it out. Commit ids reach git's argv,
+# so anything else (`--upload-pack=...`, `HEAD~1`) is refused here, where the error can name the payload field.
+COMMIT_ID = r"[0-9a-f]{40}|[0-9a-f]{64}"
+CommitId = Annotated[str, Field(pattern=rf"^(?:{COMMIT_ID})?$")]
 
 
 class Payload(BaseModel):
@@ -33,8 +40,8 @@ class Commit(Payload):
 
 class Push(Payload):
     ref: str
-    before: str = ""
-    after: str = ""
+    before: CommitId = ""
+    after: CommitId = ""
     created: bool = False
     deleted: bool = False
     forced: bool = False
@@ -45,7 +52,7 @@ class Push(Payload):
 
 class BranchEnd(Payload):
     ref: str
-    sha: str
+    sha: CommitId
     repo: Repository | None = None  # null when the fork was deleted
 
 
@@ -79,8 +86,8 @@ class GitLabProject(Payload):
 class GitLabPush(Payload):
     object_kind: str
     ref: str
-    before: str = ""
-    after: str = ""
+    before: CommitId = ""
+    after: CommitId = ""
     checkout_sha: str | None = None
     project: GitLabProject
     commits: tuple[Commit, ...] = ()
@@ -88,7 +95,7 @@ class GitLabPush(Payload):
 
 
 class GitLabLastCommit(Payload):
-    id: str
+    id: CommitId
 
 
 class GitLabMergeAttributes(Payload):

@@ -29,29 +29,32 @@ def detect_provider(headers: Mapping[str, str]) -> Provider | None:
     return None
 
 
-def _hex_hmac(secret: str, body: bytes) -> str:
-    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def _matches_hmac(secret: str, body: bytes, given: str) -> bool:
+    """Constant-time check of a hex HMAC-SHA256 header. Bytes, not str: `compare_digest` raises TypeError on
+    non-ASCII str, and headers are latin-1, so a forged header must not turn into a 500."""
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest().encode()
+    return hmac.compare_digest(given.strip().lower().encode("utf-8", "replace"), expected)
 
 
 def verify_github(secret: str, body: bytes, header: str | None) -> bool:
     """`X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body>`."""
     if not header or not header.startswith("sha256="):
         return False
-    return hmac.compare_digest(header[len("sha256=") :].strip().lower(), _hex_hmac(secret, body))
+    return _matches_hmac(secret, body, header[len("sha256=") :])
 
 
 def verify_gitea(secret: str, body: bytes, header: str | None) -> bool:
     """`X-Gitea-Signature` (or `X-Forgejo-Signature`): bare hex HMAC-SHA256 of the raw body."""
     if not header:
         return False
-    return hmac.compare_digest(header.strip().lower(), _hex_hmac(secret, body))
+    return _matches_hmac(secret, body, header)
 
 
 def verify_gitlab(secret: str, header: str | None) -> bool:
     """GitLab sends the secret itself in `X-Gitlab-Token` (no HMAC); compare in constant time."""
     if not header:
         return False
-    return hmac.compare_digest(header.encode(), secret.encode())
+    return hmac.compare_digest(header.encode("utf-8", "replace"), secret.encode())
 
 
 def verify(provider: Provider, secret: str, body: bytes, headers: Mapping[str, str]) -> bool:

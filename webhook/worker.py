@@ -10,7 +10,7 @@ import asyncio
 import logging
 import time
 
-from webhook.config import WebhookConfig, scrub
+from webhook.config import WebhookConfig, scrub, scrubbed_traceback
 from webhook.deploy import JobRunner
 from webhook.errors import JobError
 from webhook.links import LinkIndex
@@ -82,8 +82,9 @@ class WorkerPool:
         except asyncio.CancelledError:
             raise  # shutdown: stays `deploying`, resumed by `recover()` on the next start
         except Exception as exc:  # noqa: BLE001 - a bug must end the delivery, not the worker
-            log.exception("delivery %s crashed", delivery)
-            self.store.finish(delivery, Status.FAILED, "internal error", scrub(f"{type(exc).__name__}: {exc}", self.config.secrets()))
+            secrets = self.config.secrets()
+            log.error("delivery %s crashed\n%s", delivery, scrubbed_traceback(exc, secrets))
+            self.store.finish(delivery, Status.FAILED, "internal error", scrub(f"{type(exc).__name__}: {exc}", secrets))
         else:
             self.store.finish(delivery, outcome.status, outcome.reason)
             if self.links is not None:

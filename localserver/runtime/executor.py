@@ -9,7 +9,6 @@ closed. Idle workers are reaped after `idle_ttl` seconds.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 
 from localserver.runtime.protocol import Invocation, Outcome, WorkerSpec
@@ -28,17 +27,15 @@ class Pool:
     async def run(self, invocation: Invocation, logging: bool, timeout: float) -> Outcome:
         started = time.monotonic()
         async with self.slots:
-            worker = self._take_idle()
-            if worker is None:
-                worker = Worker(self.spec)
-                try:
-                    await worker.start()
-                except WorkerError as exc:
-                    return Outcome.failure(str(exc), time.monotonic() - started)
-            self.busy.add(worker)
+            worker = await self._take_idle() or Worker(self.spec)
+            self.busy.add(worker)  # a starting worker counts as busy, so a forced close kills it too
             try:
+                if worker.process is None:
+                    await worker.start()
                 remaining = max(timeout - (time.monotonic() - started), 0.001)
                 outcome = await worker.invoke(invocation, logging, remaining)
+            except WorkerError as exc:  # it did not start (and cleaned up after itself)
+                return Outcome.failure(str(exc), time.monotonic() - started)
             except BaseException:
                 await worker.kill()
                 raise
@@ -51,11 +48,12 @@ class Pool:
             outcome.duration = time.monotonic() - started
             return outcome
 
-    def _take_idle(self) -> Worker | None:
+    async def _take_idle(self) -> Worker | None:
         while self.idle:
             worker = self.idle.pop()
             if worker.alive:
                 return worker
+            await worker.kill()  # died while idle: close its socket and reap it
         return None
 
     async def close(self, force: bool = False) -> None:
@@ -122,5 +120,4 @@ class Executor:
     async def close(self) -> None:
         pools = list(self.pools.values())
         self.pools.clear()
-        with contextlib.suppress(Exception):
-            await asyncio.gather(*(p.close(force=True) for p in pools), return_exceptions=True)
+        await asyncio.gather(*(p.close(force=True) for p in pools), return_exceptions=True)

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from localserver import builder
+from localserver import builder, processes
 from localserver.clock import now_iso, unique_id
 from localserver.context import ServerContext
 from localserver.errors import SERVER_VERSION
@@ -32,10 +32,6 @@ Document = dict[str, Any]
 REQUEST_HEADERS_KEPT = ("content-type", "agent", "content-length", "host")
 RESPONSE_HEADERS_KEPT = ("content-type", "content-length")
 SYNC_TIMEOUT = 30.0  # Appwrite's executor request timeout for synchronous executions
-# Server environment a function may see: tools, locale and network settings, never secrets.
-PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "SSL_CERT_FILE", "SSL_CERT_DIR",
-              "REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
-              "http_proxy", "https_proxy", "no_proxy")
 
 
 class SyncTimeout(Exception):
@@ -132,7 +128,7 @@ class ExecutionService:
 
     def environment(self, function: Document, deployment: Document, family: str) -> dict[str, str]:
         """Process environment: safe server settings, function variables, then APPWRITE_* (Appwrite's order)."""
-        env = {k: v for k, v in os.environ.items() if k in PASSED_ENV}
+        env = {k: v for k, v in os.environ.items() if k in processes.PASSED_ENV}
         env.setdefault("PATH", os.defpath)
         if family == "python":
             root = builder.deployment_dir(self.ctx.config, function["$id"], deployment["$id"])

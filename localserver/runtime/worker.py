@@ -13,12 +13,12 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import socket
 import sys
 import time
 from pathlib import Path
 
+from localserver.processes import kill_and_reap
 from localserver.runtime.protocol import BODY_LIMIT, LOG_LIMIT, Invocation, Outcome, WorkerSpec
 
 HERE = Path(__file__).resolve().parent
@@ -81,29 +81,33 @@ class Worker:
     async def start(self) -> None:
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            argv = command_for(self.spec, child.fileno())
-            try:
-                self.process = await asyncio.create_subprocess_exec(
-                    *argv,
-                    cwd=self.spec.build_dir,
-                    env=dict(self.spec.env),
-                    stdin=asyncio.subprocess.DEVNULL,
-                    stdout=asyncio.subprocess.DEVNULL,
-                    stderr=asyncio.subprocess.PIPE,
-                    pass_fds=(child.fileno(),),
-                    start_new_session=True,
-                )
-            except OSError as exc:
+            self.process = await asyncio.create_subprocess_exec(
+                *command_for(self.spec, child.fileno()),
+                cwd=self.spec.build_dir,
+                env=dict(self.spec.env),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.PIPE,
+                pass_fds=(child.fileno(),),
+                start_new_session=True,
+            )
+        except BaseException as exc:
+            parent.close()
+            if isinstance(exc, OSError):
                 raise WorkerError(f"Could not start the function process: {exc.strerror or exc}") from exc
+            raise
         finally:
             child.close()
         self.pid = self.process.pid
         self._drain = asyncio.create_task(self._drain_stderr())
-        self.reader, self.writer = await asyncio.open_unix_connection(sock=parent, limit=LINE_LIMIT)
         try:
+            self.reader, self.writer = await asyncio.open_unix_connection(sock=parent, limit=LINE_LIMIT)
             line = await asyncio.wait_for(self.reader.readline(), START_TIMEOUT)
-        except (TimeoutError, ValueError):
+        except (TimeoutError, ValueError, OSError):
             line = b""
+        except BaseException:  # cancelled while starting (server stopping): the process must not outlive us
+            await self.kill()
+            raise
         if not line:
             await self.kill()
             raise WorkerError(f"The function process did not start.{self._stderr_note()}")
@@ -181,12 +185,7 @@ class Worker:
             self.writer.close()
         if self.process is None:
             return
-        if self.process.returncode is None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            with contextlib.suppress(ProcessLookupError):
-                self.process.kill()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.process.wait(), 5.0)
-        if self._drain is not None:
-            self._drain.cancel()
+        await kill_and_reap(self.process)
+        if self._drain is not None:  # the pipe is at EOF once reaped: let it take the stderr tail for reports
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._drain, 1.0)

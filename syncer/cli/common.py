@@ -22,7 +22,9 @@ import click
 
 from syncer.apply import make_plan
 from syncer.client import AppwriteClient, AppwriteError
+from syncer.client.errors import scrub
 from syncer.connection import ENV_API_KEY, ConnectionSettings, resolve_connection
+from syncer.history import HistoryError
 from syncer.manifest import ManifestError, load_manifest
 from syncer.manifest.models import Manifest
 from syncer.packaging import CodePackage, PackagingError
@@ -283,9 +285,7 @@ def handle_errors(terminal: Terminal, secrets: tuple[str, ...] = ()) -> Iterator
     """Known failures become one clean message and exit 1; secrets are scrubbed from the text."""
 
     def fail(text: str) -> NoReturn:
-        for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-            text = text.replace(secret, "[redacted]")
-        terminal.abort(text)
+        terminal.abort(scrub(text, secrets))
 
     try:
         yield
@@ -293,7 +293,7 @@ def handle_errors(terminal: Terminal, secrets: tuple[str, ...] = ()) -> Iterator
         for issue in exc.issues:
             terminal.error(str(issue))
         fail(f"the manifest has {len(exc.issues)} problem(s); nothing was changed")
-    except (PlanError, PlanFileError, PackagingError) as exc:
+    except (PlanError, PlanFileError, PackagingError, HistoryError) as exc:
         fail(str(exc))
     except AppwriteError as exc:
         fail(f"server request failed: {exc}")
@@ -309,9 +309,7 @@ def emit(terminal: Terminal, renderable: Any, secrets: tuple[str, ...] = (), *, 
         with terminal.out.capture() as captured:
             terminal.out.print(renderable)
         text = captured.get()
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-        text = text.replace(secret, "[redacted]")
-    terminal.write(text)
+    terminal.write(scrub(text, secrets))
 
 
 def secrets_of(manifest: Manifest | None, connection: Connection | None = None) -> tuple[str, ...]:

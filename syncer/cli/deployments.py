@@ -12,7 +12,7 @@ from rich.text import Text
 from syncer.cli.common import ServerChoice, json_option, optional_session, run, server_options
 from syncer.cli.terminal import Terminal, pass_terminal
 from syncer.client import AppwriteClient
-from syncer.history import FunctionHistory, HistoryError, list_history
+from syncer.history import FunctionHistory, list_history
 from syncer.render import FORMAT_VERSION, human_size, short_hash
 
 
@@ -81,10 +81,7 @@ def deployments(
 ) -> None:
     """List a function's deployments: status, size, build time, source (fnsync, manual, cli, vcs), commit."""
     with optional_session(terminal, server) as s:
-        try:
-            history = run(_list(s.client(), function_id, limit))
-        except HistoryError as exc:
-            terminal.abort(str(exc))
+        history = run(_list(s.client(), function_id, limit))
         if as_json:
             s.emit_json(history_to_json(history))
         elif not history.deployments:

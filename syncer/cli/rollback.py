@@ -39,10 +39,7 @@ def rollback(
 ) -> None:
     """Re-activate the previous ready deployment of ID (or --to DEPLOYMENT). Builds nothing, uploads nothing."""
     with optional_session(terminal, server) as s:
-        try:
-            chosen = run(_choose(s.client(), function_id, to))
-        except HistoryError as exc:
-            terminal.abort(str(exc))
+        chosen = run(_choose(s.client(), function_id, to))
         if chosen.current == chosen.target.id:
             terminal.success(f"{describe_target(chosen)} is already active on {function_id}; nothing to do.")
             return
@@ -51,10 +48,7 @@ def rollback(
         if not s.connection.embedded and not yes:
             confirm_apply(terminal, question="Roll back?", action="roll back")
         with project_lock(terminal, s.connection, s.manifest, f"fnsync rollback {function_id}", lock_timeout, no_lock):
-            try:
-                run(_activate(s.client(), chosen))
-            except HistoryError as exc:
-                terminal.abort(str(exc))
+            run(_activate(s.client(), chosen))
     s.emit(f"Rolled back {function_id}: {chosen.target.id} is active (was {was}).\n", raw=True)
     name = s.manifest.source.name if s.manifest is not None else "the manifest"
     terminal.warning(

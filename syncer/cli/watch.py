@@ -75,7 +75,7 @@ def watch(
         terminal.info(f"endpoint {s.connection.settings.endpoint}  project {s.connection.settings.project}")
         plan, _, _ = run(s.plan(PlanOptions(targets=targets)))
         if plan.has_changes:
-            terminal.print(render_plan(plan, manifest_name=manifest.source.name))
+            s.emit(render_plan(plan, manifest_name=manifest.source.name))
             if not s.connection.embedded and not yes:
                 confirm_apply(terminal)
         run(_watch(s, targets, settings, plan))
@@ -93,7 +93,7 @@ async def _watch(s: Session, targets: tuple[str, ...], settings: DeploySettings,
             if plan.has_changes:
                 polling = BuildPolling(interval=settings.build_poll_interval, max_interval=settings.build_poll_max)
                 result = await apply_plan(plan, manifest, client, wait=True, polling=polling)
-                terminal.print(render_result(result))
+                s.emit(render_result(result))
                 if settings.invoke is not None:
                     for fid in _deployed(result):
                         terminal.print((await invoke(client, fid, settings.invoke, manifest)).line())

@@ -51,6 +51,10 @@ from webhook.config import BRANCH_ENV_VAR, DEFAULT_CLONE_URLS, parse_branch_envs
 @click.option("--queue-size", default=100, show_default=True, type=click.IntRange(1), help="Queued deliveries before 503.")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1), help="Deliveries processed in parallel.")
 @click.option("--allow-fork-prs", is_flag=True, help="Build previews of pull requests from forks.")
+@click.option(
+    "--lock-wait", default=60.0, show_default=True, metavar="SECONDS", type=click.FloatRange(min=0),
+    help="Wait this long for the project lock of another fnsync (e.g. `fnsync apply`) before retrying the delivery later.",
+)
 @pass_terminal
 def webhook(
     terminal: Terminal,
@@ -66,6 +70,7 @@ def webhook(
     queue_size: int,
     workers: int,
     allow_fork_prs: bool,
+    lock_wait: float,
 ) -> None:
     """Receive GitHub, GitLab and Gitea pushes and deploy the functions they touch.
 
@@ -96,6 +101,7 @@ def webhook(
             queue_size=queue_size,
             workers=workers,
             allow_fork_prs=allow_fork_prs,
+            lock_wait=lock_wait,
             endpoint=connection.endpoint,
             project=connection.project,
             api_key=connection.api_key,

@@ -27,10 +27,12 @@ REDACTED = "[redacted]"
 
 
 def scrub(text: str, secrets: tuple[str, ...]) -> str:
-    """Replace every secret in `text`; used on all text that ends up in an error or a log line."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, REDACTED)
+    """Replace every secret in `text`; used on all text that ends up in an error or a log line.
+
+    Longest first: a secret that contains a shorter one must go whole, or the rest of it would still show.
+    """
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
     return text
 
 

@@ -22,7 +22,6 @@ from syncer.importer.render import short_settings
 from syncer.importer.unpack import (
     UnsafeArchiveError,
     Unpacked,
-    archive_code_hash,
     explain_mismatch,
     try_package,
     unpack_archive,
@@ -30,6 +29,7 @@ from syncer.importer.unpack import (
 from syncer.importer.write import check_free, commit, make_draft
 from syncer.reserved import is_reserved
 from syncer.manifest.models import FunctionSpec, Manifest
+from syncer.packaging import archive_code_hash
 from syncer.plan import SETTINGS_FIELDS, desired_settings, same_setting, server_settings
 from syncer.state import ServerState
 

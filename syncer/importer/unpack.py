@@ -23,10 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from syncer.manifest.models import FunctionSpec
-from syncer.packaging import PackagingError, code_hash_from_header, code_hash_of_archive, package_function
+from syncer.packaging import PackagingError, package_function
 
 MAX_UNPACKED = 2_000_000_000  # bytes; a "zip bomb" guard far above Appwrite's 30 MB upload limit
-HEADER_BYTES = 128
 
 
 class UnsafeArchiveError(Exception):
@@ -103,13 +102,6 @@ def _mkdir(folder: Path, root: Path, member: str) -> None:
         if (root / parent).is_file():
             raise UnsafeArchiveError(f"archive has both a file and a folder named {parent.as_posix()!r} ({member!r})")
     folder.mkdir(parents=True, exist_ok=True)
-
-
-def archive_code_hash(archive: Path, *, entrypoint: str, commands: str, runtime: str) -> str:
-    """The hash the planner sees for this deployment: fnsync's header, else the archive's contents (as `state` does)."""
-    with archive.open("rb") as handle:
-        found = code_hash_from_header(handle.read(HEADER_BYTES))
-    return found or code_hash_of_archive(archive, entrypoint=entrypoint, commands=commands, runtime=runtime)
 
 
 def local_code_hash(spec: FunctionSpec) -> tuple[str, tuple[str, ...]]:

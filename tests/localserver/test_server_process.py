@@ -30,8 +30,9 @@ class Proc:
 
     def _read(self) -> None:
         assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append(line)
+        with self.process.stdout:  # closed at EOF (the process ended), so no unclosed-pipe warning later
+            for line in self.process.stdout:
+                self.lines.append(line)
 
     def field(self, name: str) -> str:
         def probe() -> str | None:

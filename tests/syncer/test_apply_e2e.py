@@ -203,3 +203,28 @@ async def test_function_created_elsewhere_after_planning_is_updated_not_duplicat
     assert result.ok
     fn = await client.get_function("api")
     assert fn is not None and (fn.name, fn.timeout) == ("Api", 33)
+
+
+async def test_an_unexpected_error_fails_only_its_function_and_says_what_was_done(project: Project, client: AppwriteClient) -> None:
+    """A malformed change (here a deploy without its code hash, as a hand-edited plan file could hold) must not
+    crash the apply and lose the record of what was already written, for this function or the others."""
+    from syncer.apply import apply_plan
+
+    project.add("api", variables={"MODE": "prod"})
+    project.add("cron", timeout=20)
+    manifest = project.load()
+    plan = await plan_of(manifest, client)
+    broken = tuple(
+        c.model_copy(update={"after": {k: v for k, v in (c.after or {}).items() if k != "code_hash"}})
+        if c.function_id == "api" and c.action is Action.DEPLOY
+        else c
+        for c in plan.changes
+    )
+    result = await apply_plan(plan.model_copy(update={"changes": broken}), manifest, client)
+
+    assert result.failed == ["api"]
+    api = next(fr for fr in result.functions if fr.function_id == "api")
+    assert api.error is not None and "unexpected KeyError" in api.error
+    assert [(o.action, o.status) for o in api.outcomes if o.kind == "function"] == [("create", "done")]
+    assert any(o.action == "deploy" and o.status == "failed" for o in api.outcomes)
+    assert await client.get_function("cron") is not None and await client.get_function("api") is not None

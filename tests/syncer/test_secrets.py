@@ -56,3 +56,11 @@ def test_secrets_scrubbed_from_build_logs_and_errors(tmp_path: Path, local_serve
     everything = "\n".join(r.stdout + r.stderr for r in (failed, as_json, error))
     for secret in (SECRET, local_server.api_key):
         assert secret not in everything
+
+
+def test_scrub_removes_a_secret_that_contains_another_whole() -> None:
+    """Replacing the shorter secret first would leave the longer one's tail readable."""
+    from syncer.client.errors import REDACTED, scrub
+
+    for order in (("tok", SECRET), (SECRET, "tok")):
+        assert scrub(f"failed with {SECRET} and tok", order) == f"failed with {REDACTED} and {REDACTED}"

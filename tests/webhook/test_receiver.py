@@ -45,6 +45,8 @@ async def test_bad_or_missing_signature_is_401_and_records_nothing(receiver: Rec
         assert response.status_code == 401 and response.json()["error"] == "missing or invalid signature"
         tampered = {**headers}
         assert (await client.post("/webhooks/github", content=body.replace(b"main", b"evil"), headers=tampered)).status_code == 401
+        latin1 = {**headers, "X-Hub-Signature-256": "sha256=\u00e9".encode("latin-1")}  # a non-ASCII header: 401, not 500
+        assert (await client.post("/webhooks/github", content=body, headers=latin1)).status_code == 401
         assert await _deliveries(client) == []
 
 
@@ -64,6 +66,9 @@ async def test_malformed_json_under_a_valid_signature_is_400(receiver: Receiver)
         shape = encode({"ref": "refs/heads/main"})
         response = await client.post("/webhooks/github", content=shape, headers=github_headers("push", shape))
         assert response.status_code == 400 and "malformed push payload" in response.json()["error"]
+        injected = encode({**_push(), "after": "--upload-pack=touch /tmp/pwned"})  # would reach git's argv
+        response = await client.post("/webhooks/github", content=injected, headers=github_headers("push", injected))
+        assert response.status_code == 400 and "malformed push payload: after" in response.json()["error"]
         assert await _deliveries(client) == []
 
 

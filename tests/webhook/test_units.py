@@ -36,6 +36,7 @@ def test_github_signature_accepts_only_the_exact_hmac() -> None:
     assert not verify_github(SECRET, body, None)
     assert not verify_github(SECRET, body, sign(body).removeprefix("sha256="))  # prefix required
     assert not verify_github(SECRET, body, "sha1=" + sign(body)[7:])
+    assert not verify_github(SECRET, body, "sha256=\u00e9" + sign(body)[8:])  # non-ASCII: False, not TypeError
 
 
 def test_gitea_and_gitlab_signatures() -> None:
@@ -44,6 +45,7 @@ def test_gitea_and_gitlab_signatures() -> None:
     assert verify_gitea(SECRET, body, hexsig)
     assert not verify_gitea(SECRET, body, "00" + hexsig[2:])
     assert not verify_gitea(SECRET, body, "")
+    assert not verify_gitea(SECRET, body, "\u00e9" + hexsig[1:])
     assert verify_gitlab(SECRET, SECRET)
     assert not verify_gitlab(SECRET, SECRET + "x")
     assert not verify_gitlab(SECRET, None)
@@ -129,6 +131,17 @@ def test_malformed_payloads_raise() -> None:
         classify(Provider.GITHUB, "push", {"ref": "refs/heads/main"}, ALLOW_ALL)
     with pytest.raises(ValueError):
         classify(Provider.GITHUB, "push", [1, 2], ALLOW_ALL)
+
+
+@pytest.mark.parametrize("field", ["after", "before"])
+@pytest.mark.parametrize("value", ["--upload-pack=touch /tmp/pwned", "HEAD", "a" * 39, "A" * 40])
+def test_commit_ids_that_are_not_full_hex_shas_are_refused(field: str, value: str) -> None:
+    """Commit ids reach git's argv: an option-shaped or symbolic one must never become a job."""
+    payload = push_payload(repo_id=1, clone_url="https://github.com/o/r.git", branch="main", before="b" * 40, after="c" * 40,
+                           commits=[{"id": "c" * 40, "modified": ["x"]}])
+    payload[field] = value
+    with pytest.raises(ValidationError):
+        classify(Provider.GITHUB, "push", payload, ALLOW_ALL)
 
 
 def test_gitlab_push_and_merge_request() -> None:

@@ -3,8 +3,11 @@ fail at once, and a crashing job ends its delivery instead of the worker."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from webhook.config import WebhookConfig
 from webhook.deploy import Outcome
@@ -75,9 +78,12 @@ async def test_terminal_failure_is_final_at_once(tmp_path: Path) -> None:
     assert len(runner.claims) == 1
 
 
-async def test_a_crashing_job_fails_its_delivery_and_scrubs_secrets(tmp_path: Path) -> None:
+async def test_a_crashing_job_fails_its_delivery_and_scrubs_secrets(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     store, pool, runner = _setup(tmp_path, [RuntimeError("boom with s3cr3t-key")], api_key="s3cr3t-key")
-    await _drain(store, pool)
+    with caplog.at_level(logging.ERROR, logger="fnsync.webhook"):
+        await _drain(store, pool)
     record = store.get("d1")
     assert record is not None and record.status is Status.FAILED and record.reason == "internal error"
     assert "s3cr3t-key" not in record.error and "***" in record.error
+    assert "RuntimeError: boom with ***" in caplog.text and "Traceback" in caplog.text  # logged with its traceback...
+    assert "s3cr3t-key" not in caplog.text  # ...and without the secret
