@@ -21,9 +21,9 @@ from syncer.client import (
     AppwriteClient,
     AppwriteConnectionError,
     AppwriteError,
-    AppwriteResponseError,
     is_already_exists,
     is_not_found,
+    is_transient,
 )
 from syncer.client.errors import BuildWaitTimeout, scrub
 from syncer.client.models import Deployment
@@ -109,13 +109,6 @@ class Reporter:
     def build_status(self, function_id: str, deployment_id: str, status: str) -> None: ...
 
     def function_finished(self, result: FunctionResult) -> None: ...
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Failures that retrying later may cure: no response at all, a server error or a rate limit."""
-    if isinstance(exc, AppwriteConnectionError):
-        return True
-    return isinstance(exc, AppwriteResponseError) and (exc.status >= 500 or exc.status == 429)
 
 
 def describe(change: Change) -> str:

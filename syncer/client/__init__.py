@@ -17,6 +17,7 @@ from syncer.client.errors import (
     is_already_exists,
     is_duplicate_of_own_create,
     is_not_found,
+    is_transient,
 )
 from syncer.client.http import AppwriteClient, ClientStats
 from syncer.client.models import FunctionSettings, UploadProgress
@@ -45,4 +46,5 @@ __all__ = [
     "is_already_exists",
     "is_duplicate_of_own_create",
     "is_not_found",
+    "is_transient",
 ]

@@ -145,6 +145,13 @@ def is_not_found(error: BaseException, type: str | None = None) -> bool:
     )
 
 
+def is_transient(error: BaseException) -> bool:
+    """True when trying again later may cure it: no usable response at all, a server error or a rate limit."""
+    if isinstance(error, AppwriteConnectionError):
+        return True
+    return isinstance(error, AppwriteResponseError) and (error.status >= 500 or error.status == 429)
+
+
 def is_duplicate_of_own_create(error: BaseException) -> bool:
     """True when a create answered "already exists" only after a retry of an attempt with unknown outcome.
 

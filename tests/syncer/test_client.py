@@ -22,6 +22,7 @@ from syncer.client import (
     RetryPolicy,
     is_already_exists,
     is_duplicate_of_own_create,
+    is_transient,
 )
 from syncer.client.retry import retry_after_seconds
 from syncer.client.upload import chunk_ranges
@@ -722,3 +723,18 @@ async def test_every_request_the_client_makes_is_in_the_spec(tmp_path: Path) -> 
     unknown = [(m, t) for m, t in seen if t not in paths or m not in paths[t]]
     assert not unknown, unknown
     assert len({t for _, t in seen}) >= 11
+
+
+@pytest.mark.parametrize(
+    ("error", "transient"),
+    [
+        (AppwriteConnectionError("GET /functions -> no response: timed out"), True),
+        (AppwriteResponseError(status=503, type="general_server_error", message="down"), True),
+        (AppwriteResponseError(status=429, type="general_rate_limit_exceeded", message="slow down"), True),
+        (AppwriteResponseError(status=404, type="function_not_found", message="nope"), False),
+        (AppwriteResponseError(status=400, type="general_argument_invalid", message="bad"), False),
+        (ValueError("not an Appwrite error"), False),
+    ],
+)
+def test_is_transient_separates_retryable_failures(error: BaseException, transient: bool) -> None:
+    assert is_transient(error) is transient
