@@ -269,11 +269,12 @@ async def acquire(
             return got
         waited = time.monotonic() - start
         remaining = timeout - waited
-        if remaining <= 0:
-            raise LockHeld(got, waited)
-        if on_wait is not None and not told:
+        if on_wait is not None and not told and timeout > 0:
+            # Said as soon as the lock is found held, however slow that first look was.
             on_wait(f"waiting up to {timeout:g}s: {held_message(got).split(';')[0]}")
             told = True
+        if remaining <= 0:
+            raise LockHeld(got, waited)
         await asyncio.sleep(min(poll_interval, remaining))
 
 
