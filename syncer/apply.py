@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -385,20 +385,27 @@ async def apply_plan(
 # --- plan + apply ------------------------------------------------------------------------------------------------
 
 
+async def gather_settled(*awaitables: Awaitable[Any]) -> list[Any]:
+    """Like `asyncio.gather`, but every awaitable finishes before the first failure is re-raised.
+
+    Packaging runs in threads that write into a temporary folder; a plain gather would raise while they still
+    write, and the caller would remove the folder under them.
+    """
+    results = await asyncio.gather(*awaitables, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return results
+
+
 async def package_all(manifest: Manifest, out_dir: Path, targets: Iterable[str] = ()) -> dict[str, CodePackage]:
     """Package every selected function that has code (in threads: it is disk and CPU work)."""
     wanted = set(targets)
     specs = [s for s in manifest.functions.values() if s.path is not None and (not wanted or s.id in wanted)]
-    results = await asyncio.gather(
-        *(asyncio.to_thread(package_function, s, out_dir / s.id, root=manifest.root) for s in specs),
-        return_exceptions=True,  # let every thread finish before the first error propagates
+    packages = await gather_settled(
+        *(asyncio.to_thread(package_function, s, out_dir / s.id, root=manifest.root) for s in specs)
     )
-    packages: dict[str, CodePackage] = {}
-    for spec, result in zip(specs, results):
-        if isinstance(result, BaseException):
-            raise result
-        packages[spec.id] = result
-    return packages
+    return {spec.id: package for spec, package in zip(specs, packages)}
 
 
 async def make_plan(
@@ -411,17 +418,10 @@ async def make_plan(
     cache: HashCache | None = None,
 ) -> tuple[Plan, ServerState, dict[str, CodePackage]]:
     """Package, read the server, check the manifest against what the server offers, and plan. No writes."""
-    # Both run to the end even when one fails: packaging threads write into `work_dir`, which the caller removes.
-    packed, read = await asyncio.gather(
-        package_all(manifest, work_dir, options.targets),
+    state, packages = await gather_settled(
         read_state(client, manifest, targets=options.targets, concurrency=concurrency, cache=cache),
-        return_exceptions=True,
+        package_all(manifest, work_dir, options.targets),
     )
-    for outcome in (read, packed):
-        if isinstance(outcome, BaseException):
-            raise outcome
-    assert not isinstance(packed, BaseException) and not isinstance(read, BaseException)
-    packages, state = packed, read
     issues = check_against_server(manifest, [r.id for r in state.runtimes], [s.slug for s in state.specifications])
     if issues:
         raise ManifestError(issues)

@@ -273,8 +273,8 @@ def _kept(function_id: str, keep: tuple[str, ...]) -> bool:
 def _plan_function(spec: FunctionSpec, state: ServerState, options: PlanOptions, local: LocalCode | None) -> list[Change]:
     fid = spec.id
     remote = state.functions.get(fid)
-    current_settings = server_settings(remote.function) if remote is not None else None
-    desired = desired_settings(spec, state.default_specification, current_settings)
+    current = server_settings(remote.function) if remote is not None else None
+    desired = desired_settings(spec, state.default_specification, current)
     changes: list[Change] = []
 
     if remote is None:
@@ -291,8 +291,7 @@ def _plan_function(spec: FunctionSpec, state: ServerState, options: PlanOptions,
         live, active, not_live_reason = True, None, ""
         current_vars: dict[str, Variable] = {}
     else:
-        assert current_settings is not None
-        current = current_settings
+        assert current is not None
         differing = [name for name in SETTINGS_FIELDS if not same_setting(name, current[name], desired[name])]
         live = remote.function.live
         not_live_reason = "" if live else "the server marks the function not live"
