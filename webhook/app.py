@@ -18,11 +18,12 @@ from syncer.client import AppwriteClient
 from webhook import admin, health
 from webhook.config import WebhookConfig, scrub, scrubbed_traceback
 from webhook.context import WebhookContext
+from webhook.credentials import CloneCredentials
 from webhook.deploy import JobRunner
 from webhook.links import LinkIndex
 from webhook.mirror import MirrorCache
 from webhook.receive import WebhookController
-from webhook.reporting import Reporters
+from webhook.reporting import ReportQueue, Reporters
 from webhook.store import DeliveryStore
 from webhook.worker import WorkerPool
 
@@ -54,13 +55,13 @@ def create_app(config: WebhookConfig, client: AppwriteClient | None = None, *, r
         config.api_key.get_secret_value() if config.api_key else "",
         secrets=tuple(config.secrets()),
     )
-    vcs_http = httpx.AsyncClient(timeout=10)
-    reporters = Reporters(config, vcs_http, _CommentIds(store))
-    mirrors = MirrorCache(config.mirrors_dir, config.github_token.get_secret_value() if config.github_token else None)
+    vcs_http = httpx.AsyncClient(timeout=config.report_timeout)
+    reports = ReportQueue(Reporters(config, vcs_http, _CommentIds(store)), config.secrets())
+    mirrors = MirrorCache(config.mirrors_dir, CloneCredentials.from_config(config))
     links = LinkIndex(appwrite, miss_ttl=config.link_miss_ttl)
-    runner = JobRunner(config=config, client=appwrite, store=store, mirrors=mirrors, reporters=reporters)
+    runner = JobRunner(config=config, client=appwrite, store=store, mirrors=mirrors, reports=reports)
     pool = WorkerPool(config, store, runner, links)
-    ctx = WebhookContext(config=config, store=store, links=links, pool=pool)
+    ctx = WebhookContext(config=config, store=store, links=links, pool=pool, bodies=asyncio.Semaphore(config.max_concurrent_bodies))
 
     @asynccontextmanager
     async def services(app: Litestar) -> AsyncIterator[None]:
@@ -75,6 +76,7 @@ def create_app(config: WebhookConfig, client: AppwriteClient | None = None, *, r
         tasks = [asyncio.create_task(links.run(config.link_refresh), name="fnsync-webhook-links")]
         if run_workers:
             tasks.append(asyncio.create_task(pool.run(), name="fnsync-webhook-workers"))
+        reporter = asyncio.create_task(reports.run(), name="fnsync-webhook-reports")
         try:
             yield
         finally:
@@ -83,6 +85,9 @@ def create_app(config: WebhookConfig, client: AppwriteClient | None = None, *, r
             _, stuck = await asyncio.wait(tasks, timeout=10)
             for task in stuck:  # e.g. a git command still running in a thread; the next start resumes its job
                 log.warning("task %s did not stop within 10s; leaving it", task.get_name())
+            await reports.drain(timeout=2 * config.report_timeout)
+            reporter.cancel()
+            await asyncio.wait([reporter], timeout=5)
             await vcs_http.aclose()
             if client is None:
                 await appwrite.aclose()

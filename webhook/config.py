@@ -51,6 +51,10 @@ class WebhookConfig(BaseModel):
     workers: int = Field(default=2, ge=1)
     allow_fork_prs: bool = False
     max_body_size: int = Field(default=25 * 1024 * 1024, ge=1024)  # GitHub caps payloads at 25 MB
+    # Bodies read at once (each up to max_body_size): the receiver's memory for bodies is bounded by their product.
+    max_concurrent_bodies: int = Field(default=4, ge=1)
+    body_timeout: float = Field(default=30.0, gt=0)  # seconds to wait for a slot and read one body (408 after)
+    report_timeout: float = Field(default=5.0, gt=0)  # one VCS API call (statuses, comments), in the background
     max_attempts: int = Field(default=5, ge=1)
     retry_base: float = Field(default=2.0, gt=0)  # seconds; doubled per attempt
     retry_cap: float = Field(default=60.0, gt=0)

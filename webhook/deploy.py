@@ -1,8 +1,9 @@
-"""One job, end to end: match functions, fetch and export the commit, reconcile through `syncer.apply`.
+"""One job, end to end: match functions, decide and export the commit, reconcile through `syncer.apply`.
 
-The job is identity only (repository, branch, commit); everything else is re-read here (controller-runtime's
+The job is identity only (repository, branch, commits); everything else is re-read here (controller-runtime's
 level-based habit), so running a job twice converges to the same state: the packager is deterministic and
-the planner compares code hashes, so an unchanged tree is never redeployed.
+the planner compares code hashes, so an unchanged tree is never redeployed. VCS reports are queued for the
+background reporter and never wait on the deployment's path.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import os
 import shutil
 import time
 from dataclasses import dataclass, field
-from collections.abc import Mapping
-from pathlib import Path, PurePosixPath
+from pathlib import Path
+
 import anyio
 
 from syncer.apply import ApplyResult, Reporter, reconcile
@@ -22,16 +23,20 @@ from syncer.plan import PlanError
 from syncer.client import AppwriteClient
 from syncer.client.errors import AppwriteConnectionError, AppwriteError, AppwriteResponseError
 from syncer.client.models import Function
-from syncer.manifest import ManifestError, load_manifest
+from syncer.manifest import ManifestError
 from syncer.manifest.models import FunctionSpec, Manifest
 from webhook import specs
-from webhook.config import TOKEN_VARS, WebhookConfig, scrub
+from webhook.checkout import Checkout, check_out
+from webhook.config import WebhookConfig, scrub
+from webhook.deliveries import Claim, Status, Store
 from webhook.errors import JobError, TerminalError, TransientError
 from webhook.events import JobRequest
+from webhook.gitmanifest import PRIVATE_ENV, check_inside, load_from_tree, manifest_environ
 from webhook.locking import COMMAND as LOCK_COMMAND, project_lock
 from webhook.mirror import GitError, MirrorCache
-from webhook.reporting import FunctionReport, Reporters
-from webhook.store import Claim, DeliveryStore, Status
+from webhook.reporting import FunctionReport, ReportQueue
+
+__all__ = ["PRIVATE_ENV", "JobRunner", "Outcome", "manifest_environ"]
 
 log = logging.getLogger("fnsync.webhook")
 UNFINISHED = ("", "waiting", "processing", "building")
@@ -42,15 +47,17 @@ class Outcome:
     status: Status
     reason: str
     deployments: dict[str, str] = field(default_factory=dict)
+    deployed: str | None = None  # the commit the branch is now deployed at (pushes that finished `done`)
+    superseded_by: str | None = None  # the delivery that deployed a newer commit (stale pushes)
 
 
 @dataclass
 class JobRunner:
     config: WebhookConfig
     client: AppwriteClient
-    store: DeliveryStore
+    store: Store
     mirrors: MirrorCache
-    reporters: Reporters
+    reports: ReportQueue
     settle_timeout: float = 300.0
 
     async def run(self, claim: Claim) -> Outcome:
@@ -62,63 +69,65 @@ class JobRunner:
         matched = specs.matched_functions(functions, job.repo_id, job.branch)
         if not matched:
             return Outcome(Status.IGNORED, f"no function is linked to repository {job.repo_id} on branch {job.branch}")
-        loud = [f for f in matched if not f.provider_silent_mode]
-        await self._report(job, [FunctionReport(f.id, "pending", "fnsync: deploying") for f in loud], comment=False)
-        try:
-            outcome = await self._deploy(claim, matched)
-        except JobError as exc:
-            if not exc.transient or claim.attempts >= self.config.max_attempts:
-                await self._report(job, [FunctionReport(f.id, "failure", _first_line(str(exc))) for f in loud])
-            raise
-        reports = [
-            FunctionReport(f.id, "success", "deployed" if f.id in outcome.deployments else "unchanged", outcome.deployments.get(f.id, ""))
-            for f in loud
-        ]
-        await self._report(job, reports)
-        return outcome
-
-    async def _deploy(self, claim: Claim, matched: list[Function]) -> Outcome:
-        job = claim.job
         work = self.config.work_dir / claim.delivery_id.replace(":", "_").replace("/", "_")
         shutil.rmtree(work, ignore_errors=True)
         try:
             tree = work / "tree"
-            changed = await anyio.to_thread.run_sync(self._fetch_and_export, job, tree)
-            manifest = self._load_manifest(claim, tree)
-            desired, paths = self._desired(job, matched, tree, manifest)
-            if changed is None:
-                targets = [f.id for f in matched]
-            else:
-                manifest_changed = manifest is not None and self.config.manifest_path in changed and job.kind == "push"
-                targets = [
-                    f.id
-                    for f in matched
-                    if specs.touches(paths[f.id], changed) or (manifest_changed and f.id in (manifest.functions if manifest else {}))
-                ]
-            if not targets:
-                return Outcome(Status.DONE, f"no linked function's files changed in {job.sha[:12]}")
-            self.store.note(claim.delivery_id, f"reconciling {', '.join(targets)} at {job.sha[:12]}")
-            if claim.attempts > 1:
-                await self._settle(targets)  # an interrupted attempt may have left builds running
-            return await self._reconcile(claim, desired, targets)
+            checkout = await anyio.to_thread.run_sync(self._check_out, claim, tree)
+            if checkout.stale is not None:
+                return Outcome(Status.SUPERSEDED, checkout.stale, superseded_by=claim.deployed.delivery_id if claim.deployed else None)
+            if checkout.sha != job.sha:
+                self.store.note(claim.delivery_id, f"deploying {checkout.sha[:12]}, the newest by history of {job.sha[:12]} and the commits it replaced")
+                job = job.model_copy(update={"sha": checkout.sha})
+                claim = claim.model_copy(update={"job": job})
+            loud = [f for f in matched if not f.provider_silent_mode]
+            self._report(job, [FunctionReport(f.id, "pending", "fnsync: deploying") for f in loud], comment=False)
+            try:
+                outcome = await self._deploy(claim, matched, tree, checkout.changed)
+            except JobError as exc:
+                if not exc.transient or claim.attempts >= self.config.max_attempts:
+                    self._report(job, [FunctionReport(f.id, "failure", _first_line(str(exc))) for f in loud])
+                raise
         finally:
             shutil.rmtree(work, ignore_errors=True)
+        reports = [
+            FunctionReport(f.id, "success", "deployed" if f.id in outcome.deployments else "unchanged", outcome.deployments.get(f.id, ""))
+            for f in loud
+        ]
+        self._report(job, reports)
+        if job.kind == "push":
+            outcome.deployed = job.sha
+        return outcome
 
-    def _fetch_and_export(self, job: JobRequest, tree: Path) -> tuple[str, ...] | None:
+    async def _deploy(self, claim: Claim, matched: list[Function], tree: Path, changed: tuple[str, ...] | None) -> Outcome:
+        job = claim.job
+        manifest = self._load_manifest(claim, tree)
+        desired, paths = self._desired(job, matched, tree, manifest)
+        if changed is None:
+            targets = [f.id for f in matched]
+        else:
+            manifest_changed = manifest is not None and self.config.manifest_path in changed and job.kind == "push"
+            targets = [
+                f.id
+                for f in matched
+                if specs.touches(paths[f.id], changed) or (manifest_changed and f.id in (manifest.functions if manifest else {}))
+            ]
+        if not targets:
+            return Outcome(Status.DONE, f"no linked function's files changed in {job.sha[:12]}")
+        self.store.note(claim.delivery_id, f"reconciling {', '.join(targets)} at {job.sha[:12]}")
+        if claim.attempts > 1:
+            await self._settle(targets)  # an interrupted attempt may have left builds running
+        return await self._reconcile(claim, desired, targets)
+
+    def _check_out(self, claim: Claim, tree: Path) -> Checkout:
         """Runs in a thread: git is blocking."""
+        job = claim.job
         try:
-            self.mirrors.fetch(job.clone_url, job.sha, refs=(job.fetch_ref,), also=(job.before or "",))
-            changed = job.changed
-            if job.before:
-                diff = self.mirrors.changed_files(job.clone_url, job.before, job.sha, merge_base=job.kind == "pull_request")
-                if diff is not None:
-                    changed = diff
-            self.mirrors.export(job.clone_url, job.sha, tree)
+            return check_out(self.mirrors, job, claim.deployed, tree)
         except GitError as exc:
             raise (TransientError if exc.transient else TerminalError)(scrub(str(exc), self.config.secrets())) from exc
         except (OSError, ValueError) as exc:  # tarfile's data filter refusing a link out of the tree, a full disk
             raise TerminalError(f"cannot export {job.sha[:12]}: {exc}") from exc
-        return changed
 
     def _load_manifest(self, claim: Claim, tree: Path) -> Manifest | None:
         """The commit's manifest, with the environment the branch maps to (`--branch-env`), if any.
@@ -132,7 +141,7 @@ class JobRunner:
                 self.store.note(claim.delivery_id, f"no {self.config.manifest_path} in {job.sha[:12]}: environment {env} not used")
             return None
         try:
-            manifest = load_manifest(path, environ=manifest_environ(os.environ, self.config.secrets()), env=env)
+            manifest = load_from_tree(path, tree, manifest_environ(os.environ, self.config.secrets()), env)
         except ManifestError as exc:
             text = str(exc).replace(f"{tree.resolve()}/", "").replace(f"{tree}/", "")  # repository-relative paths
             text = scrub(text, self.config.secrets())
@@ -170,7 +179,7 @@ class JobRunner:
             else:
                 spec = server_spec
                 paths[function.id] = specs.watched_paths(function, spec, tree, None)
-            _inside(tree, spec, manifest)
+            check_inside(tree, spec, manifest)
             if spec.path is not None and not spec.path.is_dir():
                 raise TerminalError(f"function {function.id}: folder {spec.path.relative_to(tree) if spec.path.is_relative_to(tree) else spec.path} is not in commit {job.sha[:12]}")
             wanted[function.id] = spec
@@ -226,27 +235,18 @@ class JobRunner:
         summary = ", ".join(f"{fid}={dep}" for fid, dep in sorted(deployments.items())) or "nothing to deploy (code unchanged)"
         return Outcome(Status.DONE, f"{what} {job.sha[:12]}: {summary}", deployments)
 
-    async def _report(self, job: JobRequest, reports: list[FunctionReport], comment: bool = True) -> None:
-        """Best effort: never raises. `reports` holds only functions not in silent mode."""
-        if not reports:
-            return
-        try:
-            target = self.reporters.for_job(job)
-            if target is None:
-                return
-            reporter, repo = target
-            await reporter.statuses(repo, job.sha, reports)
-            if comment and job.pr_number is not None:
-                await reporter.pr_comment(repo, job.pr_number, job.sha, reports)
-        except Exception as exc:  # noqa: BLE001 - reporting must never fail a deployment
-            log.warning("reporting failed: %s", scrub(str(exc), self.config.secrets()))
+    def _report(self, job: JobRequest, reports: list[FunctionReport], comment: bool = True) -> None:
+        """Queue statuses (and the PR comment) for the background reporter; never waits, never raises.
+        `reports` holds only functions not in silent mode."""
+        if reports:
+            self.reports.submit(job, reports, comment=comment)
 
 
 class _DeploymentRecorder(Reporter):
     """Reporter handed to `reconcile`: records each deployment id in the delivery log the moment it exists,
     so a crash cannot lose which deployment a delivery made."""
 
-    def __init__(self, store: DeliveryStore, delivery_id: str) -> None:
+    def __init__(self, store: Store, delivery_id: str) -> None:
         self.store = store
         self.delivery_id = delivery_id
         self.deployments: dict[str, str] = {}
@@ -268,27 +268,6 @@ def _result_failure(result: ApplyResult) -> JobError | None:
         text += " | build log tail: " + " / ".join(logs)
     transient = not build and all(fr.transient for fr in failed)
     return TransientError(text) if transient else TerminalError(text)
-
-
-# The receiver's own credentials: a manifest in git must never be able to copy them into a variable.
-PRIVATE_ENV = ("FNSYNC_WEBHOOK_SECRET", "FNSYNC_ADMIN_TOKEN", *TOKEN_VARS, "APPWRITE_API_KEY")
-
-
-def manifest_environ(environ: Mapping[str, str], secrets: set[str]) -> dict[str, str]:
-    """The environment `${...}` in a manifest from git may read: everything but the receiver's secrets."""
-    return {k: v for k, v in environ.items() if k not in PRIVATE_ENV and v not in secrets}
-
-
-def _inside(tree: Path, spec: FunctionSpec, manifest: Manifest | None) -> None:
-    """A manifest from git may only package files of its own commit (no `path: ../../etc`)."""
-    root = tree.resolve()
-    if spec.path is not None and not spec.path.resolve().is_relative_to(root):
-        raise TerminalError(f"function {spec.id}: path leaves the repository")
-    for include in spec.include:
-        if include.startswith("/") or ".." in PurePosixPath(include).parts:
-            raise TerminalError(f"function {spec.id}: include {include!r} leaves the repository")
-    if manifest is not None and not manifest.root.resolve().is_relative_to(root):
-        raise TerminalError("the manifest lies outside the repository")
 
 
 def _appwrite(exc: AppwriteError, config: WebhookConfig) -> JobError:

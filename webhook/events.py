@@ -7,14 +7,14 @@ GitLab disables a hook after repeated 4xx answers.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from webhook import payloads
 from webhook.signatures import Provider
 
-ZERO_SHA = "0" * 40
+ZERO_SHA = "0" * 40  # SHA-256 repositories send 64 zeros; use `is_zero`
 PR_ACTIONS = {"opened", "synchronize", "synchronized", "reopened"}  # Gitea says "synchronized"
 GITLAB_MR_ACTIONS = {"open", "update", "reopen"}
 COMMIT_ID = rf"^(?:{payloads.COMMIT_ID})$"  # the last guard before git's argv (payloads.CommitId checks first)
@@ -42,6 +42,8 @@ class JobRequest(BaseModel):
     changed: tuple[str, ...] | None = None  # files changed per the payload; None = not listed completely
     pr_number: int | None = None
     web_url: str = ""  # the repository's web page (Gitea: where its API lives when --gitea-api-url is not given)
+    # Commits of deliveries this job replaced in the queue (push only); the worker deploys the newest by history.
+    candidates: tuple[Annotated[str, Field(pattern=COMMIT_ID)], ...] = ()
 
     @property
     def key(self) -> str:
@@ -50,7 +52,22 @@ class JobRequest(BaseModel):
         return f"{self.provider.value}:{self.repo_id}:{target}"
 
 
+    def replacing(self, older: JobRequest) -> JobRequest:
+        """This job, taking the place of `older` (same key) in the queue: `older`'s commit stays a candidate, so
+        the worker deploys whichever is newest by git history, not by arrival; the payload's diff hints merge."""
+        if older.kind != "push" or self.kind != "push":
+            return self
+        candidates = tuple(dict.fromkeys(c for c in (*older.candidates, older.sha, *self.candidates) if c != self.sha))
+        changed = None if older.changed is None or self.changed is None else tuple(sorted({*older.changed, *self.changed}))
+        return self.model_copy(update={"candidates": candidates, "before": older.before, "changed": changed})
+
+
 Decision = Ignored | JobRequest
+
+
+def is_zero(sha: str | None) -> bool:
+    """An absent or all-zero commit id (40 or 64 zeros): a created branch's `before`, a deleted one's `after`."""
+    return not sha or set(sha) == {"0"}
 UrlCheck = Callable[[str], bool]
 
 
@@ -85,7 +102,7 @@ def _push_job(
         branch=branch,
         fetch_ref=push.ref,
         sha=push.after,
-        before=None if push.before in ("", ZERO_SHA) else push.before,
+        before=None if is_zero(push.before) else push.before,
         changed=_changed(push.commits, complete),
         web_url=web_url,
     )
@@ -93,7 +110,7 @@ def _push_job(
 
 def _push(provider: Provider, push: payloads.Push, allowed: UrlCheck) -> Decision:
     branch = _branch(push.ref)
-    if push.deleted or push.after in ("", ZERO_SHA):
+    if push.deleted or is_zero(push.after):
         what = f"branch {branch}" if branch else push.ref
         return Ignored(reason=f"{what} was deleted: nothing to deploy")
     if branch is None:
@@ -106,7 +123,7 @@ def _push(provider: Provider, push: payloads.Push, allowed: UrlCheck) -> Decisio
     complete = (
         not push.created
         and not push.forced
-        and push.before not in ("", ZERO_SHA)
+        and not is_zero(push.before)
         and 0 < count < 20
         and (push.total_commits is None or push.total_commits == count)
     )
@@ -148,14 +165,14 @@ def _gitlab(event: str, body: dict[str, Any], allowed: UrlCheck, allow_forks: bo
     if event == "Push Hook":
         push = payloads.GitLabPush.model_validate(body)
         branch = _branch(push.ref)
-        if push.after in ("", ZERO_SHA):
+        if is_zero(push.after):
             return Ignored(reason=f"branch {branch or push.ref} was deleted: nothing to deploy")
         if branch is None:
             return Ignored(reason=f"{push.ref} is not a branch (tag pushes are not deployed)")
         if not allowed(push.project.git_http_url):
             return _not_allowed(push.project.git_http_url)
         count = len(push.commits)
-        complete = push.before not in ("", ZERO_SHA) and 0 < count == push.total_commits_count and count < 20
+        complete = not is_zero(push.before) and 0 < count == push.total_commits_count and count < 20
         project = push.project
         return _push_job(Provider.GITLAB, push, str(project.id), project.path_with_namespace, project.git_http_url, branch, complete)
     if event == "Merge Request Hook":

@@ -1,24 +1,27 @@
-"""A cache of bare git mirrors: fetch one commit, list changed files, export its tree. No hooks, no submodules.
+"""A cache of bare git mirrors: fetch a branch and commits, compare history, list changed files, export a tree.
 
-Git runs in worker threads (GitPython shells out to git). Credentials for https remotes come from
-GITHUB_TOKEN and reach git only through `GIT_CONFIG_*` environment variables (an `http.extraHeader`), so they
-appear in no URL, no argv, no config file, and no log line; errors are scrubbed before they are stored.
+No hooks, no submodules, no credential helpers. Git runs in worker threads (GitPython shells out to git). A token
+reaches git only for its own host (`credentials.CloneCredentials`), only through `GIT_CONFIG_*` environment
+variables (an `http.extraHeader`), so it appears in no URL, no argv, no config file, and no log line; errors are
+scrubbed before they are stored. Exports stream `git archive` to disk, so a large file never sits in memory.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import io
 import os
 import shutil
+import subprocess
 import tarfile
+import tempfile
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import git
 
 from webhook.config import scrub
+from webhook.credentials import CloneCredentials
 
 
 class GitError(Exception):
@@ -29,39 +32,45 @@ class GitError(Exception):
         self.transient = transient
 
 
+@dataclass(frozen=True)
+class Fetched:
+    path: Path
+    tip: str | None  # the fetched ref's commit at the remote now; None when the ref could not be fetched
+
+
+SAFE_ENV = {
+    "GIT_TERMINAL_PROMPT": "0",
+    "GIT_ASKPASS": "true",
+    "SSH_ASKPASS": "true",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_ALLOW_PROTOCOL": "https:http:file:ssh:git",
+}
+# core.hooksPath: no hooks; submodule.recurse: none; credential.helper "" empties the list (no stored passwords).
+SAFE_CONFIG = (("core.hooksPath", os.devnull), ("submodule.recurse", "false"), ("credential.helper", ""))
+
+
 class MirrorCache:
-    def __init__(self, root: Path, token: str | None = None) -> None:
+    def __init__(self, root: Path, credentials: CloneCredentials | None = None) -> None:
         self.root = root
-        self._token = token
+        self._credentials = credentials or CloneCredentials()
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         root.mkdir(parents=True, exist_ok=True)
 
-    def _env(self, url: str) -> dict[str, str]:
-        env = {
-            "GIT_TERMINAL_PROMPT": "0",
-            "GIT_ASKPASS": "true",
-            "SSH_ASKPASS": "true",
-            "GIT_CONFIG_NOSYSTEM": "1",
-            "GIT_ALLOW_PROTOCOL": "https:http:file:ssh:git",
-            "GIT_CONFIG_COUNT": "2",
-            "GIT_CONFIG_KEY_0": "core.hooksPath",
-            "GIT_CONFIG_VALUE_0": os.devnull,
-            "GIT_CONFIG_KEY_1": "submodule.recurse",
-            "GIT_CONFIG_VALUE_1": "false",
-        }
-        if self._token and url.startswith("https://"):
-            basic = base64.b64encode(f"x-access-token:{self._token}".encode()).decode()
-            env.update(
-                {"GIT_CONFIG_COUNT": "3", "GIT_CONFIG_KEY_2": "http.extraHeader",
-                 "GIT_CONFIG_VALUE_2": f"Authorization: Basic {basic}"}
-            )
+    def _env(self, url: str, provider: str = "") -> dict[str, str]:
+        """git's environment for `url`: safe settings, plus the token of `url`'s own host if there is one."""
+        config = list(SAFE_CONFIG)
+        token = self._credentials.for_url(url, provider)
+        if token is not None:
+            config.append(("http.extraHeader", token.header()))
+        env = dict(SAFE_ENV, GIT_CONFIG_COUNT=str(len(config)))
+        for index, (key, value) in enumerate(config):
+            env[f"GIT_CONFIG_KEY_{index}"] = key
+            env[f"GIT_CONFIG_VALUE_{index}"] = value
         return env
 
     def _secrets(self) -> set[str]:
-        if not self._token:
-            return set()
-        return {self._token, base64.b64encode(f"x-access-token:{self._token}".encode()).decode()}
+        return self._credentials.secrets()
 
     def path_for(self, url: str) -> Path:
         return self.root / f"{hashlib.sha256(url.encode()).hexdigest()[:24]}.git"
@@ -70,42 +79,62 @@ class MirrorCache:
         with self._guard:
             return self._locks.setdefault(url, threading.Lock())
 
-    def fetch(self, url: str, sha: str, refs: tuple[str, ...] = (), also: tuple[str, ...] = ()) -> Path:
-        """Make sure commit `sha` (and, best effort, the commits in `also`) is in the mirror of `url`.
+    def fetch(self, url: str, sha: str, ref: str = "", also: tuple[str, ...] = (), provider: str = "") -> Fetched:
+        """Fetch `ref` (to learn where it is now) and make sure commit `sha` (and, best effort, `also`) is present.
 
-        The first call creates the bare repository; later calls only fetch. Asks for the commit itself,
-        then falls back to fetching `refs` (servers that refuse unadvertised objects)."""
+        The first call creates the bare repository; later calls only fetch. The ref comes first (every server
+        serves refs); the commit itself is asked for only when the ref did not bring it."""
         path = self.path_for(url)
+        env = self._env(url, provider)
         with self._lock(url):
             repo = self._open(path, url)
-            wanted = [sha, *[c for c in also if c]]
-            missing = [c for c in wanted if not _has_commit(repo, c)]
-            if sha in missing:
-                env = self._env(url)
-                attempts: list[list[str]] = [[sha], [f"+{ref}:refs/fnsync/{ref.removeprefix('refs/')}" for ref in refs if ref]]
-                last_error = ""
-                for refspecs in attempts:
-                    if not refspecs:
-                        continue
-                    try:
-                        repo.git.fetch("--no-tags", "--no-recurse-submodules", "--no-write-fetch-head", url, *refspecs, env=env)
-                    except git.GitCommandError as exc:
+            tip, last_error = None, ""
+            if ref:
+                local = f"refs/fnsync/{ref.removeprefix('refs/')}"
+                try:
+                    repo.git.fetch("--no-tags", "--no-recurse-submodules", "--no-write-fetch-head", url, f"+{ref}:{local}", env=env)
+                    tip = repo.git.rev_parse("--verify", f"{local}^{{commit}}")
+                except git.GitCommandError as exc:
+                    last_error = scrub(str(exc.stderr or exc), self._secrets()).strip()
+                    _forget(repo, local)  # a ref gone from the remote must not leave its old tip behind
+            for commit in dict.fromkeys(c for c in (sha, *also) if c and not _has_commit(repo, c)):
+                try:  # `before` or an old candidate may be gone after a force push; that is not an error
+                    repo.git.fetch("--no-tags", "--no-recurse-submodules", "--no-write-fetch-head", url, commit, env=env)
+                except git.GitCommandError as exc:
+                    if commit == sha:
                         last_error = scrub(str(exc.stderr or exc), self._secrets()).strip()
-                        continue
-                    if _has_commit(repo, sha):
-                        break
-                if not _has_commit(repo, sha):
-                    transient = not any(
-                        marker in last_error
-                        for marker in ("not our ref", "couldn't find remote ref", "upload-pack: not our ref", "no such remote ref")
-                    ) and bool(last_error)
-                    raise GitError(f"could not fetch commit {sha[:12]} from {url}: {last_error or 'commit not found'}", transient)
-            for extra in [c for c in also if c and not _has_commit(repo, c)]:
-                try:  # `before` may be gone after a force push; diffs then fall back to "everything changed"
-                    repo.git.fetch("--no-tags", "--no-recurse-submodules", "--no-write-fetch-head", url, extra, env=self._env(url))
-                except git.GitCommandError:
-                    pass
-        return path
+            if not _has_commit(repo, sha):
+                transient = not any(
+                    marker in last_error
+                    for marker in ("not our ref", "couldn't find remote ref", "upload-pack: not our ref", "no such remote ref")
+                ) and bool(last_error)
+                raise GitError(f"could not fetch commit {sha[:12]} from {url}: {last_error or 'commit not found'}", transient)
+        return Fetched(path, tip)
+
+    def newest(self, url: str, commits: tuple[str, ...], tip: str | None) -> str | None:
+        """Of `commits` (in arrival order), the newest by history: the ref's tip if among them, else the one the
+        others are ancestors of; on diverged histories (a force push) the last to arrive. None if none is present."""
+        repo = git.Repo(self.path_for(url))
+        present = [c for c in dict.fromkeys(commits) if _has_commit(repo, c)]
+        if not present:
+            return None
+        if tip in present or len(present) == 1:
+            return tip if tip in present else present[0]
+        heads = set(repo.git.merge_base("--independent", *present).split())
+        return [c for c in present if c in heads][-1]
+
+    def is_ancestor(self, url: str, ancestor: str, descendant: str) -> bool:
+        """`git merge-base --is-ancestor` (a commit is its own ancestor); False when either is unknown."""
+        repo = git.Repo(self.path_for(url))
+        if not (_has_commit(repo, ancestor) and _has_commit(repo, descendant)):
+            return False
+        try:
+            repo.git.merge_base("--is-ancestor", ancestor, descendant)
+        except git.GitCommandError as exc:
+            if exc.status == 1:
+                return False
+            raise GitError(f"cannot compare {ancestor[:12]} and {descendant[:12]}: {exc.stderr}".strip(), False) from exc
+        return True
 
     def _open(self, path: Path, url: str) -> git.Repo:
         if path.exists():
@@ -133,14 +162,35 @@ class MirrorCache:
         return tuple(sorted(name for name in out.split("\0") if name))
 
     def export(self, url: str, sha: str, dest: Path) -> Path:
-        """Write the tree of `sha` into `dest` (`git archive`; submodules stay empty, no checkout hooks run)."""
-        repo = git.Repo(self.path_for(url))
-        buffer = io.BytesIO()
-        repo.archive(buffer, treeish=sha, format="tar")
-        buffer.seek(0)
+        """Write the tree of `sha` into `dest`: `git archive` streamed through the tar reader to disk, so memory
+        stays flat whatever the file sizes. Submodules stay empty, no checkout hooks run; the `data` filter refuses
+        absolute paths, links out of the tree and devices."""
         dest.mkdir(parents=True, exist_ok=True)
-        with tarfile.open(fileobj=buffer) as tar:
-            tar.extractall(dest, filter="data")  # refuses absolute paths, links out of the tree, devices
+        argv = ["git", "--git-dir", str(self.path_for(url)), "archive", "--format=tar", sha]
+        with tempfile.TemporaryFile() as errors:
+            process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errors, env={**os.environ, **self._env("")})
+            assert process.stdout is not None
+            refused: tarfile.TarError | None = None
+            try:
+                with tarfile.open(fileobj=process.stdout, mode="r|") as tar:
+                    tar.extractall(dest, filter="data")
+                while process.stdout.read(65536):  # the archive's end padding, so git exits 0, not on SIGPIPE
+                    pass
+            except tarfile.TarError as exc:  # the data filter refusing a member, or no archive at all (git failed)
+                refused = exc
+            finally:
+                process.stdout.close()  # on an error git stops on SIGPIPE
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+            if process.returncode != 0:
+                errors.seek(0)
+                text = errors.read(4000).decode(errors="replace").strip()
+                raise GitError(f"git archive {sha[:12]} failed: {text or f'exit {process.returncode}'}", False)
+            if refused is not None:
+                raise ValueError(f"refused to unpack: {refused}") from refused
         return dest
 
 
@@ -149,3 +199,10 @@ def _has_commit(repo: git.Repo, sha: str) -> bool:
         return repo.git.cat_file("-t", sha) == "commit"
     except git.GitCommandError:
         return False
+
+
+def _forget(repo: git.Repo, ref: str) -> None:
+    try:
+        repo.git.update_ref("-d", ref)
+    except git.GitCommandError:
+        pass

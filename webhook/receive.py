@@ -1,13 +1,16 @@
 """POST /webhooks/{github,gitlab,gitea}: verify, deduplicate, record, enqueue, answer.
 
-The order matters: the body size cap (413) and the signature (401) come before anything is parsed or
-stored, so an unsigned request changes nothing. Events we do not act on get 200 with the reason
-(GitLab disables hooks after 4xx answers); a queued job gets 202; a full queue gets 503 and is not
-recorded, so the sender's retry is not mistaken for a redelivery.
+The order matters: what the headers allow (a declared size over the cap: 413; GitLab's token, the presence
+of a signature header: 401) is checked before the body is read; bodies are read at most
+`max_concurrent_bodies` at a time, under a deadline (408) and the cap (413); the signature (401) comes before
+anything is parsed or stored, so an unsigned request changes nothing. Events we do not act on get 200 with
+the reason (GitLab disables hooks after 4xx answers); a queued job gets 202; a replayed body is a duplicate;
+a full queue gets 503 and is not recorded, so the sender's retry is not mistaken for a redelivery.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 
@@ -18,18 +21,21 @@ from pydantic import ValidationError
 
 from webhook.context import WebhookContext
 from webhook.events import Ignored, JobRequest, classify
-from webhook.signatures import Provider, delivery_id, detect_provider, event_name, verify
+from webhook.signatures import Provider, body_hash, delivery_id, detect_provider, event_name, verify, verify_before_body
 
 log = logging.getLogger("fnsync.webhook")
 
 
 async def receive(provider: Provider, request: Request, ctx: WebhookContext) -> Response[dict[str, str]]:
-    body = await request.body()  # raises 413 past the route's request_max_body_size
     headers = request.headers
     claimed = detect_provider(headers)
     if claimed is not None and claimed is not provider:
         raise HTTPException(status_code=400, detail=f"this is a {claimed.value} delivery; send it to /webhooks/{claimed.value}")
-    if not verify(provider, ctx.config.secret.get_secret_value(), body, headers):
+    secret = ctx.config.secret.get_secret_value()
+    if not verify_before_body(provider, secret, headers):
+        raise NotAuthorizedException(detail="missing or invalid signature")
+    body = await read_body(request, ctx)
+    if not verify(provider, secret, body, headers):
         raise NotAuthorizedException(detail="missing or invalid signature")
     try:
         payload = json.loads(body)
@@ -43,9 +49,10 @@ async def receive(provider: Provider, request: Request, ctx: WebhookContext) -> 
     if isinstance(decision, JobRequest) and await ctx.links.check(decision.repo_id, decision.branch) is False:
         decision = Ignored(reason=f"no function is linked to repository {decision.repo_id} on branch {decision.branch}")
     did = delivery_id(provider, headers, body)
-    result = ctx.store.accept(did, provider.value, event, decision, ctx.config.queue_size)
+    result = ctx.store.accept(did, provider.value, event, decision, ctx.config.queue_size, body_hash(provider, body))
     if result == "duplicate":
-        return Response({"status": "duplicate", "delivery": did, "reason": "already received; redelivery ignored"}, status_code=200)
+        reason = "already received (this delivery id or this exact body); redelivery ignored"
+        return Response({"status": "duplicate", "delivery": did, "reason": reason}, status_code=200)
     if result == "full":
         log.warning("queue full: rejected delivery %s", did)
         return Response(
@@ -62,6 +69,22 @@ async def receive(provider: Provider, request: Request, ctx: WebhookContext) -> 
         {"status": "queued", "delivery": did, "reason": f"{decision.kind} of {decision.sha[:12]} queued for {decision.repo_name}@{decision.branch}"},
         status_code=202,
     )
+
+
+async def read_body(request: Request, ctx: WebhookContext) -> bytes:
+    """The body, read once a slot is free (memory for bodies stays under slots x cap) and within the deadline.
+
+    Litestar refuses a declared Content-Length over the cap before reading and stops a stream that passes it (413);
+    the declared size is checked here too, so an oversized request never waits for a slot."""
+    declared = request.content_length  # 400 for a malformed header
+    if declared is not None and declared > ctx.config.max_body_size:
+        raise HTTPException(status_code=413, detail=f"the body is over {ctx.config.max_body_size} bytes")
+    try:
+        async with asyncio.timeout(ctx.config.body_timeout):
+            async with ctx.bodies:
+                return await request.body()
+    except TimeoutError:
+        raise HTTPException(status_code=408, detail=f"the body was not received within {ctx.config.body_timeout:.0f}s") from None
 
 
 def _short(exc: Exception) -> str:

@@ -4,11 +4,13 @@ GitHub (and Enterprise via --github-api-url), GitLab (`/api/v4`, --gitlab-api-ur
 (`/api/v1`, --gitea-api-url or the payload's repository host) are spoken, each with its own REST shapes,
 states and auth header. Reporting is best effort: failures are logged (tokens scrubbed) and never fail a
 deployment. Functions in silent mode are never reported (the caller filters them), and when every matched
-function is silent nothing is posted at all.
+function is silent nothing is posted at all. `ReportQueue` posts off the deployment's path: in the background,
+in order, each call bounded by a short timeout, so an unreachable API never delays a deployment.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +21,7 @@ import httpx
 from pydantic import SecretStr
 
 from webhook.config import WebhookConfig, scrub
+from webhook.credentials import github_git_host, host_of
 from webhook.events import JobRequest
 
 log = logging.getLogger("fnsync.webhook")
@@ -224,7 +227,7 @@ class Reporters:
         token = _value(self.config.gitea_token)
         if not token:
             return None
-        base = self.config.gitea_api_url or gitea_base(job.web_url, job.repo_name, self.config.clone_url_allowed)
+        base = self.config.gitea_api_url or gitea_base(job.web_url, job.repo_name, self._gitea_host_allowed)
         if base is None:
             log.warning(
                 "not reporting to Gitea for %s: repository URL %r does not match --allow-clone-url (set --gitea-api-url)",
@@ -232,6 +235,57 @@ class Reporters:
             )
             return None
         return GiteaReporter(base, token, self._http, self._comment_ids), job.repo_name
+
+    def _gitea_host_allowed(self, url: str) -> bool:
+        """A repository URL may name the Gitea instance if it is allowed and is not GitHub's or GitLab's host."""
+        others = {github_git_host(self.config.github_api_url), host_of(self.config.gitlab_api_url)} - {None}
+        host = host_of(url)
+        return self.config.clone_url_allowed(url) and (host is None or host not in others)
+
+
+class ReportQueue:
+    """Posts reports in the background, one submission at a time and in order (a job's `pending` never lands
+    after its `success`). Bounded: when the API is so slow that `limit` submissions wait, new ones are dropped
+    and logged. Best effort, like every report."""
+
+    def __init__(self, reporters: Reporters, secrets: set[str], limit: int = 1000) -> None:
+        self.reporters = reporters
+        self._secrets = secrets
+        self._queue: asyncio.Queue[tuple[JobRequest, list[FunctionReport], bool]] = asyncio.Queue(limit)
+
+    def submit(self, job: JobRequest, reports: list[FunctionReport], comment: bool = True) -> None:
+        try:
+            self._queue.put_nowait((job, reports, comment))
+        except asyncio.QueueFull:
+            log.warning("reporting queue full: not reporting %s for %s", job.sha[:12], job.repo_name)
+
+    async def run(self) -> None:
+        """Until cancelled (the lifespan runs it)."""
+        while True:
+            job, reports, comment = await self._queue.get()
+            try:
+                await self.post(job, reports, comment)
+            except Exception as exc:  # noqa: BLE001 - reporting must never stop reporting
+                log.warning("reporting failed: %s", scrub(str(exc), self._secrets))
+            finally:
+                self._queue.task_done()
+
+    async def drain(self, timeout: float) -> None:
+        """Wait (at most `timeout`) for queued reports to be posted, e.g. before shutting down."""
+        try:
+            async with asyncio.timeout(timeout):
+                await self._queue.join()
+        except TimeoutError:
+            log.warning("%d report(s) not posted at shutdown", self._queue.qsize())
+
+    async def post(self, job: JobRequest, reports: list[FunctionReport], comment: bool) -> None:
+        target = self.reporters.for_job(job)
+        if target is None:
+            return
+        reporter, repo = target
+        await reporter.statuses(repo, job.sha, reports)
+        if comment and job.pr_number is not None:
+            await reporter.pr_comment(repo, job.pr_number, job.sha, reports)
 
 
 def gitea_base(web_url: str, full_name: str, allowed: Callable[[str], bool]) -> str | None:

@@ -65,6 +65,21 @@ def verify(provider: Provider, secret: str, body: bytes, headers: Mapping[str, s
     return verify_gitlab(secret, headers.get("x-gitlab-token"))
 
 
+def verify_before_body(provider: Provider, secret: str, headers: Mapping[str, str]) -> bool:
+    """What can be checked before reading the body: GitLab's token entirely, the HMAC header's presence for the
+    others. A request failing it is refused without its body ever being read."""
+    if provider is Provider.GITLAB:
+        return verify_gitlab(secret, headers.get("x-gitlab-token"))
+    if provider is Provider.GITHUB:
+        return headers.get("x-hub-signature-256", "").startswith("sha256=")
+    return bool(headers.get("x-gitea-signature") or headers.get("x-forgejo-signature"))
+
+
+def body_hash(provider: Provider, body: bytes | bytearray) -> str:
+    """Identifies a delivery by content: the same signed body under a new delivery id is a replay."""
+    return f"{provider.value}:{hashlib.sha256(body).hexdigest()}"
+
+
 def delivery_id(provider: Provider, headers: Mapping[str, str], body: bytes) -> str:
     """The sender's delivery ID (redeliveries reuse it); a body hash when the sender gives none."""
     names = {

@@ -1,10 +1,10 @@
-"""The durable queue and delivery log: one SQLite file in the data dir.
+"""The durable queue and delivery log in one SQLite file in the data dir (`deliveries.Store` over sqlite3).
 
 A delivery row is both the log entry (what happened and why) and, while `queued`/`deploying`, the job.
 Every state change is one transaction, so a receiver killed at any point restarts from a consistent
 state: `deploying` rows go back to `queued` (`recover`), and reconciling again is idempotent because the
-planner compares code hashes. Coalescing happens at claim time: the newest queued job of a key wins and
-the older ones become `superseded`, handing it their `before` commit and changed files.
+planner compares code hashes. Coalescing happens when a delivery arrives: it replaces the queued job of its
+key (that row becomes `superseded`, its commit a candidate of the new job), so the queue holds one job per key.
 """
 
 from __future__ import annotations
@@ -14,26 +14,13 @@ import sqlite3
 import threading
 import time
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
+from webhook.deliveries import FINAL, Accepted, Claim, DeliveryRecord, Head, HistoryEntry, Status
 from webhook.events import Decision, Ignored, JobRequest
 
-
-class Status(StrEnum):
-    IGNORED = "ignored"
-    QUEUED = "queued"
-    DEPLOYING = "deploying"
-    DONE = "done"
-    FAILED = "failed"
-    SUPERSEDED = "superseded"
-
-
-FINAL = frozenset({Status.IGNORED, Status.DONE, Status.FAILED, Status.SUPERSEDED})
-Accepted = Literal["queued", "ignored", "duplicate", "full"]
+__all__ = ["FINAL", "Accepted", "Claim", "DeliveryRecord", "DeliveryStore", "Head", "HistoryEntry", "Status"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -67,53 +54,19 @@ CREATE TABLE IF NOT EXISTS pr_comments (
     comment_id INTEGER NOT NULL,
     PRIMARY KEY (repo, number)
 );
+CREATE TABLE IF NOT EXISTS heads (
+    key TEXT PRIMARY KEY,
+    sha TEXT NOT NULL,
+    delivery_id TEXT NOT NULL,
+    at TEXT NOT NULL
+);
 """
+# Columns added after the first release; `_migrate` adds them to an older database.
+ADDED_COLUMNS = {"body_hash": "TEXT"}
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-class HistoryEntry(BaseModel):
-    model_config = ConfigDict(frozen=True)
-    at: str
-    status: str
-    message: str
-
-
-class DeliveryRecord(BaseModel):
-    """One delivery as `/deliveries` shows it."""
-
-    model_config = ConfigDict(frozen=True)
-
-    id: str
-    provider: str
-    event: str
-    status: Status
-    reason: str
-    error: str
-    received_at: str
-    updated_at: str
-    attempts: int
-    repository: str | None = None
-    branch: str | None = None
-    commit: str | None = None
-    pull_request: int | None = None
-    superseded_by: str | None = None
-    deployments: dict[str, str] = {}
-    history: list[HistoryEntry] | None = None
-
-
-class Claim(BaseModel):
-    """A job handed to a worker: the newest of its key, with `before`/`changed` merged from superseded ones."""
-
-    model_config = ConfigDict(frozen=True)
-
-    delivery_id: str
-    job: JobRequest
-    attempts: int  # including this one
-    superseded: tuple[str, ...] = ()
-    deployments: dict[str, str] = {}  # recorded by an earlier, interrupted attempt
 
 
 class DeliveryStore:
@@ -132,6 +85,14 @@ class DeliveryStore:
         self._db.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        present = {row["name"] for row in self._db.execute("PRAGMA table_info(deliveries)")}
+        for name, kind in ADDED_COLUMNS.items():
+            if name not in present:
+                self._db.execute(f"ALTER TABLE deliveries ADD COLUMN {name} {kind}")
+        self._db.execute("CREATE INDEX IF NOT EXISTS deliveries_body ON deliveries(body_hash)")
 
     def close(self) -> None:
         with self._lock:
@@ -149,31 +110,54 @@ class DeliveryStore:
 
     # --- receiving ---
 
-    def accept(self, delivery_id: str, provider: str, event: str, decision: Decision, queue_size: int) -> Accepted:
-        """Record a verified delivery; the caller answers from the result. A full queue records nothing,
-        so the sender's redelivery is not mistaken for a duplicate."""
+    def accept(
+        self, delivery_id: str, provider: str, event: str, decision: Decision, queue_size: int, body_hash: str | None = None
+    ) -> Accepted:
+        """Record a verified delivery; the caller answers from the result.
+
+        A known delivery id, or the body of a queued job, is a `duplicate` (a replayed body under a new id changes
+        nothing). A job
+        replaces its key's queued job, so a burst on one branch holds one slot; `full` only when `queue_size`
+        other keys are queued, and then nothing is recorded, so the sender's retry is not taken for a duplicate."""
         now = _now()
         with self._tx():
-            if self._db.execute("SELECT 1 FROM deliveries WHERE id = ?", (delivery_id,)).fetchone():
+            known = self._db.execute(
+                "SELECT 1 FROM deliveries WHERE id = ? OR (? IS NOT NULL AND body_hash = ?)", (delivery_id, body_hash, body_hash)
+            ).fetchone()
+            if known:
                 return "duplicate"
             if isinstance(decision, Ignored):
-                cur = self._db.execute(
+                cur = self._db.execute(  # no body hash: an ignored body may be sent again once a function is linked
                     "INSERT INTO deliveries (id, provider, event, status, reason, received_at, updated_at)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (delivery_id, provider, event, Status.IGNORED, decision.reason, now, now),
                 )
                 self._history(cur.lastrowid or 0, Status.IGNORED, decision.reason)
                 return "ignored"
-            (pending,) = self._db.execute("SELECT COUNT(*) FROM deliveries WHERE status = ?", (Status.QUEUED,)).fetchone()
-            if pending >= queue_size:
-                return "full"
+            queued = self._db.execute(
+                "SELECT seq, id, job FROM deliveries WHERE status = ? AND key = ? ORDER BY seq", (Status.QUEUED, decision.key)
+            ).fetchall()
+            if not queued:
+                (keys,) = self._db.execute("SELECT COUNT(DISTINCT key) FROM deliveries WHERE status = ?", (Status.QUEUED,)).fetchone()
+                if keys >= queue_size:
+                    return "full"
+            job = decision
+            for row in queued:
+                job = job.replacing(JobRequest.model_validate_json(row["job"]))
             cur = self._db.execute(
-                "INSERT INTO deliveries (id, provider, event, status, reason, received_at, updated_at, key, job)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO deliveries (id, provider, event, status, reason, received_at, updated_at, key, job, body_hash)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (delivery_id, provider, event, Status.QUEUED, "waiting for a worker", now, now, decision.key,
-                 decision.model_dump_json()),
+                 job.model_dump_json(), body_hash),
             )
             self._history(cur.lastrowid or 0, Status.QUEUED, f"queued {decision.kind} of {decision.sha[:12]} on {decision.key}")
+            for row in queued:
+                reason = f"replaced in the queue by delivery {delivery_id} ({decision.sha[:12]}); the newest commit by history is deployed"
+                self._db.execute(
+                    "UPDATE deliveries SET status = ?, reason = ?, superseded_by = ?, updated_at = ? WHERE seq = ?",
+                    (Status.SUPERSEDED, reason, delivery_id, now, row["seq"]),
+                )
+                self._history(row["seq"], Status.SUPERSEDED, reason)
             return "queued"
 
     # --- working ---
@@ -191,62 +175,32 @@ class DeliveryStore:
         return [row["id"] for row in rows]
 
     def claim(self, now: float | None = None) -> Claim | None:
-        """Take the oldest ready key that nobody is deploying; supersede its older queued jobs."""
+        """Take the oldest ready job whose key nobody is deploying (one queued job per key: `accept` replaces)."""
         now = time.time() if now is None else now
         with self._tx():
-            busy = {r["key"] for r in self._db.execute("SELECT DISTINCT key FROM deliveries WHERE status = ?", (Status.DEPLOYING,))}
-            rows = self._db.execute(
-                "SELECT seq, id, key, job, next_attempt_at, attempts, deployments FROM deliveries WHERE status = ? ORDER BY seq",
-                (Status.QUEUED,),
-            ).fetchall()
-            groups: dict[str, list[sqlite3.Row]] = {}
-            for row in rows:
-                if row["key"] not in busy:
-                    groups.setdefault(row["key"], []).append(row)
-            for group in groups.values():
-                newest = group[-1]
-                if newest["next_attempt_at"] > now:
-                    continue
-                return self._take(group, newest)
-        return None
-
-    def _take(self, group: list[sqlite3.Row], newest: sqlite3.Row) -> Claim:
-        jobs = [JobRequest.model_validate_json(row["job"]) for row in group]
-        job = jobs[-1]
-        if job.kind == "push" and len(jobs) > 1:
-            merged_changed: set[str] | None = set()
-            for older in jobs:
-                if older.changed is None or merged_changed is None:
-                    merged_changed = None
-                else:
-                    merged_changed.update(older.changed)
-            job = job.model_copy(
-                update={
-                    "before": jobs[0].before,
-                    "changed": None if merged_changed is None else tuple(sorted(merged_changed)),
-                }
-            )
-        now = _now()
-        for row in group[:-1]:
-            reason = f"superseded by newer delivery {newest['id']} ({job.sha[:12]})"
+            row = self._db.execute(
+                "SELECT * FROM deliveries WHERE status = ? AND next_attempt_at <= ?"
+                " AND key NOT IN (SELECT key FROM deliveries WHERE status = ?) ORDER BY seq LIMIT 1",
+                (Status.QUEUED, now, Status.DEPLOYING),
+            ).fetchone()
+            if row is None:
+                return None
+            attempts = row["attempts"] + 1
             self._db.execute(
-                "UPDATE deliveries SET status = ?, reason = ?, superseded_by = ?, updated_at = ? WHERE seq = ?",
-                (Status.SUPERSEDED, reason, newest["id"], now, row["seq"]),
+                "UPDATE deliveries SET status = ?, reason = ?, attempts = ?, updated_at = ? WHERE seq = ?",
+                (Status.DEPLOYING, f"deploying (attempt {attempts})", attempts, _now(), row["seq"]),
             )
-            self._history(row["seq"], Status.SUPERSEDED, reason)
-        attempts = newest["attempts"] + 1
-        self._db.execute(
-            "UPDATE deliveries SET status = ?, reason = ?, attempts = ?, job = ?, updated_at = ? WHERE seq = ?",
-            (Status.DEPLOYING, f"deploying (attempt {attempts})", attempts, job.model_dump_json(), now, newest["seq"]),
-        )
-        self._history(newest["seq"], Status.DEPLOYING, f"attempt {attempts}")
-        return Claim(
-            delivery_id=newest["id"],
-            job=job,
-            attempts=attempts,
-            superseded=tuple(row["id"] for row in group[:-1]),
-            deployments=json.loads(newest["deployments"]),
-        )
+            self._history(row["seq"], Status.DEPLOYING, f"attempt {attempts}")
+            head = self._db.execute("SELECT sha, delivery_id FROM heads WHERE key = ?", (row["key"],)).fetchone()
+            superseded = self._db.execute("SELECT id FROM deliveries WHERE superseded_by = ? ORDER BY seq", (row["id"],))
+            return Claim(
+                delivery_id=row["id"],
+                job=JobRequest.model_validate_json(row["job"]),
+                attempts=attempts,
+                superseded=tuple(r["id"] for r in superseded),
+                deployments=json.loads(row["deployments"]),
+                deployed=None if head is None else Head(sha=head["sha"], delivery_id=head["delivery_id"]),
+            )
 
     def note(self, delivery_id: str, message: str) -> None:
         """Add a history line (progress) without changing the state."""
@@ -269,17 +223,27 @@ class DeliveryStore:
             )
             self._history(row["seq"], row["status"], f"deployment {deployment_id} created for {function_id}")
 
-    def finish(self, delivery_id: str, status: Status, reason: str, error: str = "") -> None:
+    def finish(
+        self, delivery_id: str, status: Status, reason: str, error: str = "", *, deployed: str | None = None,
+        superseded_by: str | None = None,
+    ) -> None:
+        """Final state; `deployed` records, in the same transaction, the commit the delivery's key is now at."""
         assert status in FINAL
         with self._tx():
             row = self._row(delivery_id)
             if row is None:
                 return
             self._db.execute(
-                "UPDATE deliveries SET status = ?, reason = ?, error = ?, updated_at = ? WHERE seq = ?",
-                (status, reason, error, _now(), row["seq"]),
+                "UPDATE deliveries SET status = ?, reason = ?, error = ?, superseded_by = COALESCE(?, superseded_by),"
+                " updated_at = ? WHERE seq = ?",
+                (status, reason, error, superseded_by, _now(), row["seq"]),
             )
             self._history(row["seq"], status, error or reason)
+            if deployed is not None and row["key"]:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO heads (key, sha, delivery_id, at) VALUES (?, ?, ?, ?)",
+                    (row["key"], deployed, delivery_id, _now()),
+                )
 
     def retry_later(self, delivery_id: str, delay: float, error: str) -> None:
         with self._tx():
@@ -300,6 +264,7 @@ class DeliveryStore:
         return row
 
     def queued_count(self) -> int:
+        """Queued jobs, which is queued keys: `accept` keeps one per key."""
         with self._lock:
             (count,) = self._db.execute("SELECT COUNT(*) FROM deliveries WHERE status = ?", (Status.QUEUED,)).fetchone()
         return int(count)

@@ -14,7 +14,7 @@ from webhook.config import WebhookConfig, scrub, scrubbed_traceback
 from webhook.deploy import JobRunner
 from webhook.errors import JobError
 from webhook.links import LinkIndex
-from webhook.store import Claim, DeliveryStore, Status
+from webhook.deliveries import Claim, Status, Store
 
 log = logging.getLogger("fnsync.webhook")
 IDLE_POLL = 1.0  # seconds; wake-ups normally come sooner
@@ -26,7 +26,7 @@ def backoff(attempt: int, base: float, cap: float) -> float:
 
 
 class WorkerPool:
-    def __init__(self, config: WebhookConfig, store: DeliveryStore, runner: JobRunner, links: LinkIndex | None = None) -> None:
+    def __init__(self, config: WebhookConfig, store: Store, runner: JobRunner, links: LinkIndex | None = None) -> None:
         self.config = config
         self.store = store
         self.runner = runner
@@ -86,7 +86,7 @@ class WorkerPool:
             log.error("delivery %s crashed\n%s", delivery, scrubbed_traceback(exc, secrets))
             self.store.finish(delivery, Status.FAILED, "internal error", scrub(f"{type(exc).__name__}: {exc}", secrets))
         else:
-            self.store.finish(delivery, outcome.status, outcome.reason)
+            self.store.finish(delivery, outcome.status, outcome.reason, deployed=outcome.deployed, superseded_by=outcome.superseded_by)
             if self.links is not None:
                 await self.links.refresh()
 

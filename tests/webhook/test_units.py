@@ -16,10 +16,11 @@ from syncer.client.errors import AppwriteProtocolError
 from webhook.config import WebhookConfig, scrub
 from webhook.events import Ignored, JobRequest, classify
 from webhook.links import LinkIndex
+from webhook.credentials import CloneCredentials
 from webhook.mirror import GitError, MirrorCache
 from webhook.reporting import COMMENT_MARKER, FunctionReport, GitHubReporter
 from webhook.signatures import Provider, delivery_id, detect_provider, verify, verify_gitea, verify_github, verify_gitlab
-from webhook.store import DeliveryStore, Status
+from webhook.store import SCHEMA, DeliveryStore, Status
 from webhook.worker import backoff
 
 ALLOW_ALL = lambda url: True  # noqa: E731
@@ -166,37 +167,67 @@ def _job(sha: str, before: str | None, changed: tuple[str, ...] | None = ("a/x",
 
 def test_store_dedup_ignore_and_full(tmp_path: Path) -> None:
     store = DeliveryStore(tmp_path / "q.sqlite3")
-    assert store.accept("d1", "github", "push", _job("1" * 40, None), queue_size=2) == "queued"
+    assert store.accept("d1", "github", "push", _job("1" * 40, None), queue_size=2, body_hash="h1") == "queued"
     assert store.accept("d1", "github", "push", _job("1" * 40, None), queue_size=2) == "duplicate"
-    assert store.accept("d2", "github", "ping", Ignored(reason="ping"), queue_size=2) == "ignored"
+    assert store.accept("d1-replayed", "github", "push", _job("1" * 40, None), queue_size=2, body_hash="h1") == "duplicate"
+    assert store.accept("d2", "github", "ping", Ignored(reason="ping"), queue_size=2, body_hash="h2") == "ignored"
+    assert store.accept("d2-again", "github", "ping", Ignored(reason="ping"), queue_size=2, body_hash="h2") == "ignored"
     assert store.accept("d3", "github", "push", _job("2" * 40, None, branch="b"), queue_size=2) == "queued"
     assert store.accept("d4", "github", "push", _job("3" * 40, None, branch="c"), queue_size=2) == "full"
     assert store.get("d4") is None  # not recorded: the sender's retry must not look like a redelivery
+    # a queued branch never makes the queue full: the newest push to it replaces the queued one
+    assert store.accept("d5", "github", "push", _job("4" * 40, None), queue_size=2) == "queued"
+    assert store.queued_count() == 2
     record = store.get("d2")
     assert record is not None and record.status is Status.IGNORED and record.reason == "ping"
-    assert [r.id for r in store.list()] == ["d3", "d2", "d1"]
+    assert [r.id for r in store.list()] == ["d5", "d3", "d2-again", "d2", "d1"]
 
 
-def test_store_coalesces_and_merges_changes(tmp_path: Path) -> None:
+def test_store_replaces_queued_jobs_at_enqueue_and_keeps_candidates(tmp_path: Path) -> None:
     store = DeliveryStore(tmp_path / "q.sqlite3")
     store.accept("d1", "github", "push", _job("1" * 40, "0a" * 20, ("f1/a",)), 10)
     store.accept("d2", "github", "push", _job("2" * 40, "1" * 40, ("f2/b",)), 10)
     store.accept("d3", "github", "push", _job("3" * 40, "2" * 40, ("f1/c",)), 10)
     store.accept("x1", "github", "push", _job("9" * 40, None, branch="other"), 10)
+    assert store.queued_count() == 2  # one job per branch; the log keeps all four deliveries
+    d1, d2 = store.get("d1"), store.get("d2")
+    assert d1 is not None and d1.status is Status.SUPERSEDED and d1.superseded_by == "d2"
+    assert d2 is not None and d2.status is Status.SUPERSEDED and d2.superseded_by == "d3"
     claim = store.claim()
-    assert claim is not None and claim.delivery_id == "d3"
-    assert claim.job.before == "0a" * 20  # the oldest superseded push's before: nothing is skipped
+    assert claim is not None and claim.delivery_id == "d3" and claim.superseded == ("d2",)
+    assert claim.job.candidates == ("1" * 40, "2" * 40)  # the worker picks the newest of these by history
+    assert claim.job.before == "0a" * 20  # the oldest replaced push's before: nothing is skipped
     assert claim.job.changed == ("f1/a", "f1/c", "f2/b")
-    assert claim.superseded == ("d1", "d2")
-    assert store.get("d1").status is Status.SUPERSEDED and store.get("d1").superseded_by == "d3"  # type: ignore[union-attr]
-    # the key is busy: a newer push waits; the other branch is free
+    assert claim.deployed is None
+    # the key is busy: a newer push waits (not merged into the running job); the other branch is free
     store.accept("d4", "github", "push", _job("4" * 40, "3" * 40), 10)
     other = store.claim()
     assert other is not None and other.delivery_id == "x1"
     assert store.claim() is None
-    store.finish("d3", Status.DONE, "ok")
+    store.finish("d3", Status.DONE, "ok", deployed="3" * 40)
     nxt = store.claim()
-    assert nxt is not None and nxt.delivery_id == "d4" and nxt.job.before == "3" * 40
+    assert nxt is not None and nxt.delivery_id == "d4" and nxt.job.candidates == ()
+    assert nxt.deployed is not None and (nxt.deployed.sha, nxt.deployed.delivery_id) == ("3" * 40, "d3")
+
+
+def test_an_older_database_gains_the_new_columns(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "q.sqlite3"
+    old = sqlite3.connect(path)
+    old.executescript(SCHEMA)  # the tables as first released: no body_hash column
+    old.close()
+    store = DeliveryStore(path)
+    assert store.accept("d1", "github", "push", _job("1" * 40, None), 10, body_hash="h") == "queued"
+    assert store.accept("d2", "github", "push", _job("2" * 40, None), 10, body_hash="h") == "duplicate"
+
+
+def test_replacing_a_job_keeps_older_commits_as_candidates() -> None:
+    first, second, third = _job("1" * 40, "0a" * 20, ("a",)), _job("2" * 40, "1" * 40, None), _job("3" * 40, "2" * 40, ("b",))
+    merged = third.replacing(second.replacing(first))
+    assert merged.sha == "3" * 40 and merged.candidates == ("1" * 40, "2" * 40)
+    assert merged.before == "0a" * 20 and merged.changed is None  # one incomplete list makes the union unknown
+    assert third.replacing(_job("3" * 40, None)).candidates == ()  # the same commit twice is one candidate
 
 
 def test_store_recovers_interrupted_jobs_and_retries(tmp_path: Path) -> None:
@@ -231,9 +262,9 @@ def test_mirror_fetches_diffs_and_exports(tmp_path: Path) -> None:
     first = remote.commit({"f1/index.js": "one", "f2/index.js": "two"})
     second = remote.commit({"f1/index.js": "one!", "README.md": "hi"})
     cache = MirrorCache(tmp_path / "mirrors")
-    path = cache.fetch(remote.url, first)
-    assert path.is_dir() and (path / "HEAD").is_file()
-    cache.fetch(remote.url, second, refs=("refs/heads/main",), also=(first,))
+    fetched = cache.fetch(remote.url, first)
+    assert fetched.path.is_dir() and (fetched.path / "HEAD").is_file() and fetched.tip is None
+    assert cache.fetch(remote.url, second, ref="refs/heads/main", also=(first,)).tip == second
     assert cache.changed_files(remote.url, first, second) == ("README.md", "f1/index.js")
     assert cache.changed_files(remote.url, "e" * 40, second) is None
     out = cache.export(remote.url, first, tmp_path / "tree")
@@ -241,6 +272,68 @@ def test_mirror_fetches_diffs_and_exports(tmp_path: Path) -> None:
     with pytest.raises(GitError) as info:
         cache.fetch(remote.url, "d" * 40)
     assert not info.value.transient
+    with pytest.raises(GitError):
+        cache.export(remote.url, "d" * 40, tmp_path / "nothing")
+
+
+def test_mirror_decides_the_newest_commit_by_history(tmp_path: Path) -> None:
+    remote = Remote(tmp_path)
+    b1 = remote.commit({"a.txt": "1"})
+    b2 = remote.commit({"a.txt": "2"})
+    b3 = remote.commit({"a.txt": "3"})
+    cache = MirrorCache(tmp_path / "mirrors")
+    tip = cache.fetch(remote.url, b2, ref="refs/heads/main", also=(b1, b3)).tip
+    assert tip == b3
+    assert cache.newest(remote.url, (b3, b1, b2), None) == b3  # arrival order does not matter
+    assert cache.newest(remote.url, (b1, b2), tip) == b2
+    assert cache.is_ancestor(remote.url, b1, b3) and cache.is_ancestor(remote.url, b3, b3)
+    assert not cache.is_ancestor(remote.url, b3, b2) and not cache.is_ancestor(remote.url, "e" * 40, b3)
+    remote.work.git.reset("--hard", b1)  # a force push: b4 replaces b2, b3
+    b4 = remote.commit({"a.txt": "4"})
+    tip = cache.fetch(remote.url, b4, ref="refs/heads/main").tip
+    assert tip == b4 and cache.newest(remote.url, (b4, b3), tip) == b4
+    assert cache.newest(remote.url, (b4, b3), None) == b3  # diverged and no head known: the last to arrive
+    remote.push_ref(b4, "refs/heads/gone")
+    assert cache.fetch(remote.url, b4, ref="refs/heads/gone").tip == b4
+    remote.work.git.push("origin", "--delete", "gone")
+    assert cache.fetch(remote.url, b4, ref="refs/heads/gone").tip is None  # gone: no stale tip left behind
+
+
+def test_export_streams_large_files_to_disk(tmp_path: Path) -> None:
+    remote = Remote(tmp_path)
+    big = "x" * (3 * 1024 * 1024)
+    sha = remote.commit({"big/blob.txt": big, "link-free/ok.txt": "ok"})
+    cache = MirrorCache(tmp_path / "mirrors")
+    cache.fetch(remote.url, sha)
+    out = cache.export(remote.url, sha, tmp_path / "tree")
+    assert (out / "big" / "blob.txt").stat().st_size == len(big) and (out / "link-free" / "ok.txt").read_text() == "ok"
+
+
+def test_tokens_go_only_to_their_own_host(tmp_path: Path) -> None:
+    def creds(**settings: str) -> CloneCredentials:
+        return CloneCredentials.from_config(WebhookConfig(secret="s", data_dir=tmp_path, **settings))  # type: ignore[arg-type]
+
+    every = creds(github_token="ghp", gitlab_token="glpat", gitea_token="gt", gitlab_api_url="https://gl.example.com",
+                  gitea_api_url="https://gitea.example.com:3000/")
+    assert [(t.provider, t.host) for t in every.tokens] == [
+        ("github", "github.com:443"), ("gitlab", "gl.example.com:443"), ("gitea", "gitea.example.com:3000")]
+    assert every.for_url("https://github.com/o/r.git", "gitlab").token == "ghp"  # type: ignore[union-attr]
+    assert every.for_url("https://GL.example.com:443/g/p.git", "gitlab").token == "glpat"  # type: ignore[union-attr]
+    assert every.for_url("https://gitea.example.com:3000/o/r.git", "gitea").token == "gt"  # type: ignore[union-attr]
+    for other in ("https://gitea.example.com/o/r.git", "http://github.com/o/r.git", "https://evil.example/o/r.git",
+                  "https://api.github.com/o/r.git", "file:///srv/r.git", "https://github.com.evil.example/o/r.git"):
+        assert every.for_url(other, "github") is None, other
+    assert creds(gitea_token="gt").tokens == ()  # no --gitea-api-url: the payload must not choose its host
+    enterprise = creds(github_token="ghe", github_api_url="https://ghe.example.com/api/v3")
+    assert [t.host for t in enterprise.tokens] == ["ghe.example.com:443"]
+    assert [t.host for t in creds(github_token="x", github_api_url="https://api.acme.ghe.com").tokens] == ["acme.ghe.com:443"]
+    # one host named for two providers: the delivery's provider's token wins
+    shared = creds(github_token="ghp", gitlab_token="glpat", github_api_url="https://git.example.com/api/v3",
+                   gitlab_api_url="https://git.example.com")
+    assert shared.for_url("https://git.example.com/o/r.git", "gitlab").token == "glpat"  # type: ignore[union-attr]
+    assert shared.for_url("https://git.example.com/o/r.git", "github").token == "ghp"  # type: ignore[union-attr]
+    env = MirrorCache(tmp_path / "m", every)._env("https://evil.example/o/r.git")
+    assert "ghp" not in str(env) and "glpat" not in str(env) and env["GIT_CONFIG_KEY_2"] == "credential.helper"
 
 
 def test_mirror_never_runs_hooks(tmp_path: Path) -> None:
@@ -386,3 +479,17 @@ async def test_an_older_read_landing_late_does_not_replace_a_newer_one() -> None
     gate.set()
     assert await slow
     assert links.linked("42", "main") is True
+
+
+def test_all_zero_ids_of_either_length_are_deletions_and_creations() -> None:
+    for zero in ("0" * 40, "0" * 64):
+        deleted = push_payload(repo_id=7, clone_url="https://github.com/a/b.git", branch="main", before="a" * 40, after=zero)
+        decision = classify(Provider.GITHUB, "push", {**deleted, "deleted": False}, ALLOW_ALL)
+        assert isinstance(decision, Ignored) and "deleted" in decision.reason, zero
+        gitlab = {"object_kind": "push", "ref": "refs/heads/main", "before": "a" * 64, "after": zero,
+                  "project": {"id": 15, "git_http_url": "https://gitlab.com/g/p.git"}, "commits": [], "total_commits_count": 0}
+        assert isinstance(classify(Provider.GITLAB, "Push Hook", gitlab, ALLOW_ALL), Ignored), zero
+        created = push_payload(repo_id=7, clone_url="https://github.com/a/b.git", branch="main", before=zero, after="b" * 64,
+                               commits=[{"id": "b" * 64, "modified": ["x"]}])
+        job = classify(Provider.GITHUB, "push", created, ALLOW_ALL)
+        assert isinstance(job, JobRequest) and job.before is None and job.changed is None, zero
