@@ -2,7 +2,8 @@
 
 GitHub's host comes from --github-api-url (`api.github.com` serves `github.com`, Enterprise `https://HOST/api/v3`
 serves HOST, `api.NAME.ghe.com` serves NAME.ghe.com), GitLab's from --gitlab-api-url, Gitea's from --gitea-api-url
-(without it, no Gitea token reaches git: the payload must not choose where it goes). Only `https` URLs get one.
+(without it, no Gitea token reaches git: the payload must not choose where it goes). Only `https` URLs get one,
+and only for deliveries of that provider (a GitHub delivery never carries GITLAB_TOKEN, whatever its URL).
 """
 
 from __future__ import annotations
@@ -71,11 +72,9 @@ class CloneCredentials:
         return cls(tuple(HostToken(p, host, user, _value(t)) for p, t, host, user in wanted if host and _value(t)))
 
     def for_url(self, url: str, provider: str) -> HostToken | None:
-        """The token for a clone URL: one whose host is exactly the URL's; the delivery's provider's first."""
+        """The token for cloning `url` for a delivery from `provider`: that provider's, if the URL is on its host."""
         host = host_of(url)
-        matches = [t for t in self.tokens if t.host == host]
-        matches.sort(key=lambda t: t.provider != provider)
-        return matches[0] if matches else None
+        return next((t for t in self.tokens if t.provider == provider and t.host == host), None)
 
     def secrets(self) -> set[str]:
         return {value for token in self.tokens for value in token.secrets()}

@@ -317,7 +317,8 @@ def test_tokens_go_only_to_their_own_host(tmp_path: Path) -> None:
                   gitea_api_url="https://gitea.example.com:3000/")
     assert [(t.provider, t.host) for t in every.tokens] == [
         ("github", "github.com:443"), ("gitlab", "gl.example.com:443"), ("gitea", "gitea.example.com:3000")]
-    assert every.for_url("https://github.com/o/r.git", "gitlab").token == "ghp"  # type: ignore[union-attr]
+    assert every.for_url("https://github.com/o/r.git", "github").token == "ghp"  # type: ignore[union-attr]
+    assert every.for_url("https://github.com/o/r.git", "gitlab") is None  # another provider's delivery: no token
     assert every.for_url("https://GL.example.com:443/g/p.git", "gitlab").token == "glpat"  # type: ignore[union-attr]
     assert every.for_url("https://gitea.example.com:3000/o/r.git", "gitea").token == "gt"  # type: ignore[union-attr]
     for other in ("https://gitea.example.com/o/r.git", "http://github.com/o/r.git", "https://evil.example/o/r.git",
@@ -327,7 +328,7 @@ def test_tokens_go_only_to_their_own_host(tmp_path: Path) -> None:
     enterprise = creds(github_token="ghe", github_api_url="https://ghe.example.com/api/v3")
     assert [t.host for t in enterprise.tokens] == ["ghe.example.com:443"]
     assert [t.host for t in creds(github_token="x", github_api_url="https://api.acme.ghe.com").tokens] == ["acme.ghe.com:443"]
-    # one host named for two providers: the delivery's provider's token wins
+    # one host named for two providers: the delivery's provider's token
     shared = creds(github_token="ghp", gitlab_token="glpat", github_api_url="https://git.example.com/api/v3",
                    gitlab_api_url="https://git.example.com")
     assert shared.for_url("https://git.example.com/o/r.git", "gitlab").token == "glpat"  # type: ignore[union-attr]
