@@ -85,7 +85,7 @@ def create_app(config: WebhookConfig, client: AppwriteClient | None = None, *, r
             _, stuck = await asyncio.wait(tasks, timeout=10)
             for task in stuck:  # e.g. a git command still running in a thread; the next start resumes its job
                 log.warning("task %s did not stop within 10s; leaving it", task.get_name())
-            await reports.drain(timeout=2 * config.report_timeout)
+            await reports.drain(timeout=min(2 * config.report_timeout, 30))
             reporter.cancel()
             await asyncio.wait([reporter], timeout=5)
             await vcs_http.aclose()
