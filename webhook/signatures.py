@@ -29,21 +29,21 @@ def detect_provider(headers: Mapping[str, str]) -> Provider | None:
     return None
 
 
-def _matches_hmac(secret: str, body: bytes, given: str) -> bool:
+def _matches_hmac(secret: str, body: bytes | bytearray, given: str) -> bool:
     """Constant-time check of a hex HMAC-SHA256 header. Bytes, not str: `compare_digest` raises TypeError on
     non-ASCII str, and headers are latin-1, so a forged header must not turn into a 500."""
     expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest().encode()
     return hmac.compare_digest(given.strip().lower().encode("utf-8", "replace"), expected)
 
 
-def verify_github(secret: str, body: bytes, header: str | None) -> bool:
+def verify_github(secret: str, body: bytes | bytearray, header: str | None) -> bool:
     """`X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body>`."""
     if not header or not header.startswith("sha256="):
         return False
     return _matches_hmac(secret, body, header[len("sha256=") :])
 
 
-def verify_gitea(secret: str, body: bytes, header: str | None) -> bool:
+def verify_gitea(secret: str, body: bytes | bytearray, header: str | None) -> bool:
     """`X-Gitea-Signature` (or `X-Forgejo-Signature`): bare hex HMAC-SHA256 of the raw body."""
     if not header:
         return False
@@ -57,7 +57,7 @@ def verify_gitlab(secret: str, header: str | None) -> bool:
     return hmac.compare_digest(header.encode("utf-8", "replace"), secret.encode())
 
 
-def verify(provider: Provider, secret: str, body: bytes, headers: Mapping[str, str]) -> bool:
+def verify(provider: Provider, secret: str, body: bytes | bytearray, headers: Mapping[str, str]) -> bool:
     if provider is Provider.GITHUB:
         return verify_github(secret, body, headers.get("x-hub-signature-256"))
     if provider is Provider.GITEA:
@@ -80,7 +80,7 @@ def body_hash(provider: Provider, body: bytes | bytearray) -> str:
     return f"{provider.value}:{hashlib.sha256(body).hexdigest()}"
 
 
-def delivery_id(provider: Provider, headers: Mapping[str, str], body: bytes) -> str:
+def delivery_id(provider: Provider, headers: Mapping[str, str], body: bytes | bytearray) -> str:
     """The sender's delivery ID (redeliveries reuse it); a body hash when the sender gives none."""
     names = {
         Provider.GITHUB: ("x-github-delivery",),
