@@ -4,8 +4,10 @@
    receiver process (workers running), p50/p99/max of the HTTP round trip.
 2. Push-to-active latency: commit a change to a small function, deliver the push, and time until the local
    server reports the new deployment active (fetch, export, package, upload, build, activate).
+3. A burst: N pushes to one branch at full speed (the queue counts branches, so none is refused), the
+   answers by status, and the time until the newest commit is active.
 
-Usage: python bench/webhook_bench.py [--rate 50] [--duration 10] [--pushes 5]
+Usage: python bench/webhook_bench.py [--rate 50] [--duration 10] [--pushes 5] [--burst 300]
 Runs the local server in-process and the receiver as a subprocess (`fnsync webhook`), all on 127.0.0.1.
 """
 
@@ -50,7 +52,7 @@ def start_receiver(endpoint: str, project: str, key: str, data: Path, log: Path)
            "APPWRITE_PROJECT_ID": project, "APPWRITE_API_KEY": key}
     env.pop("GITHUB_TOKEN", None)
     argv = [sys.executable, "-c", "from syncer.cli import main; main()", "webhook", "--port", "0", "--data", str(data),
-            "--allow-clone-url", "file://*", "--queue-size", "100000"]
+            "--allow-clone-url", "file://*"]
     with log.open("wb") as out:
         proc = subprocess.Popen(argv, env=env, stdout=out, stderr=out, cwd=ROOT)
     deadline = time.monotonic() + 30
@@ -72,7 +74,6 @@ def start_receiver(endpoint: str, project: str, key: str, data: Path, log: Path)
 def ack_latency(url: str, payload: dict, rate: float, duration: float) -> list[float]:
     """Open-loop schedule: request i is sent at start + i/rate (or as soon as the previous one returns)."""
     latencies: list[float] = []
-    body = encode(payload)
     with httpx.Client(base_url=url, timeout=10) as client:
         start = time.perf_counter()
         count = int(rate * duration)
@@ -81,6 +82,7 @@ def ack_latency(url: str, payload: dict, rate: float, duration: float) -> list[f
             delay = due - time.perf_counter()
             if delay > 0:
                 time.sleep(delay)
+            body = encode({**payload, "bench_sequence": i})  # a distinct body: the same one twice is a duplicate
             sent = time.perf_counter()
             response = client.post("/webhooks/github", content=body, headers=github_headers("push", body, secret=SECRET))
             latencies.append((time.perf_counter() - sent) * 1000)
@@ -118,12 +120,35 @@ def push_to_active(url: str, remote: Remote, sdk_get: httpx.Client, pushes: int,
     return results
 
 
+def burst(url: str, remote: Remote, api: httpx.Client, count: int, before: str) -> tuple[dict[int, int], float]:
+    """`count` pushes to the linked branch as fast as one client sends them; (answers by status, seconds until the
+    newest commit's delivery is done)."""
+    commits = remote.commit_series("fn/index.js", [NODE + f"// burst {n} {time.time()}\n" for n in range(count)])
+    answers: dict[int, int] = {}
+    started = time.perf_counter()
+    with httpx.Client(base_url=url, timeout=30) as client:
+        for sha in commits:
+            payload = push_payload(repo_id=REPO_ID, clone_url=remote.url, branch="main", before=before, after=sha,
+                                   commits=[{"id": sha, "modified": ["fn/index.js"]}])
+            body = encode(payload)
+            response = client.post("/webhooks/github", content=body, headers=github_headers("push", body, secret=SECRET))
+            answers[response.status_code] = answers.get(response.status_code, 0) + 1
+            delivery, before = response.json()["delivery"], sha
+        deadline = time.monotonic() + 300
+        while client.get(f"/deliveries/{delivery}", headers={"Authorization": f"Bearer {ADMIN}"}).json()["status"] in ("queued", "deploying"):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the burst's newest push did not finish within 300s")
+            time.sleep(0.02)
+    return answers, time.perf_counter() - started
+
+
 def main() -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rate", type=float, default=50.0, help="deliveries per second")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of steady load")
     parser.add_argument("--pushes", type=int, default=5, help="push-to-active samples")
+    parser.add_argument("--burst", type=int, default=300, help="pushes to one branch at full speed (0 = skip)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="fnsync-webhook-bench-") as tmp_name:
@@ -166,6 +191,12 @@ def main() -> None:
             samples = push_to_active(url, remote, api, args.pushes, first)
             print(f"push-to-active latency, {len(samples)} pushes of a one-file node function (local server build):")
             print(f"  p50 {percentile(samples, 50) * 1000:.0f} ms   min {min(samples) * 1000:.0f} ms   max {max(samples) * 1000:.0f} ms")
+            if args.burst:
+                head = remote.work.head.commit.hexsha
+                answers, seconds = burst(url, remote, api, args.burst, head)
+                deployments = api.get("/functions/bench-fn/deployments").json()["total"]
+                print(f"burst of {args.burst} pushes to one branch: answers {answers}; newest done after {seconds:.1f}s; "
+                      f"{deployments} deployments of the function in total")
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=30)

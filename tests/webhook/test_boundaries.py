@@ -72,7 +72,10 @@ async def test_an_unreachable_vcs_api_does_not_hold_up_the_deployment(
     try:
         async with receiver(github_api_url=api.url, github_token="ghs_test", report_timeout=600) as client:
             delivery = await deliver(client, "push", push(remote, ZERO, sha, None, created=True))
-            await async_wait_until(lambda: _async(api.waiting()), what="the pending status to be sent")
+            async def in_flight() -> int:
+                return api.waiting()
+
+            await async_wait_until(in_flight, what="the pending status to be sent")
             done = await settled(client, delivery)
             assert done["status"] == "done" and set(done["deployments"]) == {"loud"}, done
             # deployed while its `pending` status is still in flight: reporting is off the deployment's path
@@ -80,10 +83,6 @@ async def test_an_unreachable_vcs_api_does_not_hold_up_the_deployment(
             api.close()  # lets the shutdown's drain finish at once
     finally:
         api.close()
-
-
-async def _async(value: int) -> int:
-    return value
 
 
 async def test_manifest_paths_outside_the_repository_get_one_message(
