@@ -67,6 +67,7 @@ class Claim(BaseModel):
     delivery_id: str
     job: JobRequest
     attempts: int  # including this one
+    interrupted: bool = False  # an earlier attempt of this job, or of a job it replaced, ran: its builds may still run
     superseded: tuple[str, ...] = ()
     deployments: dict[str, str] = {}  # recorded by an earlier, interrupted attempt
     deployed: Head | None = None  # the commit this key was last deployed at (pushes), if any

@@ -115,7 +115,7 @@ class JobRunner:
         if not targets:
             return Outcome(Status.DONE, f"no linked function's files changed in {job.sha[:12]}")
         self.store.note(claim.delivery_id, f"reconciling {', '.join(targets)} at {job.sha[:12]}")
-        if claim.attempts > 1:
+        if claim.interrupted:
             await self._settle(targets)  # an interrupted attempt may have left builds running
         return await self._reconcile(claim, desired, targets)
 

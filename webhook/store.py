@@ -192,11 +192,14 @@ class DeliveryStore:
             )
             self._history(row["seq"], Status.DEPLOYING, f"attempt {attempts}")
             head = self._db.execute("SELECT sha, delivery_id FROM heads WHERE key = ?", (row["key"],)).fetchone()
-            superseded = self._db.execute("SELECT id FROM deliveries WHERE superseded_by = ? ORDER BY seq", (row["id"],))
+            superseded = self._db.execute(
+                "SELECT id, attempts FROM deliveries WHERE superseded_by = ? ORDER BY seq", (row["id"],)
+            ).fetchall()
             return Claim(
                 delivery_id=row["id"],
                 job=JobRequest.model_validate_json(row["job"]),
                 attempts=attempts,
+                interrupted=attempts > 1 or any(r["attempts"] > 0 for r in superseded),
                 superseded=tuple(r["id"] for r in superseded),
                 deployments=json.loads(row["deployments"]),
                 deployed=None if head is None else Head(sha=head["sha"], delivery_id=head["delivery_id"]),

@@ -248,6 +248,11 @@ def test_store_recovers_interrupted_jobs_and_retries(tmp_path: Path) -> None:
     assert reopened.claim(now=reopened.next_retry_at() + 1) is not None  # type: ignore[operator]
     record = reopened.get("d1")
     assert record is not None and [h.status for h in record.history or []][:2] == ["queued", "deploying"]
+    assert again.interrupted  # its builds may still run: the worker waits for them before planning
+    reopened.retry_later("d1", 0, "boom")
+    reopened.accept("d2", "github", "push", _job("2" * 40, "1" * 40), 10)  # replaces the attempted job
+    replacing = reopened.claim()
+    assert replacing is not None and replacing.delivery_id == "d2" and replacing.attempts == 1 and replacing.interrupted
 
 
 def test_backoff_is_capped() -> None:
