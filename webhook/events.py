@@ -14,7 +14,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from webhook import payloads
 from webhook.signatures import Provider
 
-ZERO_SHA = "0" * 40  # SHA-256 repositories send 64 zeros; use `is_zero`
 PR_ACTIONS = {"opened", "synchronize", "synchronized", "reopened"}  # Gitea says "synchronized"
 GITLAB_MR_ACTIONS = {"open", "update", "reopen"}
 COMMIT_ID = rf"^(?:{payloads.COMMIT_ID})$"  # the last guard before git's argv (payloads.CommitId checks first)

@@ -58,6 +58,20 @@ async def test_body_too_large_is_413(receiver: Receiver) -> None:
         assert await _deliveries(client) == []
 
 
+async def test_what_the_headers_refuse_is_refused_before_the_body(receiver: Receiver) -> None:
+    """A wrong GitLab token or a missing signature header is a 401 even when the declared body is huge; a declared
+    size over the cap with a signature header present is a 413. Nothing is recorded."""
+    async with receiver(run_workers=False, max_body_size=2048) as client:
+        big = b"{" + b" " * 4096 + b"}"
+        gitlab = {"X-Gitlab-Event": "Push Hook", "X-Gitlab-Token": "wrong", "Content-Type": "application/json"}
+        assert (await client.post("/webhooks/gitlab", content=big, headers=gitlab)).status_code == 401
+        unsigned = {"X-GitHub-Event": "push", "Content-Type": "application/json"}
+        assert (await client.post("/webhooks/github", content=big, headers=unsigned)).status_code == 401
+        signed = {**unsigned, "X-Hub-Signature-256": sign(big)}
+        assert (await client.post("/webhooks/github", content=big, headers=signed)).status_code == 413
+        assert await _deliveries(client) == []
+
+
 async def test_malformed_json_under_a_valid_signature_is_400(receiver: Receiver) -> None:
     async with receiver(run_workers=False) as client:
         body = b'{"ref": "refs/heads/main",'
