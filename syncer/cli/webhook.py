@@ -33,22 +33,29 @@ from webhook.config import BRANCH_ENV_VAR, DEFAULT_CLONE_URLS, parse_branch_envs
     help=f"Glob of clone URLs that may be fetched (repeatable; default {' '.join(DEFAULT_CLONE_URLS)}).",
 )
 @click.option("--manifest-path", default="functions.yaml", show_default=True, help="Manifest path inside the repository.")
-@click.option("--github-api-url", default="https://api.github.com", show_default=True, help="GitHub (Enterprise) REST API base.")
+@click.option(
+    "--github-api-url", default="https://api.github.com", show_default=True,
+    help="GitHub (Enterprise) REST API base; its host (api. removed) is the only one GITHUB_TOKEN is cloned from.",
+)
 @click.option(
     "--gitlab-api-url", default="https://gitlab.com", show_default=True,
-    help="GitLab instance for statuses and MR notes (/api/v4 is added).",
+    help="GitLab instance for statuses and MR notes (/api/v4 is added); the only host GITLAB_TOKEN is cloned from.",
 )
 @click.option(
     "--gitea-api-url", default=None,
-    help="Gitea/Forgejo instance for statuses and PR comments (/api/v1 is added). "
-    "Default: the host of the payload's repository URL, if it matches --allow-clone-url.",
+    help="Gitea/Forgejo instance for statuses and PR comments (/api/v1 is added), and the only host GITEA_TOKEN is "
+    "cloned from. Default for statuses: the host of the payload's repository URL, if it matches --allow-clone-url "
+    "(then no private Gitea clones).",
 )
 @click.option(
     "--branch-env", "branch_envs", multiple=True, metavar="BRANCH=ENV",
     help=f"Deploy pushes to BRANCH (a glob; first match wins) with the manifest's environment ENV. Repeatable; "
     f"default from {BRANCH_ENV_VAR} (comma list).",
 )
-@click.option("--queue-size", default=100, show_default=True, type=click.IntRange(1), help="Queued deliveries before 503.")
+@click.option(
+    "--queue-size", default=100, show_default=True, type=click.IntRange(1),
+    help="Branches (and PRs) with a queued job before a delivery for another one gets 503.",
+)
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1), help="Deliveries processed in parallel.")
 @click.option("--allow-fork-prs", is_flag=True, help="Build previews of pull requests from forks.")
 @click.option(
@@ -75,8 +82,8 @@ def webhook(
     """Receive GitHub, GitLab and Gitea pushes and deploy the functions they touch.
 
     Needs FNSYNC_WEBHOOK_SECRET and the Appwrite connection (APPWRITE_ENDPOINT, APPWRITE_PROJECT_ID,
-    APPWRITE_API_KEY). Optional: FNSYNC_ADMIN_TOKEN (serves /deliveries), GITHUB_TOKEN (private clones,
-    commit statuses and PR comments), GITLAB_TOKEN and GITEA_TOKEN (statuses and MR/PR comments there),
+    APPWRITE_API_KEY). Optional: FNSYNC_ADMIN_TOKEN (serves /deliveries), GITHUB_TOKEN, GITLAB_TOKEN and
+    GITEA_TOKEN (private clones from that provider's own host, commit statuses and PR/MR comments),
     FNSYNC_WEBHOOK_BRANCH_ENV (branch=environment pairs, as --branch-env).
     """
     if not os.environ.get("FNSYNC_WEBHOOK_SECRET", "").strip():
