@@ -226,3 +226,30 @@ def cut_note(left_out: list[str], total: int, limit: int, host: str, room: int) 
         f"> **Cut to fit {where}{limit:,}-character limit:** {len(left_out)} of {total} functions are not shown{shown}. "
         "Run `fnsync plan` (or `fnsync plan --json`) for the whole plan."
     )
+
+
+# --- apply results (job summaries) ----------------------------------------------------------------------------------
+
+
+def apply_markdown(document: dict[str, Any], *, title: str = "fnsync apply", limit: int | None = None) -> str:
+    """An apply result document (`syncer.render.result_to_json`) as Markdown: what was done per function, then
+    the plan it carried out (collapsible sections as in a plan comment)."""
+    ok = document.get("ok", False)
+    requests = document.get("requests") or {}
+    head = [f"### {title}", "", f"**{'✅ Apply complete' if ok else '❌ Apply failed'}** "
+            f"({requests.get('reads', 0)} reads, {requests.get('writes', 0)} writes)", ""]
+    functions = document.get("functions") or []
+    if functions:
+        head += ["| function | result | done | error |", "|---|---|---|---|"]
+        for function in functions:
+            done = "; ".join(o["detail"] for o in function.get("outcomes") or [] if o.get("status") in ("done", "started"))
+            mark = "✅" if function.get("ok") else "❌"
+            error = escape_text(function.get("error") or "")
+            head.append(f"| `{function['id']}` | {mark} | {escape_text(done) or 'nothing done'} | {error} |")
+        head.append("")
+    plan = plan_markdown(document.get("plan") or {}, title="The plan it applied", limit=None)
+    text = "\n".join(head) + "\n" + plan.replace("### The plan it applied", "#### The plan it applied", 1)
+    if limit is not None and len(text) > limit:
+        cut = plan_markdown(document.get("plan") or {}, title="The plan it applied", limit=max(limit - len("\n".join(head)) - 1, 0))
+        text = "\n".join(head) + "\n" + cut.replace("### The plan it applied", "#### The plan it applied", 1)
+    return text

@@ -23,7 +23,7 @@ from syncer.ci import (
 from syncer.client.errors import scrub
 from syncer.cli.terminal import Terminal
 from syncer.manifest.models import Manifest
-from syncer.render_markdown import COMMENT_LIMITS, STEP_SUMMARY_LIMIT, plan_markdown
+from syncer.render_markdown import COMMENT_LIMITS, STEP_SUMMARY_LIMIT, apply_markdown, plan_markdown
 
 COMMENT_TIMEOUT = 30.0
 
@@ -85,3 +85,10 @@ def plan_step_summary(terminal: Terminal, manifest: Manifest, document: dict[str
     if step_summary_path(os.environ) is not None:
         markdown = plan_markdown(document, title=plan_title(manifest), limit=STEP_SUMMARY_LIMIT, host="")
         write_step_summary(terminal, markdown, secrets)
+
+
+def apply_step_summary(terminal: Terminal, manifest: Manifest, document: dict[str, Any], secrets: tuple[str, ...]) -> None:
+    """`fnsync apply`'s result (and the plan it carried out) in the job summary, when the runner offers one."""
+    if step_summary_path(os.environ) is not None:
+        title = plan_title(manifest).replace("fnsync plan", "fnsync apply", 1)
+        write_step_summary(terminal, apply_markdown(document, title=title, limit=STEP_SUMMARY_LIMIT), secrets)
