@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 import json
+from itertools import accumulate
 from typing import Any
 
 from syncer.plan import GIT_FIELDS
@@ -199,8 +200,11 @@ def _join(head: list[str], sections: list[str], tail: list[str]) -> str:
 
 def _cut(head: list[str], sections: list[str], ids: list[str], tail: list[str], limit: int, host: str) -> str:
     """Keep as many whole sections as fit with the note; the note names the left-out functions (as many as fit)."""
-    kept: list[str] = []
+    shown = list(accumulate(len(section) + 1 for section in sections))  # characters of the first n+1 sections
+    text = ""
     for count in range(len(sections), -1, -1):
+        if count and shown[count - 1] > limit:
+            continue  # cannot fit whatever the rest: skip building the text
         kept = sections[:count]
         note = cut_note(ids[count:], len(ids), limit, host, room=limit // 4)
         text = _join(head, kept, [*tail, "", note])

@@ -11,6 +11,7 @@ from tests.syncer.support import Project
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "github"
 TOKEN = "ghs_fake-token-for-tests-0123456789"
 GITLAB_TOKEN = "glpat-fake-token-for-tests-0123"
+PR = ("Codertocat/Hello-World", 2)  # repository and number of the simulated pull request event
 # Variables of every platform, unset by default so the host's own CI (if any) cannot leak into a test.
 PLATFORM_VARIABLES = (
     "GITHUB_ACTIONS", "GITEA_ACTIONS", "FORGEJO_ACTIONS", "GITLAB_CI", "GITHUB_TOKEN", "GITEA_TOKEN", "FORGEJO_TOKEN",
@@ -26,7 +27,7 @@ def clean_env(**values: str) -> dict[str, str | None]:
     return env
 
 
-def pull_request_event(folder: Path, number: int = 2, repo: str = "Codertocat/Hello-World") -> Path:
+def pull_request_event(folder: Path, number: int = PR[1], repo: str = PR[0]) -> Path:
     """GitHub's own `pull_request` (opened) payload, as the runner writes it to GITHUB_EVENT_PATH."""
     event = json.loads((FIXTURES / "pull_request-opened.json").read_text())
     event["number"] = event["pull_request"]["number"] = number

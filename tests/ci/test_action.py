@@ -13,20 +13,13 @@ from typing import Any
 import pytest
 
 from tests.ci.action_runner import Runner, run_action
-from tests.ci.support import TOKEN, pull_request_event, two_function_project
+from tests.ci.support import PR, TOKEN, pull_request_event, two_function_project
 from tests.conftest import LocalServer
 from tests.syncer.support import Project
 from tests.webhook.fake_github import FakeGitHub
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "action-secret-value-4242"
-PR = ("Codertocat/Hello-World", 2)
-
-
-@pytest.fixture
-def fake_github():  # type: ignore[no-untyped-def]
-    with FakeGitHub() as fake:
-        yield fake
 
 
 def make_runner(tmp_path: Path, project: Project, fake_github: FakeGitHub, local_server: LocalServer, path: list[str]) -> Runner:

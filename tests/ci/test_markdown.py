@@ -133,3 +133,12 @@ def test_cell_escapes_backticks_and_pipes() -> None:
     assert cell("a`b") == '`` "a`b" ``'
     assert cell("x|y") == '`"x\\|y"`'
     assert cell(True) == "`true`" and cell(["any"]) == '`["any"]`'
+
+
+def test_when_no_section_fits_only_the_summary_and_the_note_remain() -> None:
+    document = plan_to_json(Plan(changes=tuple(function_changes("only-one", variables=50))))
+    cut = plan_markdown(document, limit=1000, host="gitlab")
+    assert len(cut) <= 1000 and "<details>" not in cut
+    assert "**Plan: 0 to create, 1 to update" in cut
+    assert "Cut to fit GitLab's 1,000-character limit:** 1 of 1 functions are not shown: `only-one`" in cut
+    assert len(plan_markdown(document, limit=40)) <= 40  # not even the head fits: a hard cut, still within

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.ci.support import GITLAB_TOKEN, TOKEN, clean_env, github_actions_env, gitlab_ci_env, two_function_project
+from tests.ci.support import PR, GITLAB_TOKEN, TOKEN, clean_env, github_actions_env, gitlab_ci_env, two_function_project
 from tests.conftest import LocalServer
 from tests.syncer.support import MAIN_PY, fnsync, server_env
 from tests.webhook.fake_gitea import FakeGitea
@@ -16,13 +16,6 @@ from tests.webhook.fake_github import FakeGitHub
 from tests.webhook.fake_gitlab import FakeGitLab
 
 SECRET = "tok-very-secret-value-1234"
-PR = ("Codertocat/Hello-World", 2)
-
-
-@pytest.fixture
-def fake_github():  # type: ignore[no-untyped-def]
-    with FakeGitHub() as fake:
-        yield fake
 
 
 def test_github_actions_creates_then_updates_one_comment(tmp_path: Path, local_server: LocalServer, fake_github: FakeGitHub) -> None:
