@@ -213,6 +213,15 @@ def _cut(head: list[str], sections: list[str], ids: list[str], tail: list[str], 
     return text[: max(limit - 1, 0)] + "…"  # even the head does not fit: a hard cut, still under the limit
 
 
+def cut_text(text: str, limit: int) -> str:
+    """Any Markdown cut to `limit` characters at a line end, with a note (for texts without sections)."""
+    if len(text) <= limit:
+        return text
+    note = f"\n\n> **Cut to fit the {limit:,}-character limit.**\n"
+    kept = text[: max(limit - len(note), 0)]
+    return kept[: kept.rfind("\n") + 1 or len(kept)].rstrip("\n") + note
+
+
 def cut_note(left_out: list[str], total: int, limit: int, host: str, room: int) -> str:
     """The note saying what was cut; lists left-out function IDs until `room` characters are used."""
     where = f"{HOST_NAMES.get(host, host)}'s " if host else "the "

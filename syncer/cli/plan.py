@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from syncer.cli.ci_output import comment_target, plan_step_summary, plan_title, post_plan_comment
-from syncer.cli.common import connection_options, load_or_abort, manifest_options, run, selection_options, session
+from syncer.cli.ci_output import comment_target, load_or_comment, plan_step_summary, plan_title, post_plan_comment
+from syncer.cli.common import connection_options, manifest_options, run, selection_options, session
 from syncer.cli.terminal import Terminal, pass_terminal
 from syncer.plan import PlanOptions
 from syncer.planfile import write_planfile
@@ -60,14 +60,14 @@ def plan(
         terminal.abort(f"--json and --format {output_format} contradict each other; give one of them")
     output_format = "json" if as_json else output_format or "text"
     target = comment_target(terminal) if comment else None
-    manifest = load_or_abort(terminal, manifest_file, env)
+    manifest = load_or_comment(terminal, manifest_file, env, target)
     with session(terminal, manifest, endpoint, project) as s:
         the_plan, _, packages = run(s.plan(PlanOptions(targets=targets, prune=prune)))
         document = plan_to_json(the_plan)
         if output_format == "json":
             s.emit_json(document)
         elif output_format == "markdown":
-            s.emit(plan_markdown(document, title=plan_title(manifest)), raw=True)
+            s.emit(plan_markdown(document, title=plan_title(manifest.source, manifest.environment)), raw=True)
         else:
             s.emit(render_plan(the_plan, manifest_name=manifest.source.name))
         if out is not None:

@@ -142,3 +142,13 @@ def test_when_no_section_fits_only_the_summary_and_the_note_remain() -> None:
     assert "**Plan: 0 to create, 1 to update" in cut
     assert "Cut to fit GitLab's 1,000-character limit:** 1 of 1 functions are not shown: `only-one`" in cut
     assert len(plan_markdown(document, limit=40)) <= 40  # not even the head fits: a hard cut, still within
+
+
+def test_cut_text_ends_at_a_line_with_a_note() -> None:
+    from syncer.render_markdown import cut_text
+
+    text = "".join(f"functions.yaml:{n}: functions.f{n}.timout: unknown key\n" for n in range(5000))
+    cut = cut_text(text, 65_000)
+    assert len(cut) <= 65_000 and cut.endswith("> **Cut to fit the 65,000-character limit.**\n")
+    assert cut.split("\n\n> **Cut")[0].endswith("unknown key")  # whole lines only
+    assert cut_text("short\n", 100) == "short\n"

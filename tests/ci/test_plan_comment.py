@@ -95,6 +95,29 @@ def test_gitea_actions_creates_then_updates_one_comment(tmp_path: Path, local_se
         assert all(r.headers["authorization"] == f"token {TOKEN}" for r in fake.state.requests)
 
 
+def test_an_invalid_manifest_is_reported_in_the_comment_then_replaced_by_the_plan(
+    tmp_path: Path, local_server: LocalServer, fake_github: FakeGitHub
+) -> None:
+    project = two_function_project(tmp_path / "repo")
+    good = project.path.read_text()
+    project.path.write_text(good.replace("  cron:\n", "  cron:\n    timout: 5\n"))
+    env = {**github_actions_env(tmp_path, fake_github.url), **server_env(local_server, API_TOKEN=SECRET)}
+
+    failed = fnsync(project, env, "plan", "--comment")
+    assert failed.exit_code == 1
+    [issue] = [line for line in failed.stderr.splitlines() if "timout" in line]
+    line = issue.split("functions.yaml:", 1)[1].split(":", 1)[0]
+    [comment] = fake_github.state.comments[PR]
+    assert "**❌ The manifest has 1 problem(s); nothing was planned.**" in comment["body"]
+    assert f"functions.yaml:{line}: functions.cron.timout: unknown key 'timout' (did you mean 'timeout'?)" in comment["body"]
+
+    project.path.write_text(good)
+    fixed = fnsync(project, env, "plan", "--comment")
+    assert fixed.exit_code == 0, fixed.output
+    [edited] = fake_github.state.comments[PR]
+    assert edited["id"] == comment["id"] and "Plan: 2 to create" in edited["body"] and "❌" not in edited["body"]
+
+
 def test_two_environments_keep_two_comments(tmp_path: Path, local_server: LocalServer, fake_github: FakeGitHub) -> None:
     project = two_function_project(tmp_path / "repo")
     text = project.path.read_text() + "environments:\n  staging: {}\n  production: {}\n"
