@@ -17,7 +17,7 @@ from itertools import accumulate
 from typing import Any
 
 from syncer.plan import GIT_FIELDS
-from syncer.render import MASK, human_size, next_runs, short_hash
+from syncer.render import MASK, SYMBOLS, counts_line, human_size, next_runs, short_hash  # SYMBOLS: keyed by Action, a str
 
 # Longest comment body each host accepts, in characters (Python's len counts code points, as the hosts do).
 # GitHub: 65,536 ("body is too long (maximum is 65536 characters)", 422 on issue comments).
@@ -29,7 +29,6 @@ HOST_NAMES: dict[str, str] = {"github": "GitHub", "gitlab": "GitLab", "gitea": "
 # GitHub Actions shows at most 1 MiB of a step's summary; fnsync writes whole plans there, cut to this.
 STEP_SUMMARY_LIMIT = 1_000_000
 
-SYMBOLS = {"create": "+", "update": "~", "delete": "-", "deploy": "~", "rebuild": "~"}
 VERBS = {"+": "will be created", "-": "will be deleted", "~": "will be updated in place"}
 
 
@@ -39,13 +38,11 @@ def plan_markdown(
     title: str = "fnsync plan",
     limit: int | None = None,
     host: str = "",
-    header: str = "",
 ) -> str:
     """The plan document as Markdown; with `limit`, at most `limit` characters (whole sections are dropped).
 
-    `header` is put first verbatim (e.g. a hidden marker comment); `host` names the limit in the cut note."""
-    head = [header] if header else []
-    head += [f"### {title}", "", f"**{summary_text(document)}**", ""]
+    `host` ("github", "gitlab", "gitea") names whose limit it is in the note saying what was cut."""
+    head = [f"### {title}", "", f"**{summary_text(document)}**", ""]
     if not document.get("has_changes"):
         head[-2] = "**No changes.** The server matches the manifest."
     sections = [function_section(fid, changes) for fid, changes in by_function(document).items()]
@@ -57,14 +54,9 @@ def plan_markdown(
 
 
 def summary_text(document: dict[str, Any]) -> str:
-    """The `Plan: ...` summary line, from the document's `summary` counts (same wording as the terminal)."""
-    counts = document.get("summary") or {}
-    variables = counts.get("variables", 0)
-    return (
-        f"Plan: {counts.get('create', 0)} to create, {counts.get('update', 0)} to update, "
-        f"{counts.get('delete', 0)} to delete; {variables} variable change{'s' if variables != 1 else ''}; "
-        f"{counts.get('deploy', 0)} to deploy, {counts.get('rebuild', 0)} to rebuild."
-    )
+    """The `Plan: ...` summary line, from the document's `summary` counts (the terminal's wording)."""
+    counts = {"create": 0, "update": 0, "delete": 0, "variables": 0, "deploy": 0, "rebuild": 0}
+    return counts_line({**counts, **(document.get("summary") or {})})
 
 
 def by_function(document: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
