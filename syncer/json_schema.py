@@ -24,7 +24,7 @@ from pydantic_core import PydanticUndefined
 from syncer.manifest.environments import ENVIRONMENT_KEYS, NAME_PATTERN
 from syncer.manifest.models import FunctionSpec, GitSettings
 from syncer.manifest.rules import CRON_ALIASES, ID_PATTERN, MAX_TIMEOUT, SCOPES
-from syncer.manifest.schema import FunctionInput, GitInput, ManifestInput, PruneInput
+from syncer.manifest.schema import ManifestInput
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 INTERPOLATED = {"type": "string", "pattern": r"\$\{", "description": "Interpolated when fnsync loads the file."}
@@ -32,12 +32,6 @@ SCALAR = ["string", "number", "boolean"]
 WHOLE_TEXT = {"type": "string", "pattern": r"^\s*[+-]?[0-9]{1,30}\s*$"}
 FLAG_TEXT = {"type": "string", "pattern": r"^\s*([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee])\s*$"}
 
-MODELS: dict[str, type[BaseModel]] = {
-    "ManifestInput": ManifestInput,
-    "FunctionInput": FunctionInput,
-    "GitInput": GitInput,
-    "PruneInput": PruneInput,
-}
 # Where the contract model keeps each input model's defaults (input key -> contract field).
 DEFAULTS_FROM: dict[str, tuple[type[BaseModel], dict[str, str]]] = {
     "FunctionInput": (FunctionSpec, {}),
@@ -143,13 +137,10 @@ def manifest_json_schema() -> dict[str, Any]:
 
 
 def missing_descriptions() -> list[str]:
-    """Model fields with no description here (`Model.field`): a new manifest key needs one."""
-    return [
-        f"{name}.{field}"
-        for name, model in MODELS.items()
-        for field in model.model_fields
-        if field not in DESCRIPTIONS.get(name, {})
-    ]
+    """Keys of the schema with no description (`Model.key`): a new manifest key (or model) needs one here."""
+    schema = manifest_json_schema()
+    models = [("ManifestInput", schema), *schema["$defs"].items()]
+    return [f"{name}.{key}" for name, node in models for key, prop in node.get("properties", {}).items() if not prop.get("description")]
 
 
 # --- from the models' shape to the file as written -------------------------------------------------------------
@@ -218,8 +209,9 @@ def _environments(root: dict[str, Any]) -> dict[str, Any]:
     properties = {
         "endpoint": root["properties"]["endpoint"],
         "project": root["properties"]["project"],
-        "defaults": function,
+        "defaults": {"description": "Laid over the top-level defaults.", **function},
         "functions": {
+            "description": "Overrides of functions the manifest declares; variables and git merge key by key.",
             "anyOf": [
                 {"type": "object", "propertyNames": {"pattern": f"^{ID_PATTERN.pattern}$"}, "additionalProperties": function},
                 {"type": "null"},
