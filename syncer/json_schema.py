@@ -26,7 +26,8 @@ from syncer.manifest.models import FunctionSpec, GitSettings
 from syncer.manifest.rules import CRON_ALIASES, ID_PATTERN, MAX_TIMEOUT, SCOPES
 from syncer.manifest.schema import ManifestInput
 
-DRAFT = "https://json-schema.org/draft/2020-12/schema"
+# draft-07: what every yaml-language-server release reads; the keywords used mean the same in 2020-12
+DRAFT = "http://json-schema.org/draft-07/schema#"
 INTERPOLATED = {"type": "string", "pattern": r"\$\{", "description": "Interpolated when fnsync loads the file."}
 SCALAR = ["string", "number", "boolean"]
 WHOLE_TEXT = {"type": "string", "pattern": r"^\s*[+-]?[0-9]{1,30}\s*$"}
@@ -109,7 +110,7 @@ VERSION_NOTES: dict[str, dict[str, str]] = {
 
 
 def manifest_json_schema() -> dict[str, Any]:
-    """The whole schema (JSON Schema draft 2020-12) as a dict, deterministic for a given fnsync."""
+    """The whole schema (JSON Schema draft-07) as a dict, deterministic for a given fnsync."""
     raw = ManifestInput.model_json_schema(ref_template="#/$defs/{model}")
     defs = {name: _as_written(node) for name, node in raw.pop("$defs", {}).items()}
     root = _as_written(raw)

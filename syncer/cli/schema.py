@@ -27,7 +27,7 @@ def schema_text() -> str:
 )
 @pass_terminal
 def schema(terminal: Terminal, output: Path | None) -> None:
-    """Print the JSON Schema of functions.yaml (draft 2020-12), generated from fnsync's own models.
+    """Print the JSON Schema of functions.yaml (draft-07), generated from fnsync's own models.
 
     Point your editor at it with a first line such as
     `# yaml-language-server: $schema=./functions.schema.json`.

@@ -61,10 +61,14 @@ def as_editor_reads(text: str) -> Any:
 
 
 @pytest.fixture(scope="module")
-def validator() -> jsonschema.Draft202012Validator:
+def validator() -> jsonschema.protocols.Validator:
+    """The validator the schema's `$schema` names (draft-07, which every yaml-language-server reads)."""
     schema = manifest_json_schema()
-    jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(schema)
+    cls = jsonschema.validators.validator_for(schema)
+    assert cls is jsonschema.Draft7Validator
+    cls.check_schema(schema)
+    jsonschema.Draft202012Validator.check_schema(schema)  # and a valid schema for newer tools too
+    return cls(schema)
 
 
 def test_committed_schema_is_current() -> None:
@@ -90,7 +94,7 @@ def test_schema_command_prints_the_schema(tmp_path: Path) -> None:
     assert written.exit_code == 0 and (tmp_path / "s.json").read_text() == schema_text()
 
 
-def test_the_example_and_the_docs_validate(validator: jsonschema.Draft202012Validator) -> None:
+def test_the_example_and_the_docs_validate(validator: jsonschema.protocols.Validator) -> None:
     texts = {"functions.yaml.example": (REPO / "functions.yaml.example").read_text()}
     for page in sorted((REPO / "docs").glob("*.md")):
         for index, block in enumerate(re.findall(r"```yaml\n(.*?)```", page.read_text(), re.S)):
@@ -121,14 +125,14 @@ BAD = {
 
 
 @pytest.mark.parametrize("name", list(BAD))
-def test_bad_manifests_are_rejected_by_both(name: str, validator: jsonschema.Draft202012Validator) -> None:
+def test_bad_manifests_are_rejected_by_both(name: str, validator: jsonschema.protocols.Validator) -> None:
     text = BAD[name]
     with pytest.raises(ManifestError):
         parse_manifest_text(text, Path("functions.yaml"), {}, dotenv_text="", check_files=False)
     assert not validator.is_valid(as_editor_reads(text)), name
 
 
-def test_values_as_the_loader_reads_them_are_accepted(validator: jsonschema.Draft202012Validator) -> None:
+def test_values_as_the_loader_reads_them_are_accepted(validator: jsonschema.protocols.Validator) -> None:
     text = textwrap.dedent(
         """\
         version: "1"
@@ -155,7 +159,7 @@ def test_values_as_the_loader_reads_them_are_accepted(validator: jsonschema.Draf
 
 
 @pytest.mark.slow
-def test_every_manifest_in_the_tests(tmp_path: Path, validator: jsonschema.Draft202012Validator) -> None:
+def test_every_manifest_in_the_tests(tmp_path: Path, validator: jsonschema.protocols.Validator) -> None:
     """Runs the manifest tests with a recorder, then: each manifest fnsync accepts (as written and with each of
     its environments) the schema accepts; each it rejects for a reason the schema can express, the schema rejects."""
     record = tmp_path / "manifests.jsonl"
