@@ -8,6 +8,8 @@ issues (file, line, field; issues never quote values), so the pull request says 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,7 @@ from syncer.cli.common import load_or_abort, secrets_of
 from syncer.cli.terminal import Terminal
 from syncer.manifest import ManifestError, load_manifest
 from syncer.manifest.models import Manifest
+from syncer.plan import PlanError
 from syncer.render_markdown import COMMENT_LIMITS, STEP_SUMMARY_LIMIT, apply_markdown, cut_text, plan_markdown
 
 COMMENT_TIMEOUT = 30.0
@@ -73,11 +76,27 @@ def load_or_comment(terminal: Terminal, path: Path, env: str | None, target: Pul
         raise
 
 
-def failure_comment(path: Path, env: str | None, error: ManifestError) -> str:
-    lines = "\n".join(str(issue) for issue in error.issues)
+@contextmanager
+def plan_failure_commented(terminal: Terminal, target: PullRequest | None, manifest: Manifest, secrets: tuple[str, ...]) -> Iterator[None]:
+    """Problems only the server reveals (a runtime it does not offer, an unknown --target) go to the comment too."""
+    try:
+        yield
+    except (ManifestError, PlanError) as exc:
+        if target is not None:
+            body = failure_comment(manifest.source, manifest.environment, exc)
+            post_comment(terminal, target, comment_marker(manifest.source, manifest.environment), body, secrets)
+        raise
+
+
+def failure_comment(path: Path, env: str | None, error: ManifestError | PlanError) -> str:
+    if isinstance(error, ManifestError):
+        lines = "\n".join(str(issue) for issue in error.issues)
+        what = f"The manifest has {len(error.issues)} problem(s); nothing was planned."
+    else:
+        lines, what = str(error), "fnsync could not plan."
     return (
-        f"### {plan_title(path, env)}\n\n**❌ The manifest has {len(error.issues)} problem(s); nothing was planned.** "
-        f"Run `fnsync validate` to check it locally.\n\n```text\n{lines}\n```\n"
+        f"### {plan_title(path, env)}\n\n**❌ {what}** Run `fnsync validate` and `fnsync plan` to check it locally."
+        f"\n\n```text\n{lines}\n```\n"
     )
 
 

@@ -6,7 +6,14 @@ from pathlib import Path
 
 import click
 
-from syncer.cli.ci_output import comment_target, load_or_comment, plan_step_summary, plan_title, post_plan_comment
+from syncer.cli.ci_output import (
+    comment_target,
+    load_or_comment,
+    plan_failure_commented,
+    plan_step_summary,
+    plan_title,
+    post_plan_comment,
+)
 from syncer.cli.common import connection_options, manifest_options, run, selection_options, session
 from syncer.cli.terminal import Terminal, pass_terminal
 from syncer.plan import PlanOptions
@@ -62,7 +69,8 @@ def plan(
     target = comment_target(terminal) if comment else None
     manifest = load_or_comment(terminal, manifest_file, env, target)
     with session(terminal, manifest, endpoint, project) as s:
-        the_plan, _, packages = run(s.plan(PlanOptions(targets=targets, prune=prune)))
+        with plan_failure_commented(terminal, target, manifest, s.secrets):
+            the_plan, _, packages = run(s.plan(PlanOptions(targets=targets, prune=prune)))
         document = plan_to_json(the_plan)
         if output_format == "json":
             s.emit_json(document)

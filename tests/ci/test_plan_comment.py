@@ -118,6 +118,20 @@ def test_an_invalid_manifest_is_reported_in_the_comment_then_replaced_by_the_pla
     assert edited["id"] == comment["id"] and "Plan: 2 to create" in edited["body"] and "❌" not in edited["body"]
 
 
+def test_a_runtime_the_server_does_not_offer_is_reported_in_the_comment(
+    tmp_path: Path, local_server: LocalServer, fake_github: FakeGitHub
+) -> None:
+    project = two_function_project(tmp_path / "repo")
+    project.functions["cron"]["runtime"] = "python-9.9"
+    project.write()
+    env = {**github_actions_env(tmp_path, fake_github.url), **server_env(local_server, API_TOKEN=SECRET)}
+    result = fnsync(project, env, "plan", "--comment")
+    assert result.exit_code == 1 and "python-9.9" in result.stderr
+    [comment] = fake_github.state.comments[PR]
+    assert "**❌ The manifest has 1 problem(s); nothing was planned.**" in comment["body"]
+    assert "functions.cron.runtime" in comment["body"] and "python-9.9" in comment["body"]
+
+
 def test_two_environments_keep_two_comments(tmp_path: Path, local_server: LocalServer, fake_github: FakeGitHub) -> None:
     project = two_function_project(tmp_path / "repo")
     text = project.path.read_text() + "environments:\n  staging: {}\n  production: {}\n"
