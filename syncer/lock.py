@@ -6,11 +6,18 @@ deployed) carries at most one variable, `LOCK`, whose value is the holder's JSON
 
 - acquire: `POST .../variables {key: LOCK}`. The key is unique per function, so exactly one of two racing applies
   gets 201; the other gets 409 `variable_already_exists`, reads the holder and reports it.
+- lock id: the variable's id. Every acquisition creates a new variable, so the id names one holding of the lock;
+  `fnsync unlock LOCK_ID` deletes exactly that one (`break_lock`), never a later holder's.
 - expiry: the holder refreshes `expires_at` (every third of the TTL) while it works; a killed job stops refreshing,
   so its lock expires and the next apply takes it over.
+- dead holder: a holder on this machine whose process is gone (`syncer.lock_owner.process_gone`) is taken over at
+  once, whether it was a CLI or a receiver, instead of waiting out its TTL.
 - takeover: delete the expired variable *by its id*, then create again. Every acquisition has a new variable id,
   so two takers cannot both win: the second delete meets 404 (the id is gone) and its create meets 409.
 - release: delete our variable by id (a 404 means it was already taken over: nothing of ours is left).
+
+One holder serves every caller: `holding` (async, refreshed by a task) is what the receiver uses, and
+`holding_lock` runs that same holder in a thread of its own for the synchronous CLI.
 
 Expiry compares the holder's wall clock (written in UTC) with the reader's, so hosts need roughly synced clocks.
 `syncer.state` hides the reserved function from plans, prune and unmanaged lists (`syncer.reserved.is_reserved`).
@@ -19,15 +26,15 @@ Expiry compares the holder's wall clock (written in UTC) with the reader's, so h
 from __future__ import annotations
 
 import asyncio
-import getpass
+import contextlib
 import logging
 import os
 import secrets
-import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -35,11 +42,15 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from syncer.client.errors import AppwriteError, is_already_exists, is_not_found
 from syncer.client.models import Variable
+from syncer.lock_owner import LockOwner, ci_job, current_owner, process_gone, same_machine
+
 # Re-exported: defined apart so the manifest layer can refuse the id without importing the client.
 from syncer.reserved import LOCK_FUNCTION_ID
 
 if TYPE_CHECKING:
     from syncer.client import AppwriteClient
+
+__all__ = ["LOCK_FUNCTION_ID", "LockOwner", "ci_job", "current_owner"]
 
 logger = logging.getLogger("syncer.lock")
 
@@ -49,6 +60,7 @@ DEFAULT_TTL = 15 * 60.0
 POLL_INTERVAL = 2.0  # while waiting for a held lock (--lock-timeout)
 
 Clock = Callable[[], datetime]
+_held_here: set[str] = set()  # tokens of the leases this process holds now (CLI thread or receiver workers)
 
 
 def utc_now() -> datetime:
@@ -57,26 +69,6 @@ def utc_now() -> datetime:
 
 class LockError(Exception):
     """The lock could not be taken or kept (besides being held by someone else)."""
-
-
-class LockOwner(BaseModel):
-    """Who holds the lock, in enough detail to find them: user@host, pid, CI job, command."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-    user: str
-    host: str
-    pid: int
-    ci: str = ""  # e.g. "GitHub run 456"
-    command: str = ""
-
-    def describe(self) -> str:
-        details = [f"pid {self.pid}"]
-        if self.ci:
-            details.append(self.ci)
-        if self.command:
-            details.append(f"`{self.command}`")
-        return f"{self.user}@{self.host} ({', '.join(details)})"
 
 
 class LockInfo(BaseModel):
@@ -93,51 +85,46 @@ class LockInfo(BaseModel):
         return now >= self.expires_at
 
 
+@dataclass(frozen=True)
+class Held:
+    """The lock as someone else holds it: its id (the variable's) and the holder (None when unreadable)."""
+
+    lock_id: str
+    holder: LockInfo | None
+
+
 class LockHeld(LockError):
-    """Someone else holds the lock; the message names them and says until when."""
+    """Someone else holds the lock; the message names them, says until when and gives the lock id."""
 
-    def __init__(self, holder: LockInfo | None, waited: float = 0.0) -> None:
-        self.holder = holder
+    def __init__(self, held: Held | None, waited: float = 0.0) -> None:
+        self.held = held
+        self.holder = held.holder if held else None
+        self.lock_id = held.lock_id if held else ""
         self.waited = waited
-        super().__init__(held_message(holder, waited))
+        super().__init__(held_message(held, waited))
 
 
-def held_message(holder: LockInfo | None, waited: float = 0.0) -> str:
-    if holder is None:
-        who = "another fnsync (its lock record is unreadable or kept changing hands; it expires a TTL after its last update)"
+def describe_holder(held: Held | None) -> str:
+    """Who holds it, since and until when, and the lock id: what people need to find the holder or unlock."""
+    if held is None:
+        return "another fnsync (its lock record kept changing hands)"
+    if held.holder is None:
+        who = "another fnsync (its lock record is unreadable; it expires a TTL after its last update)"
     else:
+        holder = held.holder
         who = f"{holder.owner.describe()} since {_clock_time(holder.acquired_at)}, expires {_clock_time(holder.expires_at)}"
+    return f"{who}, lock id {held.lock_id}"
+
+
+def held_message(held: Held | None, waited: float = 0.0) -> str:
     after = f" (waited {waited:.0f}s)" if waited else ""
-    return f"the project is locked by {who}{after}; use --lock-timeout SECONDS to wait for it, or wait and retry"
+    return f"the project is locked by {describe_holder(held)}{after}; use --lock-timeout SECONDS to wait for it, or wait and retry"
 
 
 def _clock_time(moment: datetime) -> str:
     """12:01 UTC today, else with the date."""
     moment = moment.astimezone(UTC)
     return moment.strftime("%H:%M UTC" if moment.date() == utc_now().date() else "%Y-%m-%d %H:%M UTC")
-
-
-def ci_job(environ: Mapping[str, str] | None = None) -> str:
-    """The CI job running us, when a known CI says so (GitHub Actions, GitLab CI, Buildkite, Jenkins)."""
-    env = os.environ if environ is None else environ
-    if env.get("GITHUB_RUN_ID"):
-        attempt = env.get("GITHUB_RUN_ATTEMPT", "")
-        return f"GitHub run {env['GITHUB_RUN_ID']}" + (f" attempt {attempt}" if attempt and attempt != "1" else "")
-    if env.get("GITLAB_CI") and env.get("CI_JOB_ID"):
-        return f"GitLab job {env['CI_JOB_ID']}"
-    if env.get("BUILDKITE_BUILD_NUMBER"):
-        return f"Buildkite build {env['BUILDKITE_BUILD_NUMBER']}"
-    if env.get("BUILD_TAG"):
-        return f"Jenkins {env['BUILD_TAG']}"
-    return ""
-
-
-def current_owner(command: str, environ: Mapping[str, str] | None = None) -> LockOwner:
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry (some containers)
-        user = "unknown"
-    return LockOwner(user=user, host=socket.gethostname(), pid=os.getpid(), ci=ci_job(environ), command=command)
 
 
 def parse_lock(variable: Variable) -> LockInfo | None:
@@ -149,6 +136,15 @@ def parse_lock(variable: Variable) -> LockInfo | None:
     return info if aware else None  # times without a zone cannot be compared safely: unreadable
 
 
+def holder_gone(holder: LockInfo) -> bool:
+    """True when the holder is certainly dead: a process on this machine that is gone, or this very process
+    holding a lease it no longer knows of (pid reuse by a restarted receiver in a container, a lost release)."""
+    owner = holder.owner
+    if owner.pid == os.getpid() and same_machine(owner):
+        return holder.token not in _held_here
+    return process_gone(owner)
+
+
 class Lease:
     """A held lock: the variable that proves it, and what it says."""
 
@@ -156,6 +152,10 @@ class Lease:
         self.variable_id = variable_id
         self.info = info
         self.ttl = ttl
+
+    @property
+    def lock_id(self) -> str:
+        return self.variable_id
 
     async def refresh(self, client: AppwriteClient, now: Clock = utc_now) -> bool:
         """Push the expiry forward. False when the lock was lost (taken over after it expired): nothing to refresh."""
@@ -171,11 +171,18 @@ class Lease:
 
     async def release(self, client: AppwriteClient) -> None:
         """Delete our variable by id; if it is gone already, someone took over an expired lock: nothing to do."""
-        try:
-            await client.delete_variable(LOCK_FUNCTION_ID, self.variable_id)
-        except AppwriteError as exc:
-            if not is_not_found(exc):
-                raise
+        await _delete_generation(client, self.variable_id)
+
+
+async def _delete_generation(client: AppwriteClient, variable_id: str) -> bool:
+    """Delete one lock generation by its variable id; False when it was gone already."""
+    try:
+        await client.delete_variable(LOCK_FUNCTION_ID, variable_id)
+    except AppwriteError as exc:
+        if is_not_found(exc):
+            return False
+        raise
+    return True
 
 
 async def ensure_lock_function(client: AppwriteClient) -> None:
@@ -206,10 +213,16 @@ async def read_lock(client: AppwriteClient) -> tuple[Variable, LockInfo | None] 
     return (found, parse_lock(found)) if found is not None else None
 
 
+async def current_lock(client: AppwriteClient) -> Held | None:
+    """The lock as it stands (id and holder), or None when nobody holds it."""
+    current = await read_lock(client)
+    return Held(current[0].id, current[1]) if current is not None else None
+
+
 async def try_acquire(
     client: AppwriteClient, owner: LockOwner, *, ttl: float = DEFAULT_TTL, now: Clock = utc_now
-) -> Lease | LockInfo | None:
-    """One attempt: a `Lease` when we got the lock, else the holder's `LockInfo` (None if unreadable)."""
+) -> Lease | Held | None:
+    """One attempt: a `Lease` when we got the lock, else who holds it (None if it kept changing hands)."""
     await ensure_lock_function(client)
     for _ in range(3):  # a takeover (or a release) between our reads may need another round
         start = now()
@@ -226,18 +239,23 @@ async def try_acquire(
         variable, holder = current
         if holder is not None and holder.token == info.token:
             return Lease(variable.id, info, ttl)  # our own create, answered 409 on a retry
-        if holder is not None and not holder.expired(now()):
-            return holder
-        if holder is None and not _stale(variable, ttl, now()):
-            return None  # unreadable but recent: treat as held, it expires by its update time
-        logger.info("taking over the expired lock of %s", holder.owner.describe() if holder else "an unreadable record")
-        try:
-            await client.delete_variable(LOCK_FUNCTION_ID, variable.id)  # by id: only the expired generation
-        except AppwriteError as exc:
-            if not is_not_found(exc):
-                raise
-    current = await read_lock(client)
-    return current[1] if current is not None else None
+        why = _takeover_reason(variable, holder, ttl, now())
+        if why is None:
+            return Held(variable.id, holder)
+        logger.warning("taking over the project lock %s of %s: %s", variable.id, holder.owner.describe() if holder else "an unreadable record", why)
+        await _delete_generation(client, variable.id)  # by id: only that generation
+    return await current_lock(client)
+
+
+def _takeover_reason(variable: Variable, holder: LockInfo | None, ttl: float, now: datetime) -> str | None:
+    """Why the current lock may be taken over (expired, holder gone), or None when it must be respected."""
+    if holder is None:
+        return "its unreadable record is older than the TTL" if _stale(variable, ttl, now) else None
+    if holder.expired(now):
+        return "it expired"
+    if holder_gone(holder):
+        return "its process on this machine is gone"
+    return None
 
 
 def _stale(variable: Variable, ttl: float, now: datetime) -> bool:
@@ -271,48 +289,62 @@ async def acquire(
         remaining = timeout - waited
         if on_wait is not None and not told and timeout > 0:
             # Said as soon as the lock is found held, however slow that first look was.
-            on_wait(f"waiting up to {timeout:g}s: {held_message(got).split(';')[0]}")
+            on_wait(f"waiting up to {timeout:g}s: the project is locked by {describe_holder(got)}")
             told = True
         if remaining <= 0:
             raise LockHeld(got, waited)
         await asyncio.sleep(min(poll_interval, remaining))
 
 
-class _Refresher(threading.Thread):
-    """Refreshes the lease every third of its TTL, in its own thread and event loop, until stopped.
+async def break_lock(client: AppwriteClient, lock_id: str) -> bool:
+    """Release lock `lock_id` whoever holds it (`fnsync unlock`); False when that lock is not held any more.
 
-    A thread (not a task) because the CLI runs several `asyncio.run` calls and waits for confirmation in between;
-    the lock must stay fresh through all of it.
-    """
+    Deleting by the variable id removes that one holding only: a lock taken since has another id and stays."""
+    return await _delete_generation(client, lock_id)
 
-    def __init__(self, lease: Lease, client_factory: Callable[[], AppwriteClient], on_lost: Callable[[str], None]) -> None:
-        super().__init__(name="fnsync-lock-refresh", daemon=True)
-        self.lease = lease
-        self.client_factory = client_factory
-        self.on_lost = on_lost
-        self.stopped = threading.Event()
-        self.lost = False
 
-    def run(self) -> None:
-        interval = max(self.lease.ttl / 3, 0.05)
-        while not self.stopped.wait(interval):
-            try:
-                kept = asyncio.run(self._refresh())
-            except Exception as exc:  # noqa: BLE001 - transient: the next round tries again before expiry
-                logger.warning("could not refresh the apply lock: %s", exc)
-                continue
-            if not kept:
-                self.lost = True
-                self.on_lost("the apply lock expired and was taken over by another fnsync; stop and re-run")
+# --- holding the lock ----------------------------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def holding(
+    client: AppwriteClient,
+    owner: LockOwner,
+    *,
+    ttl: float = DEFAULT_TTL,
+    timeout: float = 0.0,
+    poll_interval: float = POLL_INTERVAL,
+    on_wait: Callable[[str], None] | None = None,
+    warn: Callable[[str], None] = logger.warning,
+) -> AsyncIterator[Lease]:
+    """Hold the project lock for the body, refreshed every third of `ttl` by a task, released on every exit
+    (errors, cancellation). Raises `LockHeld` when another holder keeps it past `timeout`."""
+    lease = await acquire(client, owner, ttl=ttl, timeout=timeout, poll_interval=poll_interval, on_wait=on_wait)
+    _held_here.add(lease.info.token)
+    refresher = asyncio.create_task(_keep_fresh(client, lease, warn), name="fnsync-lock-refresh")
+    try:
+        yield lease
+    finally:
+        _held_here.discard(lease.info.token)
+        refresher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await refresher
+        try:
+            # Shielded: a shutdown cancelling the body must not leave the lock behind for a whole TTL.
+            await asyncio.shield(lease.release(client))
+        except Exception as exc:  # noqa: BLE001 - never hide the body's own error; the lock expires by itself
+            warn(f"could not release the project lock ({type(exc).__name__}: {exc}); it expires at {_clock_time(lease.info.expires_at)}")
+
+
+async def _keep_fresh(client: AppwriteClient, lease: Lease, warn: Callable[[str], None]) -> None:
+    while True:
+        await asyncio.sleep(max(lease.ttl / 3, 0.05))
+        try:
+            if not await lease.refresh(client):
+                warn("the project lock expired and was taken over by another fnsync; stop and re-run")
                 return
-
-    async def _refresh(self) -> bool:
-        async with self.client_factory() as client:
-            return await self.lease.refresh(client)
-
-    def stop(self) -> None:
-        self.stopped.set()
-        self.join(timeout=30)
+        except AppwriteError as exc:  # transient: the next round tries again before expiry
+            logger.warning("could not refresh the project lock: %s", exc)
 
 
 @contextmanager
@@ -325,30 +357,78 @@ def holding_lock(
     on_wait: Callable[[str], None] | None = None,
     warn: Callable[[str], None] = logger.warning,
 ) -> Iterator[Lease]:
-    """Hold the project lock for the body of a `with`, refreshed meanwhile, always released (errors, Ctrl-C).
+    """`holding` for synchronous callers (the CLI): the same holder, run in a thread with its own event loop.
 
-    For synchronous callers (the CLI); raises `LockHeld` when another apply holds it past `timeout`.
+    A thread because the CLI runs several `asyncio.run` calls (and may wait on a person) while it holds the lock,
+    and the lock must stay fresh through all of it. Raises `LockHeld` when another holder keeps it past `timeout`.
     """
-    owner = current_owner(command)
-
-    async def take() -> Lease:
-        async with client_factory() as client:
-            return await acquire(client, owner, ttl=ttl, timeout=timeout, on_wait=on_wait)
-
-    async def give_back(lease: Lease) -> None:
-        async with client_factory() as client:
-            await lease.release(client)
-
-    lease = asyncio.run(take())
-    refresher = _Refresher(lease, client_factory, warn)
-    refresher.start()
+    keeper = _Keeper(client_factory, current_owner(command), ttl=ttl, timeout=timeout, on_wait=on_wait, warn=warn)
+    lease = keeper.start_holding()
     try:
         yield lease
     finally:
-        refresher.stop()
-        try:
-            asyncio.run(give_back(lease))
-        except Exception as exc:  # noqa: BLE001 - never hide the body's own error; the lock expires by itself
-            until = _clock_time(lease.info.expires_at)
-            warn(f"could not release the apply lock ({type(exc).__name__}: {exc}); it expires at {until}")
+        keeper.stop_holding()
 
+
+class _Keeper(threading.Thread):
+    """Runs `holding` in its own event loop until told to stop; hands the lease (or the failure) to the caller."""
+
+    def __init__(
+        self,
+        client_factory: Callable[[], AppwriteClient],
+        owner: LockOwner,
+        *,
+        ttl: float,
+        timeout: float,
+        on_wait: Callable[[str], None] | None,
+        warn: Callable[[str], None],
+    ) -> None:
+        super().__init__(name="fnsync-lock", daemon=True)
+        self.client_factory = client_factory
+        self.owner = owner
+        self.ttl, self.timeout, self.on_wait, self.warn = ttl, timeout, on_wait, warn
+        self.ready = threading.Event()
+        self.cancelled = threading.Event()  # the caller gave up (Ctrl-C) before or while the lock was taken
+        self.lease: Lease | None = None
+        self.failure: BaseException | None = None
+        self._keeper_loop: asyncio.AbstractEventLoop | None = None
+        self._stop_event: asyncio.Event | None = None
+
+    def start_holding(self) -> Lease:
+        self.start()
+        try:
+            self.ready.wait()
+        except BaseException:  # Ctrl-C while waiting for the lock: never leave it held behind us
+            self.stop_holding()
+            raise
+        if self.failure is not None:
+            self.join()
+            raise self.failure
+        assert self.lease is not None
+        return self.lease
+
+    def stop_holding(self) -> None:
+        self.cancelled.set()
+        loop, stop = self._keeper_loop, self._stop_event
+        if loop is not None and stop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop is closed already: the thread has ended
+                loop.call_soon_threadsafe(stop.set)
+        self.join(timeout=60)
+
+    def run(self) -> None:
+        try:
+            asyncio.run(self._hold())
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            self.failure = exc
+        finally:
+            self.ready.set()
+
+    async def _hold(self) -> None:
+        self._keeper_loop = asyncio.get_running_loop()
+        self._stop_event = asyncio.Event()
+        async with self.client_factory() as client:
+            async with holding(client, self.owner, ttl=self.ttl, timeout=self.timeout, on_wait=self.on_wait, warn=self.warn) as lease:
+                self.lease = lease
+                self.ready.set()
+                if not self.cancelled.is_set():
+                    await self._stop_event.wait()

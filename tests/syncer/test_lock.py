@@ -15,6 +15,7 @@ import pytest
 from syncer.client import AppwriteClient
 from syncer.lock import (
     LOCK_FUNCTION_ID,
+    Held,
     LOCK_KEY,
     Lease,
     LockHeld,
@@ -77,7 +78,8 @@ async def test_racing_acquires_have_exactly_one_winner(client: AppwriteClient) -
     winners = [r for r in results if isinstance(r, Lease)]
     assert len(winners) == 1
     losers = [r for r in results if not isinstance(r, Lease)]
-    assert all(isinstance(r, LockInfo) and r.token == winners[0].info.token for r in losers)
+    assert all(isinstance(r, Held) and r.holder is not None and r.holder.token == winners[0].info.token for r in losers)
+    assert all(r.lock_id == winners[0].lock_id for r in losers if isinstance(r, Held))
 
     fn = await client.get_function(LOCK_FUNCTION_ID)
     assert fn is not None and not fn.enabled and fn.deployment == "" and fn.execute == ()
@@ -93,6 +95,7 @@ async def test_held_lock_names_its_owner(client: AppwriteClient) -> None:
     text = str(caught.value)
     since, until = lease.info.acquired_at.strftime("%H:%M"), lease.info.expires_at.strftime("%H:%M")
     assert f"locked by ci@runner-7 (pid 123, GitHub run 456, `fnsync apply`) since {since} UTC, expires {until} UTC" in text
+    assert f"lock id {lease.lock_id}" in text and caught.value.lock_id == lease.lock_id
     assert "--lock-timeout" in text
 
 
