@@ -16,8 +16,8 @@ deployed) carries at most one variable, `LOCK`, whose value is the holder's JSON
   so two takers cannot both win: the second delete meets 404 (the id is gone) and its create meets 409.
 - release: delete our variable by id (a 404 means it was already taken over: nothing of ours is left).
 
-One holder serves every caller: `holding` (async, refreshed by a task) is what the receiver uses, and
-`holding_lock` runs that same holder in a thread of its own for the synchronous CLI.
+One holder serves every caller: `syncer.lock_holder.holding` (async, refreshed by a task) is what the receiver
+uses, and `holding_lock` there runs that same holder in a thread of its own for the synchronous CLI.
 
 Expiry compares the holder's wall clock (written in UTC) with the reader's, so hosts need roughly synced clocks.
 `syncer.state` hides the reserved function from plans, prune and unmanaged lists (`syncer.reserved.is_reserved`).
@@ -26,14 +26,11 @@ Expiry compares the holder's wall clock (written in UTC) with the reader's, so h
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import secrets
-import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -60,7 +57,7 @@ DEFAULT_TTL = 15 * 60.0
 POLL_INTERVAL = 2.0  # while waiting for a held lock (--lock-timeout)
 
 Clock = Callable[[], datetime]
-_held_here: set[str] = set()  # tokens of the leases this process holds now (CLI thread or receiver workers)
+held_here: set[str] = set()  # tokens of the leases this process holds now (CLI thread or receiver workers)
 
 
 def utc_now() -> datetime:
@@ -112,7 +109,7 @@ def describe_holder(held: Held | None) -> str:
         who = "another fnsync (its lock record is unreadable; it expires a TTL after its last update)"
     else:
         holder = held.holder
-        who = f"{holder.owner.describe()} since {_clock_time(holder.acquired_at)}, expires {_clock_time(holder.expires_at)}"
+        who = f"{holder.owner.describe()} since {clock_time(holder.acquired_at)}, expires {clock_time(holder.expires_at)}"
     return f"{who}, lock id {held.lock_id}"
 
 
@@ -121,7 +118,7 @@ def held_message(held: Held | None, waited: float = 0.0) -> str:
     return f"the project is locked by {describe_holder(held)}{after}; use --lock-timeout SECONDS to wait for it, or wait and retry"
 
 
-def _clock_time(moment: datetime) -> str:
+def clock_time(moment: datetime) -> str:
     """12:01 UTC today, else with the date."""
     moment = moment.astimezone(UTC)
     return moment.strftime("%H:%M UTC" if moment.date() == utc_now().date() else "%Y-%m-%d %H:%M UTC")
@@ -141,7 +138,7 @@ def holder_gone(holder: LockInfo) -> bool:
     holding a lease it no longer knows of (pid reuse by a restarted receiver in a container, a lost release)."""
     owner = holder.owner
     if owner.pid == os.getpid() and same_machine(owner):
-        return holder.token not in _held_here
+        return holder.token not in held_here
     return process_gone(owner)
 
 
@@ -301,134 +298,3 @@ async def break_lock(client: AppwriteClient, lock_id: str) -> bool:
 
     Deleting by the variable id removes that one holding only: a lock taken since has another id and stays."""
     return await _delete_generation(client, lock_id)
-
-
-# --- holding the lock ----------------------------------------------------------------------------------------
-
-
-@contextlib.asynccontextmanager
-async def holding(
-    client: AppwriteClient,
-    owner: LockOwner,
-    *,
-    ttl: float = DEFAULT_TTL,
-    timeout: float = 0.0,
-    poll_interval: float = POLL_INTERVAL,
-    on_wait: Callable[[str], None] | None = None,
-    warn: Callable[[str], None] = logger.warning,
-) -> AsyncIterator[Lease]:
-    """Hold the project lock for the body, refreshed every third of `ttl` by a task, released on every exit
-    (errors, cancellation). Raises `LockHeld` when another holder keeps it past `timeout`."""
-    lease = await acquire(client, owner, ttl=ttl, timeout=timeout, poll_interval=poll_interval, on_wait=on_wait)
-    _held_here.add(lease.info.token)
-    refresher = asyncio.create_task(_keep_fresh(client, lease, warn), name="fnsync-lock-refresh")
-    try:
-        yield lease
-    finally:
-        _held_here.discard(lease.info.token)
-        refresher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await refresher
-        try:
-            # Shielded: a shutdown cancelling the body must not leave the lock behind for a whole TTL.
-            await asyncio.shield(lease.release(client))
-        except Exception as exc:  # noqa: BLE001 - never hide the body's own error; the lock expires by itself
-            warn(f"could not release the project lock ({type(exc).__name__}: {exc}); it expires at {_clock_time(lease.info.expires_at)}")
-
-
-async def _keep_fresh(client: AppwriteClient, lease: Lease, warn: Callable[[str], None]) -> None:
-    while True:
-        await asyncio.sleep(max(lease.ttl / 3, 0.05))
-        try:
-            if not await lease.refresh(client):
-                warn("the project lock expired and was taken over by another fnsync; stop and re-run")
-                return
-        except AppwriteError as exc:  # transient: the next round tries again before expiry
-            logger.warning("could not refresh the project lock: %s", exc)
-
-
-@contextmanager
-def holding_lock(
-    client_factory: Callable[[], AppwriteClient],
-    *,
-    command: str,
-    timeout: float = 0.0,
-    ttl: float = DEFAULT_TTL,
-    on_wait: Callable[[str], None] | None = None,
-    warn: Callable[[str], None] = logger.warning,
-) -> Iterator[Lease]:
-    """`holding` for synchronous callers (the CLI): the same holder, run in a thread with its own event loop.
-
-    A thread because the CLI runs several `asyncio.run` calls (and may wait on a person) while it holds the lock,
-    and the lock must stay fresh through all of it. Raises `LockHeld` when another holder keeps it past `timeout`.
-    """
-    keeper = _Keeper(client_factory, current_owner(command), ttl=ttl, timeout=timeout, on_wait=on_wait, warn=warn)
-    lease = keeper.start_holding()
-    try:
-        yield lease
-    finally:
-        keeper.stop_holding()
-
-
-class _Keeper(threading.Thread):
-    """Runs `holding` in its own event loop until told to stop; hands the lease (or the failure) to the caller."""
-
-    def __init__(
-        self,
-        client_factory: Callable[[], AppwriteClient],
-        owner: LockOwner,
-        *,
-        ttl: float,
-        timeout: float,
-        on_wait: Callable[[str], None] | None,
-        warn: Callable[[str], None],
-    ) -> None:
-        super().__init__(name="fnsync-lock", daemon=True)
-        self.client_factory = client_factory
-        self.owner = owner
-        self.ttl, self.timeout, self.on_wait, self.warn = ttl, timeout, on_wait, warn
-        self.ready = threading.Event()
-        self.cancelled = threading.Event()  # the caller gave up (Ctrl-C) before or while the lock was taken
-        self.lease: Lease | None = None
-        self.failure: BaseException | None = None
-        self._keeper_loop: asyncio.AbstractEventLoop | None = None
-        self._stop_event: asyncio.Event | None = None
-
-    def start_holding(self) -> Lease:
-        self.start()
-        try:
-            self.ready.wait()
-        except BaseException:  # Ctrl-C while waiting for the lock: never leave it held behind us
-            self.stop_holding()
-            raise
-        if self.failure is not None:
-            self.join()
-            raise self.failure
-        assert self.lease is not None
-        return self.lease
-
-    def stop_holding(self) -> None:
-        self.cancelled.set()
-        loop, stop = self._keeper_loop, self._stop_event
-        if loop is not None and stop is not None:
-            with contextlib.suppress(RuntimeError):  # the loop is closed already: the thread has ended
-                loop.call_soon_threadsafe(stop.set)
-        self.join(timeout=60)
-
-    def run(self) -> None:
-        try:
-            asyncio.run(self._hold())
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
-            self.failure = exc
-        finally:
-            self.ready.set()
-
-    async def _hold(self) -> None:
-        self._keeper_loop = asyncio.get_running_loop()
-        self._stop_event = asyncio.Event()
-        async with self.client_factory() as client:
-            async with holding(client, self.owner, ttl=self.ttl, timeout=self.timeout, on_wait=self.on_wait, warn=self.warn) as lease:
-                self.lease = lease
-                self.ready.set()
-                if not self.cancelled.is_set():
-                    await self._stop_event.wait()

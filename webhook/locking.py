@@ -14,7 +14,8 @@ from collections.abc import AsyncIterator, Callable
 
 from syncer.client import AppwriteClient
 from syncer.client.errors import AppwriteError
-from syncer.lock import Lease, LockError, LockHeld, LockInfo, current_owner, holding
+from syncer.lock import Lease, LockError, LockHeld, LockInfo, current_owner
+from syncer.lock_holder import holding
 from webhook.errors import TransientError
 
 log = logging.getLogger("fnsync.webhook")

@@ -16,7 +16,8 @@ import click
 
 from syncer.cli.common import Connection, run
 from syncer.cli.terminal import Terminal
-from syncer.lock import LockError, LockHeld, holding_lock
+from syncer.lock import LockError, LockHeld
+from syncer.lock_holder import holding_lock
 from syncer.manifest.models import Manifest
 from syncer.plan import Plan
 from syncer.state import read_state

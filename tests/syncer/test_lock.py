@@ -15,8 +15,8 @@ import pytest
 from syncer.client import AppwriteClient
 from syncer.lock import (
     LOCK_FUNCTION_ID,
-    Held,
     LOCK_KEY,
+    Held,
     Lease,
     LockHeld,
     LockInfo,
@@ -24,10 +24,10 @@ from syncer.lock import (
     acquire,
     ci_job,
     current_owner,
-    holding_lock,
     read_lock,
     try_acquire,
 )
+from syncer.lock_holder import holding_lock
 from tests.conftest import LocalServer
 from tests.helpers import wait_until
 from tests.syncer.support import Project, fnsync, open_client, server_env
@@ -115,7 +115,7 @@ async def test_waiting_acquire_gets_the_lock_when_released(client: AppwriteClien
 
 async def test_expired_lock_is_taken_over_by_id(client: AppwriteClient) -> None:
     stale = await acquire(client, owner("dead"), ttl=60)
-    clock = lambda: datetime.now(UTC) + timedelta(seconds=61)  # noqa: E731 - a minute later
+    clock = lambda: datetime.now(UTC) + timedelta(seconds=61)
     taker = await acquire(client, owner("next"), ttl=60, now=clock)
     assert taker.variable_id != stale.variable_id
     current = await read_lock(client)
@@ -140,7 +140,7 @@ async def test_unreadable_recent_record_counts_as_held(client: AppwriteClient) -
     await client.update_variable(LOCK_FUNCTION_ID, current[0].id, LOCK_KEY, "not json")
     with pytest.raises(LockHeld, match="unreadable"):
         await acquire(client, owner("other"))
-    later = lambda: datetime.now(UTC) + timedelta(seconds=61)  # noqa: E731 - a minute after its last update
+    later = lambda: datetime.now(UTC) + timedelta(seconds=61)
     taker = await acquire(client, owner("other"), ttl=60, now=later)  # an old unreadable record is taken over
     assert taker.variable_id != current[0].id
 
