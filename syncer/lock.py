@@ -101,7 +101,7 @@ class LockHeld(LockError):
         super().__init__(held_message(held, waited))
 
 
-def describe_holder(held: Held | None) -> str:
+def describe_holder(held: Held | None, *, with_id: bool = True) -> str:
     """Who holds it, since and until when, and the lock id: what people need to find the holder or unlock."""
     if held is None:
         return "another fnsync (its lock record kept changing hands)"
@@ -110,7 +110,7 @@ def describe_holder(held: Held | None) -> str:
     else:
         holder = held.holder
         who = f"{holder.owner.describe()} since {clock_time(holder.acquired_at)}, expires {clock_time(holder.expires_at)}"
-    return f"{who}, lock id {held.lock_id}"
+    return f"{who}, lock id {held.lock_id}" if with_id else who
 
 
 def held_message(held: Held | None, waited: float = 0.0) -> str:

@@ -40,7 +40,7 @@ def unlock(terminal: Terminal, lock_id: str, yes: bool, server: ServerChoice) ->
                 f"{lock_id} is not the current lock: the project is locked by {describe_holder(held)}. "
                 "Nothing was released; check that this holder is gone before releasing its lock."
             )
-        terminal.info(f"Lock {lock_id}: held by {describe_holder(held)}.")
+        terminal.info(f"Lock {lock_id} is held by {describe_holder(held, with_id=False)}.")
         terminal.info(_liveness(held))
         if not yes:
             _confirm(terminal)

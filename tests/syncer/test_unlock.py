@@ -154,7 +154,7 @@ def test_unlock_without_a_terminal_needs_yes(env: dict[str, str], local_server: 
     lock_id = asyncio.run(hold_elsewhere(local_server))
     refused = run_cli(env, "unlock", lock_id)
     assert refused.exit_code == 1 and "pass --yes" in refused.stderr
-    assert "held by ci@runner-7" in refused.stderr  # the holder is shown before anything is asked
+    assert "is held by ci@runner-7" in refused.stderr  # the holder is shown before anything is asked
     assert [v["$id"] for v in lock_variables(appwrite_sdk)] == [lock_id]
 
     forced = run_cli(env, "unlock", lock_id, "--force")
@@ -170,7 +170,7 @@ def test_unlock_asks_on_a_terminal_and_does_what_the_answer_says(
     lock_id = asyncio.run(hold_elsewhere(local_server))
     code, shown = run_on_terminal([*CLI, "unlock", lock_id], env, "n")
     assert code == 1, shown
-    assert "held by ci@runner-7 (pid 123, GitHub run 456, `fnsync apply`)" in shown and "Release this lock?" in shown
+    assert "is held by ci@runner-7 (pid 123, GitHub run 456, `fnsync apply`)" in shown and "Release this lock?" in shown
     assert "cannot tell whether pid 123 on runner-7 still runs" in shown
     assert "Unlock cancelled" in shown and [v["$id"] for v in lock_variables(appwrite_sdk)] == [lock_id]
 
