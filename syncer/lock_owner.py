@@ -72,7 +72,13 @@ def host_id() -> str:
 
 
 def process_start(pid: int) -> int | None:
-    """The start time of process `pid` in clock ticks since boot; None when there is no such process (or no /proc)."""
+    """The start time of process `pid` in clock ticks since boot; None when /proc does not show it."""
+    stat = _proc_stat(pid)
+    return stat[1] if stat is not None else None
+
+
+def _proc_stat(pid: int) -> tuple[str, int] | None:
+    """(state, start time) from /proc/<pid>/stat; None when absent or hidden (`hidepid`, no /proc)."""
     try:
         stat = (PROC / str(pid) / "stat").read_text()
     except OSError:
@@ -80,7 +86,7 @@ def process_start(pid: int) -> int | None:
     # Field 2 (the command name) may hold spaces and parentheses: count fields after its closing parenthesis.
     fields = stat[stat.rindex(")") + 2 :].split()
     try:
-        return int(fields[19])  # field 22 overall
+        return fields[0], int(fields[19])  # fields 3 and 22 overall
     except (IndexError, ValueError):
         return None
 
@@ -110,15 +116,17 @@ def same_machine(owner: LockOwner) -> bool:
 
 def process_gone(owner: LockOwner) -> bool:
     """True only when `owner` is certainly not running: on this machine (`same_machine`), and its pid names no
-    process, or a different one (started at another time). Anything uncertain counts as alive."""
+    process, a zombie, or another process (started at another time). Anything uncertain counts as alive."""
     if not same_machine(owner):
         return False
-    if owner.host_id and owner.started:
-        return process_start(owner.pid) != owner.started
     try:
         os.kill(owner.pid, 0)
     except ProcessLookupError:
         return True
-    except PermissionError:  # alive, another user's
+    except PermissionError:  # a process of another user: alive, unless /proc shows it is another one
+        pass
+    stat = _proc_stat(owner.pid) if owner.host_id else None
+    if stat is None:  # /proc hides it or is missing: kill() said it exists
         return False
-    return False
+    state, started = stat
+    return state == "Z" or (owner.started != 0 and started != owner.started)

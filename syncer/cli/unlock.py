@@ -15,6 +15,7 @@ from syncer.cli.common import ServerChoice, optional_session, run, server_option
 from syncer.cli.terminal import Terminal, pass_terminal
 from syncer.client import AppwriteClient
 from syncer.lock import Held, break_lock, current_lock, describe_holder, holder_gone, utc_now
+from syncer.lock_owner import same_machine
 
 
 @click.command("unlock")
@@ -59,6 +60,11 @@ def _liveness(held: Held) -> str:
         return "It has expired: the next apply would take it over anyway."
     if holder_gone(holder):
         return "Its process on this machine is gone: the next apply here would take it over anyway."
+    if same_machine(holder.owner):
+        return (
+            f"Its process (pid {holder.owner.pid}) is still running on this machine: releasing the lock lets another "
+            "apply interleave with it. Stop that process first, or wait for it."
+        )
     return (
         f"fnsync cannot tell whether pid {holder.owner.pid} on {holder.owner.host} still runs. "
         "Release it only if that fnsync has stopped: an apply still running would interleave with the next one."

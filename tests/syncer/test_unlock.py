@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from syncer.lock import LOCK_FUNCTION_ID, LOCK_KEY, LockInfo, LockOwner, acquire, break_lock, current_lock
+from syncer.lock_owner import current_owner, process_gone, process_start
 from tests.conftest import LocalServer
 from tests.helpers import wait_until
 from tests.syncer.support import Project, fnsync, open_client, run_cli, server_env
@@ -45,7 +46,7 @@ def lock_variables(sdk: Any) -> list[dict[str, Any]]:
 
 
 async def hold_elsewhere(server: LocalServer, owner: LockOwner = ELSEWHERE) -> str:
-    """A lock held by a process on another machine (never taken over as dead); returns its lock id."""
+    """A lock held by `owner` (by default a process on another machine: never taken over as dead); its lock id."""
     async with open_client(server) as client:
         return (await acquire(client, owner)).lock_id
 
@@ -201,3 +202,39 @@ def test_an_expired_lock_says_so_when_unlocking(env: dict[str, str], local_serve
     result = run_cli(env, "unlock", lock_id, "--yes")
     assert result.exit_code == 0 and "It has expired" in result.stderr and "Released lock" in result.stderr
 
+
+
+# --- is the holder gone? -----------------------------------------------------------------------------------------
+
+
+def test_a_holder_is_gone_only_when_this_machine_can_tell(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    here = current_owner("fnsync apply")
+    alive = subprocess.Popen(["sleep", "60"])
+    zombie = subprocess.Popen(["true"])  # exits at once; not reaped until we wait for it
+    try:
+        live = here.model_copy(update={"pid": alive.pid, "started": process_start(alive.pid) or 0})
+        assert live.started and not process_gone(live)
+        assert process_gone(live.model_copy(update={"started": live.started + 1}))  # the pid now names another process
+        assert not process_gone(live.model_copy(update={"host_id": "another-boot/pid:[1]"}))  # cannot tell: alive
+        assert not process_gone(live.model_copy(update={"host": "elsewhere"}))
+        wait_until(lambda: (Path("/proc") / str(zombie.pid) / "stat").read_text().split(") ")[1].startswith("Z"), what="a zombie")
+        assert process_gone(here.model_copy(update={"pid": zombie.pid, "started": process_start(zombie.pid) or 0}))
+        monkeypatch.setattr("syncer.lock_owner.PROC", tmp_path)  # /proc hides other processes (hidepid)
+        assert not process_gone(live.model_copy(update={"host_id": ""})) and not process_gone(live)
+    finally:
+        alive.kill()
+        alive.wait()
+        zombie.wait()
+
+
+def test_unlock_warns_when_the_holder_still_runs_on_this_machine(env: dict[str, str], local_server: LocalServer, appwrite_sdk: Any) -> None:
+    alive = subprocess.Popen(["sleep", "60"])
+    try:
+        owner = current_owner("fnsync apply").model_copy(update={"pid": alive.pid, "started": process_start(alive.pid) or 0})
+        lock_id = asyncio.run(hold_elsewhere(local_server, owner))
+        result = run_cli(env, "unlock", lock_id)
+        assert result.exit_code == 1 and f"Its process (pid {alive.pid}) is still running on this machine" in result.stderr
+        assert [v["$id"] for v in lock_variables(appwrite_sdk)] == [lock_id]
+    finally:
+        alive.kill()
+        alive.wait()
