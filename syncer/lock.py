@@ -169,6 +169,7 @@ class Lease:
     async def release(self, client: AppwriteClient) -> None:
         """Delete our variable by id; if it is gone already, someone took over an expired lock: nothing to do."""
         await _delete_generation(client, self.variable_id)
+        held_here.discard(self.info.token)
 
 
 async def _delete_generation(client: AppwriteClient, variable_id: str) -> bool:
@@ -224,17 +225,25 @@ async def try_acquire(
     for _ in range(3):  # a takeover (or a release) between our reads may need another round
         start = now()
         info = LockInfo(owner=owner, token=secrets.token_hex(8), acquired_at=start, expires_at=start + timedelta(seconds=ttl))
+        # Ours from the moment the server may have it: another task of this process reading the lock before our
+        # create returns must not take it for a dead holder's.
+        held_here.add(info.token)
         try:
             variable = await client.create_variable(LOCK_FUNCTION_ID, LOCK_KEY, info.model_dump_json())
             return Lease(variable.id, info, ttl)
         except AppwriteError as exc:
             if not is_already_exists(exc):
+                held_here.discard(info.token)
                 raise
-        current = await read_lock(client)
+        try:
+            current = await read_lock(client)
+        finally:
+            held_here.discard(info.token)
         if current is None:
             continue  # released between our create and our read: try again
         variable, holder = current
         if holder is not None and holder.token == info.token:
+            held_here.add(info.token)
             return Lease(variable.id, info, ttl)  # our own create, answered 409 on a retry
         why = _takeover_reason(variable, holder, ttl, now())
         if why is None:

@@ -39,7 +39,6 @@ async def holding(
     """Hold the project lock for the body, refreshed every third of `ttl` by a task, released on every exit
     (errors, cancellation). Raises `LockHeld` when another holder keeps it past `timeout`."""
     lease = await acquire(client, owner, ttl=ttl, timeout=timeout, poll_interval=poll_interval, on_wait=on_wait)
-    held_here.add(lease.info.token)
     refresher = asyncio.create_task(_keep_fresh(client, lease, warn), name="fnsync-lock-refresh")
     try:
         yield lease

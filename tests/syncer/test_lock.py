@@ -88,6 +88,17 @@ async def test_racing_acquires_have_exactly_one_winner(client: AppwriteClient) -
     assert isinstance(await try_acquire(client, owner()), Lease)  # free again
 
 
+async def test_racers_in_one_process_never_take_each_others_lock_for_a_dead_one(client: AppwriteClient) -> None:
+    """Receiver workers share a pid: a lock just created by one of them is live, even before its create returns."""
+    me = current_owner("fnsync webhook d1")
+    for _ in range(3):
+        results = await asyncio.gather(*(try_acquire(client, me) for _ in range(6)))
+        winners = [r for r in results if isinstance(r, Lease)]
+        assert len(winners) == 1, results
+        assert all(isinstance(r, Held) and r.lock_id == winners[0].lock_id for r in results if r is not winners[0])
+        await winners[0].release(client)
+
+
 async def test_held_lock_names_its_owner(client: AppwriteClient) -> None:
     lease = await acquire(client, owner())
     with pytest.raises(LockHeld) as caught:
