@@ -27,6 +27,7 @@ from syncer.plan import Change, ChangeKind, Plan, PlanOptions
 from syncer.state import ServerState
 
 PLANFILE_VERSION = "1"
+MIN_CHECKED = 6  # shortest sensitive value whose presence outside a variable refuses a save
 KIND = "fnsync-plan"
 
 
@@ -87,7 +88,9 @@ def _seal(change: Change, salt: str, sensitive: frozenset[str]) -> dict[str, Any
         data["after"] = _seal_side(change.after, salt, sensitive)
     if change.kind is ChangeKind.CODE and data.get("after"):
         data["after"] = {k: v for k, v in data["after"].items() if k != "archive"}
-    if redact.redact_data(data, sensitive) != data:  # a secret outside a variable value: never write it
+    # A secret outside a variable value: never write it. Values too short to be kept out of hashes and ids
+    # (`1`, `true`, `8080` read from the environment) would refuse every plan, so they do not count here.
+    if redact.redact_data(data, {v for v in sensitive if len(v) >= MIN_CHECKED}) != data:
         raise PlanFileError(
             f"cannot save the plan: {change.address} would hold a sensitive value outside a variable; nothing was written"
         )

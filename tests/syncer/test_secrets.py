@@ -207,3 +207,15 @@ def test_saved_plan_seals_a_plain_value_holding_a_secret_and_refuses_one_elsewhe
     assert refused.exit_code == 1
     assert "cannot save the plan: function.api would hold a sensitive value outside a variable" in refused.stderr
     assert not planfile.exists() and SECRET not in refused.stdout + refused.stderr
+
+
+def test_a_short_value_from_the_environment_does_not_refuse_a_saved_plan(tmp_path: Path, local_server: LocalServer) -> None:
+    """`DEBUG=1` is sensitive (it came from the environment) but shows in every hash: saving must still work."""
+    project = Project(tmp_path / "p")
+    project.add("api", variables={"DEBUG": "${DEBUG}"}, timeout=11)
+    project.write()
+    env = server_env(local_server, DEBUG="1")
+    planfile = tmp_path / "plan.json"
+    saved = fnsync(project, env, "plan", "--out", str(planfile))
+    assert saved.exit_code == 0, saved.output
+    assert fnsync(project, env, "apply", str(planfile), "--yes").exit_code == 0
