@@ -218,9 +218,16 @@ async def current_lock(client: AppwriteClient) -> Held | None:
 
 
 async def try_acquire(
-    client: AppwriteClient, owner: LockOwner, *, ttl: float = DEFAULT_TTL, now: Clock = utc_now
+    client: AppwriteClient,
+    owner: LockOwner,
+    *,
+    ttl: float = DEFAULT_TTL,
+    now: Clock = utc_now,
+    on_takeover: Callable[[str], None] = logger.warning,
 ) -> Lease | Held | None:
-    """One attempt: a `Lease` when we got the lock, else who holds it (None if it kept changing hands)."""
+    """One attempt: a `Lease` when we got the lock, else who holds it (None if it kept changing hands).
+
+    A lock that expired, or whose holder is gone, is taken over; `on_takeover` is told whose and why."""
     await ensure_lock_function(client)
     for _ in range(3):  # a takeover (or a release) between our reads may need another round
         start = now()
@@ -248,7 +255,7 @@ async def try_acquire(
         why = _takeover_reason(variable, holder, ttl, now())
         if why is None:
             return Held(variable.id, holder)
-        logger.warning("taking over the project lock %s of %s: %s", variable.id, holder.owner.describe() if holder else "an unreadable record", why)
+        on_takeover(f"taking over the project lock {variable.id} of {holder.owner.describe() if holder else 'an unreadable record'}: {why}")
         await _delete_generation(client, variable.id)  # by id: only that generation
     return await current_lock(client)
 
@@ -280,6 +287,7 @@ async def acquire(
     timeout: float = 0.0,
     poll_interval: float = POLL_INTERVAL,
     on_wait: Callable[[str], None] | None = None,
+    on_takeover: Callable[[str], None] = logger.warning,
     now: Clock = utc_now,
 ) -> Lease:
     """Take the lock, waiting up to `timeout` seconds for a holder to finish. Raises `LockHeld` when it stays held."""
@@ -288,7 +296,7 @@ async def acquire(
     start = time.monotonic()
     told = False
     while True:
-        got = await try_acquire(client, owner, ttl=ttl, now=now)
+        got = await try_acquire(client, owner, ttl=ttl, now=now, on_takeover=on_takeover)
         if isinstance(got, Lease):
             return got
         waited = time.monotonic() - start

@@ -37,8 +37,11 @@ async def holding(
     warn: Callable[[str], None] = logger.warning,
 ) -> AsyncIterator[Lease]:
     """Hold the project lock for the body, refreshed every third of `ttl` by a task, released on every exit
-    (errors, cancellation). Raises `LockHeld` when another holder keeps it past `timeout`."""
-    lease = await acquire(client, owner, ttl=ttl, timeout=timeout, poll_interval=poll_interval, on_wait=on_wait)
+    (errors, cancellation). Raises `LockHeld` when another holder keeps it past `timeout`. `warn` hears of a
+    takeover (an expired lock, a dead holder's), a lost lock and a failed release."""
+    lease = await acquire(
+        client, owner, ttl=ttl, timeout=timeout, poll_interval=poll_interval, on_wait=on_wait, on_takeover=warn
+    )
     refresher = asyncio.create_task(_keep_fresh(client, lease, warn), name="fnsync-lock-refresh")
     try:
         yield lease

@@ -104,7 +104,8 @@ def test_a_sigkilled_apply_does_not_block_the_next_apply_on_this_machine(
             return any(d["status"] == "building" for d in appwrite_sdk.list_deployments("api")["deployments"])
 
         wait_until(holding_and_building, timeout=120, what="the apply to hold the lock during its build")
-        holder = LockInfo.model_validate_json(lock_variables(appwrite_sdk)[0]["value"])
+        variable = lock_variables(appwrite_sdk)[0]
+        holder, holder_id = LockInfo.model_validate_json(variable["value"]), variable["$id"]
         assert holder.owner.pid == apply.pid  # the lock is the killed process's own
     finally:
         apply.send_signal(signal.SIGKILL)
@@ -117,6 +118,7 @@ def test_a_sigkilled_apply_does_not_block_the_next_apply_on_this_machine(
     result = fnsync(project, env, "apply", "--yes")
     assert result.exit_code == 0, result.output
     assert "locked by" not in result.stderr
+    assert f"taking over the project lock {holder_id} of " in result.stderr and "its process on this machine is gone" in result.stderr
     assert appwrite_sdk.get("api")["commands"] == "true" and appwrite_sdk.get("api")["deployment"]
     assert lock_variables(appwrite_sdk) == []  # taken over, then released by the new apply
 
