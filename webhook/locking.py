@@ -1,7 +1,7 @@
 """The project lock (`syncer.lock`) around a delivery's reconcile, so it never interleaves with `fnsync apply`.
 
-The receiver uses the same holder as the CLI (`syncer.lock.holding`: refreshed by a task in the receiver's event
-loop, released on every exit, a dead holder on this machine taken over at once). A lock still held after `wait`
+The receiver uses the same holder as the CLI (`syncer.lock_holder.holding`: refreshed by a task in the event
+loop, released on every exit; a dead holder on this machine is taken over at once). A lock still held after `wait`
 seconds is a transient failure: the worker retries the delivery with its usual backoff, and the delivery log names
 the holder.
 """
