@@ -7,8 +7,9 @@ Two layers, both used on every output:
   misses.
 - `scrub` replaces a secret in text in each form it can take on the way there (`forms`): as is; JSON-escaped
   (quotes, backslashes, `\\/` as PHP writes it, `\\uXXXX` for non-ASCII, and escaped twice for JSON quoted in JSON);
-  URL-encoded (`%XX` in upper or lower case, `+` or `%20` for spaces, `/` kept or encoded); and base64 (standard and URL-safe, at each of the three byte
-  offsets it can start at inside a longer encoded text, so `Basic` headers and encoded blobs are caught too).
+  URL-encoded (`%XX` in upper or lower case, `+` or `%20` for spaces, `/` kept or encoded); and base64 (standard
+  and URL-safe, at each of the three byte offsets it can start at inside a longer encoded text, so `Basic` headers
+  and encoded blobs are caught too).
 
 Core: imports nothing from fnsync, so the client, the reconciler, the CLI and the receiver can all share it.
 """
@@ -24,8 +25,8 @@ from typing import Any
 from urllib.parse import quote, quote_plus
 
 REDACTED = "[redacted]"
-_LOWER_HEX = re.compile(r"%[0-9A-F]{2}")
 MIN_FRAGMENT = 6  # base64 of a secret at an odd offset keeps only its middle; shorter middles match by chance
+_LOWER_HEX = re.compile(r"%[0-9A-F]{2}")
 
 
 def scrub(text: str, secrets: Iterable[str], mask: str = REDACTED) -> str:
