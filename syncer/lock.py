@@ -6,11 +6,18 @@ deployed) carries at most one variable, `LOCK`, whose value is the holder's JSON
 
 - acquire: `POST .../variables {key: LOCK}`. The key is unique per function, so exactly one of two racing applies
   gets 201; the other gets 409 `variable_already_exists`, reads the holder and reports it.
+- lock id: the variable's id. Every acquisition creates a new variable, so the id names one holding of the lock;
+  `fnsync unlock LOCK_ID` deletes exactly that one (`break_lock`), never a later holder's.
 - expiry: the holder refreshes `expires_at` (every third of the TTL) while it works; a killed job stops refreshing,
   so its lock expires and the next apply takes it over.
+- dead holder: a holder on this machine whose process is gone (`syncer.lock_owner.process_gone`) is taken over at
+  once, whether it was a CLI or a receiver, instead of waiting out its TTL.
 - takeover: delete the expired variable *by its id*, then create again. Every acquisition has a new variable id,
   so two takers cannot both win: the second delete meets 404 (the id is gone) and its create meets 409.
 - release: delete our variable by id (a 404 means it was already taken over: nothing of ours is left).
+
+One holder serves every caller: `syncer.lock_holder.holding` (async, refreshed by a task) is what the receiver
+uses, and `holding_lock` there runs that same holder in a thread of its own for the synchronous CLI.
 
 Expiry compares the holder's wall clock (written in UTC) with the reader's, so hosts need roughly synced clocks.
 `syncer.state` hides the reserved function from plans, prune and unmanaged lists (`syncer.reserved.is_reserved`).
@@ -19,15 +26,12 @@ Expiry compares the holder's wall clock (written in UTC) with the reader's, so h
 from __future__ import annotations
 
 import asyncio
-import getpass
 import logging
 import os
 import secrets
-import socket
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -35,11 +39,15 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from syncer.client.errors import AppwriteError, is_already_exists, is_not_found
 from syncer.client.models import Variable
+from syncer.lock_owner import LockOwner, ci_job, current_owner, process_gone, same_machine
+
 # Re-exported: defined apart so the manifest layer can refuse the id without importing the client.
 from syncer.reserved import LOCK_FUNCTION_ID
 
 if TYPE_CHECKING:
     from syncer.client import AppwriteClient
+
+__all__ = ["LOCK_FUNCTION_ID", "LockOwner", "ci_job", "current_owner"]
 
 logger = logging.getLogger("syncer.lock")
 
@@ -49,6 +57,7 @@ DEFAULT_TTL = 15 * 60.0
 POLL_INTERVAL = 2.0  # while waiting for a held lock (--lock-timeout)
 
 Clock = Callable[[], datetime]
+held_here: set[str] = set()  # tokens of the leases this process holds now (CLI thread or receiver workers)
 
 
 def utc_now() -> datetime:
@@ -57,26 +66,6 @@ def utc_now() -> datetime:
 
 class LockError(Exception):
     """The lock could not be taken or kept (besides being held by someone else)."""
-
-
-class LockOwner(BaseModel):
-    """Who holds the lock, in enough detail to find them: user@host, pid, CI job, command."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-    user: str
-    host: str
-    pid: int
-    ci: str = ""  # e.g. "GitHub run 456"
-    command: str = ""
-
-    def describe(self) -> str:
-        details = [f"pid {self.pid}"]
-        if self.ci:
-            details.append(self.ci)
-        if self.command:
-            details.append(f"`{self.command}`")
-        return f"{self.user}@{self.host} ({', '.join(details)})"
 
 
 class LockInfo(BaseModel):
@@ -93,51 +82,46 @@ class LockInfo(BaseModel):
         return now >= self.expires_at
 
 
+@dataclass(frozen=True)
+class Held:
+    """The lock as someone else holds it: its id (the variable's) and the holder (None when unreadable)."""
+
+    lock_id: str
+    holder: LockInfo | None
+
+
 class LockHeld(LockError):
-    """Someone else holds the lock; the message names them and says until when."""
+    """Someone else holds the lock; the message names them, says until when and gives the lock id."""
 
-    def __init__(self, holder: LockInfo | None, waited: float = 0.0) -> None:
-        self.holder = holder
+    def __init__(self, held: Held | None, waited: float = 0.0) -> None:
+        self.held = held
+        self.holder = held.holder if held else None
+        self.lock_id = held.lock_id if held else ""
         self.waited = waited
-        super().__init__(held_message(holder, waited))
+        super().__init__(held_message(held, waited))
 
 
-def held_message(holder: LockInfo | None, waited: float = 0.0) -> str:
-    if holder is None:
-        who = "another fnsync (its lock record is unreadable or kept changing hands; it expires a TTL after its last update)"
+def describe_holder(held: Held | None, *, with_id: bool = True) -> str:
+    """Who holds it, since and until when, and the lock id: what people need to find the holder or unlock."""
+    if held is None:
+        return "another fnsync (its lock record kept changing hands)"
+    if held.holder is None:
+        who = "another fnsync (its lock record is unreadable; it expires a TTL after its last update)"
     else:
-        who = f"{holder.owner.describe()} since {_clock_time(holder.acquired_at)}, expires {_clock_time(holder.expires_at)}"
+        holder = held.holder
+        who = f"{holder.owner.describe()} since {clock_time(holder.acquired_at)}, expires {clock_time(holder.expires_at)}"
+    return f"{who}, lock id {held.lock_id}" if with_id else who
+
+
+def held_message(held: Held | None, waited: float = 0.0) -> str:
     after = f" (waited {waited:.0f}s)" if waited else ""
-    return f"the project is locked by {who}{after}; use --lock-timeout SECONDS to wait for it, or wait and retry"
+    return f"the project is locked by {describe_holder(held)}{after}; use --lock-timeout SECONDS to wait for it, or wait and retry"
 
 
-def _clock_time(moment: datetime) -> str:
+def clock_time(moment: datetime) -> str:
     """12:01 UTC today, else with the date."""
     moment = moment.astimezone(UTC)
     return moment.strftime("%H:%M UTC" if moment.date() == utc_now().date() else "%Y-%m-%d %H:%M UTC")
-
-
-def ci_job(environ: Mapping[str, str] | None = None) -> str:
-    """The CI job running us, when a known CI says so (GitHub Actions, GitLab CI, Buildkite, Jenkins)."""
-    env = os.environ if environ is None else environ
-    if env.get("GITHUB_RUN_ID"):
-        attempt = env.get("GITHUB_RUN_ATTEMPT", "")
-        return f"GitHub run {env['GITHUB_RUN_ID']}" + (f" attempt {attempt}" if attempt and attempt != "1" else "")
-    if env.get("GITLAB_CI") and env.get("CI_JOB_ID"):
-        return f"GitLab job {env['CI_JOB_ID']}"
-    if env.get("BUILDKITE_BUILD_NUMBER"):
-        return f"Buildkite build {env['BUILDKITE_BUILD_NUMBER']}"
-    if env.get("BUILD_TAG"):
-        return f"Jenkins {env['BUILD_TAG']}"
-    return ""
-
-
-def current_owner(command: str, environ: Mapping[str, str] | None = None) -> LockOwner:
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry (some containers)
-        user = "unknown"
-    return LockOwner(user=user, host=socket.gethostname(), pid=os.getpid(), ci=ci_job(environ), command=command)
 
 
 def parse_lock(variable: Variable) -> LockInfo | None:
@@ -149,6 +133,15 @@ def parse_lock(variable: Variable) -> LockInfo | None:
     return info if aware else None  # times without a zone cannot be compared safely: unreadable
 
 
+def holder_gone(holder: LockInfo) -> bool:
+    """True when the holder is certainly dead: a process on this machine that is gone, or this very process
+    holding a lease it no longer knows of (pid reuse by a restarted receiver in a container, a lost release)."""
+    owner = holder.owner
+    if owner.pid == os.getpid() and same_machine(owner):
+        return holder.token not in held_here
+    return process_gone(owner)
+
+
 class Lease:
     """A held lock: the variable that proves it, and what it says."""
 
@@ -156,6 +149,10 @@ class Lease:
         self.variable_id = variable_id
         self.info = info
         self.ttl = ttl
+
+    @property
+    def lock_id(self) -> str:
+        return self.variable_id
 
     async def refresh(self, client: AppwriteClient, now: Clock = utc_now) -> bool:
         """Push the expiry forward. False when the lock was lost (taken over after it expired): nothing to refresh."""
@@ -171,11 +168,19 @@ class Lease:
 
     async def release(self, client: AppwriteClient) -> None:
         """Delete our variable by id; if it is gone already, someone took over an expired lock: nothing to do."""
-        try:
-            await client.delete_variable(LOCK_FUNCTION_ID, self.variable_id)
-        except AppwriteError as exc:
-            if not is_not_found(exc):
-                raise
+        await _delete_generation(client, self.variable_id)
+        held_here.discard(self.info.token)
+
+
+async def _delete_generation(client: AppwriteClient, variable_id: str) -> bool:
+    """Delete one lock generation by its variable id; False when it was gone already."""
+    try:
+        await client.delete_variable(LOCK_FUNCTION_ID, variable_id)
+    except AppwriteError as exc:
+        if is_not_found(exc):
+            return False
+        raise
+    return True
 
 
 async def ensure_lock_function(client: AppwriteClient) -> None:
@@ -206,38 +211,64 @@ async def read_lock(client: AppwriteClient) -> tuple[Variable, LockInfo | None] 
     return (found, parse_lock(found)) if found is not None else None
 
 
+async def current_lock(client: AppwriteClient) -> Held | None:
+    """The lock as it stands (id and holder), or None when nobody holds it."""
+    current = await read_lock(client)
+    return Held(current[0].id, current[1]) if current is not None else None
+
+
 async def try_acquire(
-    client: AppwriteClient, owner: LockOwner, *, ttl: float = DEFAULT_TTL, now: Clock = utc_now
-) -> Lease | LockInfo | None:
-    """One attempt: a `Lease` when we got the lock, else the holder's `LockInfo` (None if unreadable)."""
+    client: AppwriteClient,
+    owner: LockOwner,
+    *,
+    ttl: float = DEFAULT_TTL,
+    now: Clock = utc_now,
+    on_takeover: Callable[[str], None] = logger.warning,
+) -> Lease | Held | None:
+    """One attempt: a `Lease` when we got the lock, else who holds it (None if it kept changing hands).
+
+    A lock that expired, or whose holder is gone, is taken over; `on_takeover` is told whose and why."""
     await ensure_lock_function(client)
     for _ in range(3):  # a takeover (or a release) between our reads may need another round
         start = now()
         info = LockInfo(owner=owner, token=secrets.token_hex(8), acquired_at=start, expires_at=start + timedelta(seconds=ttl))
+        # Ours from the moment the server may have it: another task of this process reading the lock before our
+        # create returns must not take it for a dead holder's.
+        held_here.add(info.token)
         try:
             variable = await client.create_variable(LOCK_FUNCTION_ID, LOCK_KEY, info.model_dump_json())
             return Lease(variable.id, info, ttl)
         except AppwriteError as exc:
             if not is_already_exists(exc):
+                held_here.discard(info.token)
                 raise
-        current = await read_lock(client)
+        try:
+            current = await read_lock(client)
+        finally:
+            held_here.discard(info.token)
         if current is None:
             continue  # released between our create and our read: try again
         variable, holder = current
         if holder is not None and holder.token == info.token:
+            held_here.add(info.token)
             return Lease(variable.id, info, ttl)  # our own create, answered 409 on a retry
-        if holder is not None and not holder.expired(now()):
-            return holder
-        if holder is None and not _stale(variable, ttl, now()):
-            return None  # unreadable but recent: treat as held, it expires by its update time
-        logger.info("taking over the expired lock of %s", holder.owner.describe() if holder else "an unreadable record")
-        try:
-            await client.delete_variable(LOCK_FUNCTION_ID, variable.id)  # by id: only the expired generation
-        except AppwriteError as exc:
-            if not is_not_found(exc):
-                raise
-    current = await read_lock(client)
-    return current[1] if current is not None else None
+        why = _takeover_reason(variable, holder, ttl, now())
+        if why is None:
+            return Held(variable.id, holder)
+        on_takeover(f"taking over the project lock {variable.id} of {holder.owner.describe() if holder else 'an unreadable record'}: {why}")
+        await _delete_generation(client, variable.id)  # by id: only that generation
+    return await current_lock(client)
+
+
+def _takeover_reason(variable: Variable, holder: LockInfo | None, ttl: float, now: datetime) -> str | None:
+    """Why the current lock may be taken over (expired, holder gone), or None when it must be respected."""
+    if holder is None:
+        return "its unreadable record is older than the TTL" if _stale(variable, ttl, now) else None
+    if holder.expired(now):
+        return "it expired"
+    if holder_gone(holder):
+        return "its process on this machine is gone"
+    return None
 
 
 def _stale(variable: Variable, ttl: float, now: datetime) -> bool:
@@ -256,6 +287,7 @@ async def acquire(
     timeout: float = 0.0,
     poll_interval: float = POLL_INTERVAL,
     on_wait: Callable[[str], None] | None = None,
+    on_takeover: Callable[[str], None] = logger.warning,
     now: Clock = utc_now,
 ) -> Lease:
     """Take the lock, waiting up to `timeout` seconds for a holder to finish. Raises `LockHeld` when it stays held."""
@@ -264,91 +296,22 @@ async def acquire(
     start = time.monotonic()
     told = False
     while True:
-        got = await try_acquire(client, owner, ttl=ttl, now=now)
+        got = await try_acquire(client, owner, ttl=ttl, now=now, on_takeover=on_takeover)
         if isinstance(got, Lease):
             return got
         waited = time.monotonic() - start
         remaining = timeout - waited
         if on_wait is not None and not told and timeout > 0:
             # Said as soon as the lock is found held, however slow that first look was.
-            on_wait(f"waiting up to {timeout:g}s: {held_message(got).split(';')[0]}")
+            on_wait(f"waiting up to {timeout:g}s: the project is locked by {describe_holder(got)}")
             told = True
         if remaining <= 0:
             raise LockHeld(got, waited)
         await asyncio.sleep(min(poll_interval, remaining))
 
 
-class _Refresher(threading.Thread):
-    """Refreshes the lease every third of its TTL, in its own thread and event loop, until stopped.
+async def break_lock(client: AppwriteClient, lock_id: str) -> bool:
+    """Release lock `lock_id` whoever holds it (`fnsync unlock`); False when that lock is not held any more.
 
-    A thread (not a task) because the CLI runs several `asyncio.run` calls and waits for confirmation in between;
-    the lock must stay fresh through all of it.
-    """
-
-    def __init__(self, lease: Lease, client_factory: Callable[[], AppwriteClient], on_lost: Callable[[str], None]) -> None:
-        super().__init__(name="fnsync-lock-refresh", daemon=True)
-        self.lease = lease
-        self.client_factory = client_factory
-        self.on_lost = on_lost
-        self.stopped = threading.Event()
-        self.lost = False
-
-    def run(self) -> None:
-        interval = max(self.lease.ttl / 3, 0.05)
-        while not self.stopped.wait(interval):
-            try:
-                kept = asyncio.run(self._refresh())
-            except Exception as exc:  # noqa: BLE001 - transient: the next round tries again before expiry
-                logger.warning("could not refresh the apply lock: %s", exc)
-                continue
-            if not kept:
-                self.lost = True
-                self.on_lost("the apply lock expired and was taken over by another fnsync; stop and re-run")
-                return
-
-    async def _refresh(self) -> bool:
-        async with self.client_factory() as client:
-            return await self.lease.refresh(client)
-
-    def stop(self) -> None:
-        self.stopped.set()
-        self.join(timeout=30)
-
-
-@contextmanager
-def holding_lock(
-    client_factory: Callable[[], AppwriteClient],
-    *,
-    command: str,
-    timeout: float = 0.0,
-    ttl: float = DEFAULT_TTL,
-    on_wait: Callable[[str], None] | None = None,
-    warn: Callable[[str], None] = logger.warning,
-) -> Iterator[Lease]:
-    """Hold the project lock for the body of a `with`, refreshed meanwhile, always released (errors, Ctrl-C).
-
-    For synchronous callers (the CLI); raises `LockHeld` when another apply holds it past `timeout`.
-    """
-    owner = current_owner(command)
-
-    async def take() -> Lease:
-        async with client_factory() as client:
-            return await acquire(client, owner, ttl=ttl, timeout=timeout, on_wait=on_wait)
-
-    async def give_back(lease: Lease) -> None:
-        async with client_factory() as client:
-            await lease.release(client)
-
-    lease = asyncio.run(take())
-    refresher = _Refresher(lease, client_factory, warn)
-    refresher.start()
-    try:
-        yield lease
-    finally:
-        refresher.stop()
-        try:
-            asyncio.run(give_back(lease))
-        except Exception as exc:  # noqa: BLE001 - never hide the body's own error; the lock expires by itself
-            until = _clock_time(lease.info.expires_at)
-            warn(f"could not release the apply lock ({type(exc).__name__}: {exc}); it expires at {until}")
-
+    Deleting by the variable id removes that one holding only: a lock taken since has another id and stays."""
+    return await _delete_generation(client, lock_id)

@@ -4,7 +4,8 @@ A plan file is JSON: the plan's changes, the fingerprint of the server state it 
 function), the code hash of every packaged function, a salted fingerprint of the loaded manifest, and the
 environment it was loaded with (`--env`; `fnsync apply FILE` loads the manifest with it again). Sensitive
 variable values are never written: only a salted SHA-256 of each, and `apply FILE` takes the values from the
-manifest again (whose fingerprint must match). Applying refuses a stale plan and says what changed, like
+manifest again (whose fingerprint must match); so are the values of variables that merely contain a sensitive
+value, and a sensitive value anywhere else refuses the save. Applying refuses a stale plan and says what changed, like
 Terraform's "Saved plan is stale".
 """
 
@@ -20,11 +21,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from syncer import redact
 from syncer.manifest.models import Manifest
 from syncer.plan import Change, ChangeKind, Plan, PlanOptions
 from syncer.state import ServerState
 
 PLANFILE_VERSION = "1"
+MIN_CHECKED = 6  # shortest sensitive value whose presence outside a variable refuses a save
 KIND = "fnsync-plan"
 
 
@@ -67,27 +70,37 @@ def manifest_fingerprint(manifest: Manifest, salt: str) -> str:
     return _salted(salt, json.dumps(manifest.model_dump(mode="json"), sort_keys=True))
 
 
-def _seal_side(side: dict[str, Any] | None, salt: str) -> dict[str, Any] | None:
-    if side is None or not side.get("sensitive"):
+def _seal_side(side: dict[str, Any] | None, salt: str, sensitive: frozenset[str]) -> dict[str, Any] | None:
+    """The side with its value replaced by a salted hash when it is sensitive, or holds a sensitive value."""
+    value = side.get("value") if side is not None else None
+    holds_secret = isinstance(value, str) and redact.scrub(value, sensitive) != value
+    if side is None or not (side.get("sensitive") or holds_secret):
         return side
     sealed = {k: v for k, v in side.items() if k != "value"}
     sealed["value_sha256"] = _salted(salt, str(side.get("value", "")))
     return sealed
 
 
-def _seal(change: Change, salt: str) -> dict[str, Any]:
+def _seal(change: Change, salt: str, sensitive: frozenset[str]) -> dict[str, Any]:
     data = change.model_dump(mode="json")
     if change.kind is ChangeKind.VARIABLE:
-        data["before"] = _seal_side(change.before, salt)
-        data["after"] = _seal_side(change.after, salt)
+        data["before"] = _seal_side(change.before, salt, sensitive)
+        data["after"] = _seal_side(change.after, salt, sensitive)
     if change.kind is ChangeKind.CODE and data.get("after"):
         data["after"] = {k: v for k, v in data["after"].items() if k != "archive"}
+    # A secret outside a variable value: never write it. Values too short to be kept out of hashes and ids
+    # (`1`, `true`, `8080` read from the environment) would refuse every plan, so they do not count here.
+    if redact.redact_data(data, {v for v in sensitive if len(v) >= MIN_CHECKED}) != data:
+        raise PlanFileError(
+            f"cannot save the plan: {change.address} would hold a sensitive value outside a variable; nothing was written"
+        )
     return data
 
 
 def write_planfile(path: Path, plan: Plan, manifest: Manifest, code_hashes: Mapping[str, str]) -> SavedPlan:
     """Write `plan` to `path` (never a sensitive value). Returns what was written."""
     salt = secrets.token_hex(16)
+    sensitive = frozenset(manifest.sensitive_values())
     saved = SavedPlan(
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         manifest_path=str(manifest.source),
@@ -99,7 +112,7 @@ def write_planfile(path: Path, plan: Plan, manifest: Manifest, code_hashes: Mapp
         code_hashes=dict(code_hashes),
         options=plan.options,
         unmanaged=plan.unmanaged,
-        changes=tuple(_seal(change, salt) for change in plan.changes),
+        changes=tuple(_seal(change, salt, sensitive) for change in plan.changes),
     )
     path.write_text(saved.model_dump_json(indent=2) + "\n")
     return saved

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from syncer import redact
 from syncer.manifest.environments import NAME_PATTERN
 
 DEFAULT_CLONE_URLS = ("https://github.com/*",)
@@ -147,11 +148,9 @@ class WebhookConfig(BaseModel):
 
 
 def scrub(text: str, secrets: set[str]) -> str:
-    """Replace every secret in `text` with *** (errors from git or httpx may echo URLs or headers)."""
-    for value in sorted(secrets, key=len, reverse=True):
-        if value:
-            text = text.replace(value, "***")
-    return text
+    """Replace every secret in `text` with ***, in every form (errors from git or httpx may echo URLs or headers,
+    URL-encoded or base64 in a Basic header): `syncer.redact.scrub`."""
+    return redact.scrub(text, secrets, mask="***")
 
 
 def scrubbed_traceback(exc: BaseException, secrets: set[str]) -> str:

@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "drift": ("drift", "drift", "Report what changed on the server by hand (exit 2 on drift)."),
     "deployments": ("deployments", "deployments", "List a function's deployments, their source and the active one."),
     "rollback": ("rollback", "rollback", "Re-activate a function's previous (or a named) ready deployment."),
+    "unlock": ("unlock", "unlock", "Release a project lock whose holder is gone (after confirmation)."),
     "exec": ("exec_", "exec_", "Run a function and print its response."),
     "webhook": ("webhook", "webhook", "Receive git pushes and deploy the functions they touch."),
     "import": ("import_", "import_", "Write a manifest (and code) from a server's functions or an appwrite.json."),

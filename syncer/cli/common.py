@@ -30,6 +30,7 @@ from syncer.manifest.models import Manifest
 from syncer.packaging import CodePackage, PackagingError
 from syncer.plan import Plan, PlanError, PlanOptions
 from syncer.planfile import PlanFileError
+from syncer.redact import redact_data
 from syncer.state import HashCache, ServerState
 from syncer.cli.terminal import Terminal
 
@@ -245,8 +246,8 @@ class Session:
         emit(self.terminal, renderable, self.secrets, raw=raw)
 
     def emit_json(self, data: Any) -> None:
-        """Indented JSON on stdout, scrubbed like everything else."""
-        emit(self.terminal, json.dumps(data, indent=2) + "\n", self.secrets, raw=True)
+        """Indented JSON on stdout: secrets removed from the values before serialising, then scrubbed like all text."""
+        emit(self.terminal, json.dumps(redact_data(data, self.secrets), indent=2) + "\n", self.secrets, raw=True)
 
     async def plan(self, options: PlanOptions) -> tuple[Plan, ServerState, dict[str, CodePackage]]:
         """`syncer.apply.make_plan` with a fresh client, this run's archives folder and the code-hash cache."""

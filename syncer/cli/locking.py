@@ -7,6 +7,7 @@ writes nothing at all. Once it holds the lock, apply re-reads the server and ref
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any, TypeVar
@@ -15,7 +16,8 @@ import click
 
 from syncer.cli.common import Connection, run
 from syncer.cli.terminal import Terminal
-from syncer.lock import LockError, holding_lock
+from syncer.lock import LockError, LockHeld
+from syncer.lock_holder import holding_lock
 from syncer.manifest.models import Manifest
 from syncer.plan import Plan
 from syncer.state import read_state
@@ -66,6 +68,9 @@ def project_lock(
                     warn=terminal.warning,
                 )
             )
+        except LockHeld as exc:
+            hint = f". If that fnsync is no longer running, release its lock with: {unlock_command(exc.lock_id)}" if exc.lock_id else ""
+            terminal.abort(f"{exc}{hint}")
         except LockError as exc:
             terminal.abort(str(exc))
         terminal.debug(f"holding the project lock until {lease.info.expires_at:%H:%M:%S} UTC, refreshed while running")
@@ -77,6 +82,18 @@ def project_lock(
                     "nothing was applied. Run `fnsync apply` again to see the new plan."
                 )
         yield
+
+
+def unlock_command(lock_id: str) -> str:
+    """`fnsync unlock LOCK_ID` with the connection flags of the running command, ready to paste."""
+    words = ["fnsync", "unlock", lock_id]
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        for name, flag in (("manifest_file", "-f"), ("env", "--env"), ("endpoint", "--endpoint"), ("project", "--project")):
+            value = ctx.params.get(name)
+            if value is not None and ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT:
+                words += [flag, shlex.quote(str(value))]
+    return " ".join(words)
 
 
 async def _fingerprint(connection: Connection, manifest: Manifest, plan: Plan) -> str:

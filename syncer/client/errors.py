@@ -17,23 +17,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from syncer import redact
+from syncer.redact import REDACTED as REDACTED  # re-exported: callers mark redactions with it
+
 if TYPE_CHECKING:
     from syncer.client.models import Deployment
 
 # A create whose id is taken answers 409 with one of these, depending on the server version (§2, §13.8).
 ALREADY_EXISTS_TYPES = frozenset({"document_already_exists", "function_already_exists", "variable_already_exists"})
 NOT_FOUND_STATUS = 404
-REDACTED = "[redacted]"
 
 
 def scrub(text: str, secrets: tuple[str, ...]) -> str:
-    """Replace every secret in `text`; used on all text that ends up in an error or a log line.
-
-    Longest first: a secret that contains a shorter one must go whole, or the rest of it would still show.
-    """
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
-        text = text.replace(secret, REDACTED)
-    return text
+    """Replace every secret in `text`, in every form it takes in output (`syncer.redact.scrub`); used on all text
+    that ends up in an error or a log line."""
+    return redact.scrub(text, secrets)
 
 
 class AppwriteError(Exception):

@@ -16,6 +16,7 @@ from syncer.client import AppwriteClient
 from syncer.lock import (
     LOCK_FUNCTION_ID,
     LOCK_KEY,
+    Held,
     Lease,
     LockHeld,
     LockInfo,
@@ -23,10 +24,10 @@ from syncer.lock import (
     acquire,
     ci_job,
     current_owner,
-    holding_lock,
     read_lock,
     try_acquire,
 )
+from syncer.lock_holder import holding_lock
 from tests.conftest import LocalServer
 from tests.helpers import wait_until
 from tests.syncer.support import Project, fnsync, open_client, server_env
@@ -77,13 +78,25 @@ async def test_racing_acquires_have_exactly_one_winner(client: AppwriteClient) -
     winners = [r for r in results if isinstance(r, Lease)]
     assert len(winners) == 1
     losers = [r for r in results if not isinstance(r, Lease)]
-    assert all(isinstance(r, LockInfo) and r.token == winners[0].info.token for r in losers)
+    assert all(isinstance(r, Held) and r.holder is not None and r.holder.token == winners[0].info.token for r in losers)
+    assert all(r.lock_id == winners[0].lock_id for r in losers if isinstance(r, Held))
 
     fn = await client.get_function(LOCK_FUNCTION_ID)
     assert fn is not None and not fn.enabled and fn.deployment == "" and fn.execute == ()
     await winners[0].release(client)
     assert await read_lock(client) is None
     assert isinstance(await try_acquire(client, owner()), Lease)  # free again
+
+
+async def test_racers_in_one_process_never_take_each_others_lock_for_a_dead_one(client: AppwriteClient) -> None:
+    """Receiver workers share a pid: a lock just created by one of them is live, even before its create returns."""
+    me = current_owner("fnsync webhook d1")
+    for _ in range(3):
+        results = await asyncio.gather(*(try_acquire(client, me) for _ in range(6)))
+        winners = [r for r in results if isinstance(r, Lease)]
+        assert len(winners) == 1, results
+        assert all(isinstance(r, Held) and r.lock_id == winners[0].lock_id for r in results if r is not winners[0])
+        await winners[0].release(client)
 
 
 async def test_held_lock_names_its_owner(client: AppwriteClient) -> None:
@@ -93,6 +106,7 @@ async def test_held_lock_names_its_owner(client: AppwriteClient) -> None:
     text = str(caught.value)
     since, until = lease.info.acquired_at.strftime("%H:%M"), lease.info.expires_at.strftime("%H:%M")
     assert f"locked by ci@runner-7 (pid 123, GitHub run 456, `fnsync apply`) since {since} UTC, expires {until} UTC" in text
+    assert f"lock id {lease.lock_id}" in text and caught.value.lock_id == lease.lock_id
     assert "--lock-timeout" in text
 
 
@@ -112,7 +126,7 @@ async def test_waiting_acquire_gets_the_lock_when_released(client: AppwriteClien
 
 async def test_expired_lock_is_taken_over_by_id(client: AppwriteClient) -> None:
     stale = await acquire(client, owner("dead"), ttl=60)
-    clock = lambda: datetime.now(UTC) + timedelta(seconds=61)  # noqa: E731 - a minute later
+    clock = lambda: datetime.now(UTC) + timedelta(seconds=61)
     taker = await acquire(client, owner("next"), ttl=60, now=clock)
     assert taker.variable_id != stale.variable_id
     current = await read_lock(client)
@@ -137,7 +151,7 @@ async def test_unreadable_recent_record_counts_as_held(client: AppwriteClient) -
     await client.update_variable(LOCK_FUNCTION_ID, current[0].id, LOCK_KEY, "not json")
     with pytest.raises(LockHeld, match="unreadable"):
         await acquire(client, owner("other"))
-    later = lambda: datetime.now(UTC) + timedelta(seconds=61)  # noqa: E731 - a minute after its last update
+    later = lambda: datetime.now(UTC) + timedelta(seconds=61)
     taker = await acquire(client, owner("other"), ttl=60, now=later)  # an old unreadable record is taken over
     assert taker.variable_id != current[0].id
 

@@ -4,7 +4,6 @@ retries with backoff naming the holder in the delivery log, deploys once the loc
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from appwrite.services.functions import Functions
 
 from syncer.client import AppwriteClient
 from syncer.lock import LockOwner, acquire, read_lock
+from syncer.lock_owner import current_owner, process_start
 from tests.conftest import LocalServer
 from tests.helpers import async_wait_until
 from tests.webhook.conftest import Receiver, admin
@@ -101,22 +101,30 @@ async def test_a_lock_held_past_the_wait_is_transient_and_names_the_holder(local
         await lease.release(client)
 
 
-async def test_the_lock_of_a_dead_receiver_on_this_host_is_taken_over_at_once(local_server: LocalServer) -> None:
-    """A receiver killed while reconciling restarts and resumes that delivery: its own stale lock must not block it
-    for a whole TTL. A live holder, or a dead one that is not a receiver here, is still waited for."""
+async def test_the_lock_of_a_dead_holder_on_this_host_is_taken_over_at_once(local_server: LocalServer) -> None:
+    """A receiver killed while reconciling restarts and resumes that delivery: its own stale lock (or a killed
+    `fnsync apply`'s) must not block it for a whole TTL. A live holder, or one on another machine, is waited for."""
     gone = subprocess.Popen(["true"])
     gone.wait()  # reaped: its pid names no process
-    dead_pid = gone.pid
-    dead = LockOwner(user="svc", host=socket.gethostname(), pid=dead_pid, command="fnsync webhook github:old")
-    async with AppwriteClient(local_server.endpoint, local_server.project, local_server.api_key) as client:
-        for owner in (dead.model_copy(update={"host": "other-host"}), dead.model_copy(update={"command": "fnsync apply"})):
-            lease = await acquire(client, owner)
-            with pytest.raises(TransientError):
+    alive = subprocess.Popen(["sleep", "60"])
+    try:
+        here = current_owner("fnsync webhook github:old")
+        dead = here.model_copy(update={"pid": gone.pid})
+        live = here.model_copy(update={"pid": alive.pid, "started": process_start(alive.pid)})
+        async with AppwriteClient(local_server.endpoint, local_server.project, local_server.api_key) as client:
+            for owner in (dead.model_copy(update={"host": "other-host"}), dead.model_copy(update={"host_id": "other-boot"}), live):
+                lease = await acquire(client, owner)
+                with pytest.raises(TransientError):
+                    async with project_lock(client, "fnsync webhook github:new", wait=0, ttl=60):
+                        pytest.fail("must not take a lock that may still be in use")
+                await lease.release(client)
+            reused = live.model_copy(update={"started": live.started + 1})  # the holder's pid now names another process
+            for owner in (dead, dead.model_copy(update={"command": "fnsync apply"}), reused):
+                await acquire(client, owner)
                 async with project_lock(client, "fnsync webhook github:new", wait=0, ttl=60):
-                    pytest.fail("must not take a lock that may still be in use")
-            await lease.release(client)
-        await acquire(client, dead)
-        async with project_lock(client, "fnsync webhook github:new", wait=0, ttl=60):
-            held = await read_lock(client)
-            assert held is not None and held[1] is not None and held[1].owner.command == "fnsync webhook github:new"
-        assert await read_lock(client) is None
+                    held = await read_lock(client)
+                    assert held is not None and held[1] is not None and held[1].owner.command == "fnsync webhook github:new"
+                assert await read_lock(client) is None
+    finally:
+        alive.kill()
+        alive.wait()
