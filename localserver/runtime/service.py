@@ -183,7 +183,12 @@ class ExecutionService:
             self.ctx.config.project_id, function["$id"], function.get("scopes") or [], ttl=timeout
         )
         invocation = Invocation(method=request["method"], path=request["path"], headers=headers, body=request["body"].encode("utf-8"))
-        return await self.executor.run(spec, invocation, timeout=timeout, logging=bool(function.get("logging", True)))
+        started = time.monotonic()
+        try:
+            return await self.executor.run(spec, invocation, timeout=timeout, logging=bool(function.get("logging", True)))
+        except Exception as exc:  # noqa: BLE001 - a failed execution with a reason, never a raw 500
+            logger.exception("execution of %s crashed the executor", function["$id"])
+            return Outcome.failure(f"The executor failed: {type(exc).__name__}: {exc}", time.monotonic() - started)
 
     async def retire(self, function_id: str, *, force: bool = False) -> None:
         """Drop a function's warm workers: the next execution cold-starts (running ones finish unless `force`)."""
