@@ -53,6 +53,7 @@ ETC_FILES = ("resolv.conf", "hosts", "host.conf", "nsswitch.conf", "gai.conf", "
              "ld.so.conf.d", "alternatives", "os-release", "debian_version", "passwd", "group")
 HOST_LINKS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
 PROBE_TIMEOUT = 10.0
+OWNER_TAG = ".fnsync-owner"
 
 
 class SandboxError(Exception):
@@ -150,7 +151,8 @@ class Sandbox:
         return self.root / "lib" if self.root is not None else RUNTIME_SCRIPTS
 
     def workdir(self, function_id: str, deployment_id: str) -> Path:
-        """A deployment's private copy: `code/`, `venv/`, `bin/`, `home/`, `tmp/`."""
+        """A deployment's private copy: `code/`, `venv/`, `bin/`, `home/`, `tmp/`. It outlives restarts (until
+        the deployment or function is deleted, or the temporary folder is cleaned), like the data dir's copy."""
         assert self.root is not None
         return self.root / "functions" / function_id / deployment_id
 
@@ -169,10 +171,10 @@ class Sandbox:
         if self.root is None:
             return
         self._kill_leftovers()
-        shutil.rmtree(self.root, ignore_errors=True)
         self.root.mkdir(mode=0o711, parents=True, exist_ok=True)
         self.root.chmod(0o711)  # others may pass through to their own copy, never list
         lib = self.lib_dir
+        shutil.rmtree(lib, ignore_errors=True)  # always this server's own worker scripts
         lib.mkdir(mode=0o755, exist_ok=True)
         for name in WORKER_SCRIPTS:
             shutil.copyfile(RUNTIME_SCRIPTS / name, lib / name)
@@ -220,9 +222,16 @@ class Sandbox:
         digest = hashlib.sha256(f"{self.data_dir.resolve()}\0{function_id}".encode()).digest()
         return UID_BASE + int.from_bytes(digest[:8], "big") % UID_SPAN
 
+    def _owner_tag(self, function_id: str) -> str:
+        return f"{self.mode}:{self.uid(function_id)}"
+
     def hand_over(self, path: Path, function_id: str) -> None:
-        """Make a copy private to its function: 0700, and owned by the function's uid in user mode."""
+        """Make a copy private to its function: 0700, and owned by the function's uid in user mode.
+
+        A tag file records for which mode and uid it was prepared, so a copy left by a server that ran in
+        another mode is made again rather than used with the wrong owner."""
         path.chmod(0o700)
+        (path / OWNER_TAG).write_text(self._owner_tag(function_id))
         uid = self.uid(function_id)
         if uid is None:
             return
@@ -230,6 +239,12 @@ class Sandbox:
             os.chown(folder, uid, uid, follow_symlinks=False)
             for name in [*dirs, *files]:
                 os.chown(os.path.join(folder, name), uid, uid, follow_symlinks=False)
+
+    def _usable(self, workdir: Path, function_id: str) -> bool:
+        try:
+            return (workdir / "code").is_dir() and (workdir / OWNER_TAG).read_text() == self._owner_tag(function_id)
+        except OSError:
+            return False
 
     def can_run(self, executable: str, function_id: str) -> bool:
         """Whether the function's user can execute this interpreter (user mode: /root may be closed to it)."""
@@ -248,8 +263,9 @@ class Sandbox:
     def materialize(self, function_id: str, deployment_id: str, persisted: Path) -> Path:
         """The deployment's private copy, made from the data dir's copy if it is not there yet."""
         workdir = self.workdir(function_id, deployment_id)
-        if (workdir / "code").is_dir():
+        if self._usable(workdir, function_id):
             return workdir
+        shutil.rmtree(workdir, ignore_errors=True)
         workdir.parent.mkdir(parents=True, exist_ok=True)
         self.function_dir(function_id).chmod(0o711)
         staging = Path(tempfile.mkdtemp(prefix=f".{deployment_id}-", dir=workdir.parent))
@@ -263,7 +279,7 @@ class Sandbox:
             os.rename(staging, workdir)
         except OSError:
             shutil.rmtree(staging, ignore_errors=True)
-            if not (workdir / "code").is_dir():
+            if not self._usable(workdir, function_id):  # else: a concurrent execution made it first
                 raise
         return workdir
 
