@@ -289,8 +289,13 @@ class Sandbox:
         """HOME and TMPDIR inside the copy: never the server's."""
         return {"HOME": str(workdir / "home"), "TMPDIR": str(workdir / "tmp")}
 
-    def wrap(self, argv: list[str], *, workdir: Path, cwd: Path, executables: Iterable[str] = ()) -> list[str]:
-        """The command line that runs `argv` in the sandbox, seeing `workdir` (read-write) and little else."""
+    def wrap(self, argv: list[str], *, workdir: Path, cwd: Path, executables: Iterable[str] = (),
+             memory_mb: int | None = None) -> list[str]:
+        """The command line that runs `argv` in the sandbox, seeing `workdir` (read-write) and little else,
+        with at most `memory_mb` of data memory per process (RLIMIT_DATA; see `limited`)."""
+        return limited(self._sandboxed(argv, workdir=workdir, cwd=cwd, executables=executables), memory_mb)
+
+    def _sandboxed(self, argv: list[str], *, workdir: Path, cwd: Path, executables: Iterable[str]) -> list[str]:
         if self.mode != "bwrap":
             return argv
         args = _bwrap_base()
@@ -370,6 +375,17 @@ class Sandbox:
         self._live.pop(pid, None)
         if self._registry is not None:
             (self._registry / f"{pid}.json").unlink(missing_ok=True)
+
+
+def limited(argv: list[str], memory_mb: int | None) -> list[str]:
+    """`argv` under util-linux `prlimit --data`: the specification's memory as RLIMIT_DATA (heap and other private
+    writable memory of each process; a larger allocation fails with MemoryError / "allocation failed"). RLIMIT_AS
+    would be wrong: V8 reserves far more address space than it uses. Unlimited when prlimit is missing."""
+    prlimit = shutil.which("prlimit")
+    if not memory_mb or prlimit is None:
+        return argv
+    size = memory_mb * 1024 * 1024
+    return [prlimit, f"--data={size}:{size}", "--", *argv]
 
 
 def create(requested: str, data_dir: Path) -> Sandbox:

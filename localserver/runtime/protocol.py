@@ -30,6 +30,7 @@ class WorkerSpec(BaseModel):
     entrypoint: str
     interpreter: str | None = None  # the build's interpreter (its venv's python, or node); None = the machine's
     env: tuple[tuple[str, str], ...] = ()
+    memory_mb: int | None = None  # the specification's memory, enforced per process (sandbox.limited)
 
 
 class Invocation(BaseModel):
