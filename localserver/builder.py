@@ -347,7 +347,9 @@ class Builder:
         code = workdir / "code"
         executables = [interpreter] if interpreter else []
         memory = int(env.get("APPWRITE_FUNCTION_MEMORY", "0") or 0) or None  # the spec's, at least 1024 MB
-        argv = sandbox.wrap(["sh", "-c", commands], workdir=workdir, cwd=code, executables=executables, memory_mb=memory)
+        cpus = float(env.get("APPWRITE_FUNCTION_CPUS", "0") or 0) or None
+        argv = sandbox.wrap(["sh", "-c", commands], workdir=workdir, cwd=code, executables=executables, memory_mb=memory,
+                            cpus=cpus, cpu_group=f"{function_id}.{deployment_id}.build", function_id=function_id)
         proc = await sandbox.spawn(argv, function_id=function_id, cwd=code, env=env, stdin=asyncio.subprocess.DEVNULL,
                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
         self._procs[deployment_id] = (function_id, proc)

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from localserver import processes
+from localserver.cgroups import CpuLimits
 from localserver.context import ServerContext
 from localserver.files import private_dir
 
@@ -142,6 +143,7 @@ class Sandbox:
         self._live: dict[int, int | None] = {}  # pid -> uid, of processes started and not yet reaped
         self._uids: set[int] = set()
         self._runnable: dict[tuple[str, int | None], bool] = {}
+        self.cpu = CpuLimits(data_dir) if data_dir is not None else None
 
     # --- places ---------------------------------------------------------------------------------
 
@@ -171,6 +173,8 @@ class Sandbox:
         if self.root is None:
             return
         self._kill_leftovers()
+        if self.cpu is not None:
+            self.cpu.remove_all()
         self.root.mkdir(mode=0o711, parents=True, exist_ok=True)
         self.root.chmod(0o711)  # others may pass through to their own copy, never list
         lib = self.lib_dir
@@ -194,6 +198,8 @@ class Sandbox:
         for pid in list(self._live):
             processes.kill_tree(pid)
         self.sweep(everything=True)
+        if self.cpu is not None:
+            self.cpu.remove_all()
 
     def _kill_leftovers(self) -> None:
         """Processes a crashed server started (recorded in DATA/children) die before anything new starts."""
@@ -290,10 +296,15 @@ class Sandbox:
         return {"HOME": str(workdir / "home"), "TMPDIR": str(workdir / "tmp")}
 
     def wrap(self, argv: list[str], *, workdir: Path, cwd: Path, executables: Iterable[str] = (),
-             memory_mb: int | None = None) -> list[str]:
+             memory_mb: int | None = None, cpus: float | None = None, cpu_group: str = "",
+             function_id: str = "") -> list[str]:
         """The command line that runs `argv` in the sandbox, seeing `workdir` (read-write) and little else,
-        with at most `memory_mb` of data memory per process (RLIMIT_DATA; see `limited`)."""
-        return limited(self._sandboxed(argv, workdir=workdir, cwd=cwd, executables=executables), memory_mb)
+        with at most `memory_mb` of data memory per process (RLIMIT_DATA; see `limited`) and, where cgroups
+        allow, `cpus` CPUs shared by everything in `cpu_group` (localserver.cgroups)."""
+        command = limited(self._sandboxed(argv, workdir=workdir, cwd=cwd, executables=executables), memory_mb)
+        if self.cpu is None or not cpus or not cpu_group:
+            return command
+        return self.cpu.wrap(command, self.cpu.group(cpu_group, cpus, owner=self.uid(function_id)))
 
     def _sandboxed(self, argv: list[str], *, workdir: Path, cwd: Path, executables: Iterable[str]) -> list[str]:
         if self.mode != "bwrap":

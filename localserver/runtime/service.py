@@ -133,6 +133,7 @@ class ExecutionService:
             entrypoint=deployment.get("entrypoint") or function.get("entrypoint", ""),
             interpreter=interpreter,
             env=tuple(sorted(self.environment(function, deployment, family, workdir).items())),
+            cpus=limits(function)[0],
             memory_mb=limits(function)[1],
         )
 

@@ -7,6 +7,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
+from localserver.cgroups import CpuLimits
 from tests.localserver.support import create_function, upload, wait_built
 
 # A build step that prints its APPWRITE_* environment and calls the API with the build's key (curl, as
@@ -83,3 +86,21 @@ def test_specification_memory_is_enforced(appwrite_sdk: Any) -> None:
     appwrite_sdk.update("fn", "Fn", specification="s-1vcpu-1gb")
     large = json.loads(appwrite_sdk.create_execution("fn")["responseBody"])
     assert large == {"outcome": "allocated", "memory": "1024"}
+
+
+def test_specification_cpus_are_a_cgroup_quota(appwrite_sdk: Any, local_server: Any) -> None:
+    """Where the server may create CPU cgroups, the deployment's workers share a quota of `cpus` CPUs."""
+    limits = CpuLimits(local_server.data_dir)
+    if not limits.available:
+        pytest.skip("no writable CPU cgroup controller here: CPU is not limited (docs/sandbox.md)")
+    create_function(appwrite_sdk, specification="s-2vcpu-2gb")
+    deployment = upload(appwrite_sdk)["$id"]
+    assert wait_built(appwrite_sdk, "fn", deployment)["status"] == "ready"
+    assert appwrite_sdk.create_execution("fn")["status"] == "completed"
+    assert limits.base is not None
+    group = limits.base / f"fn.{deployment}"
+    quota = (group / "cpu.cfs_quota_us").read_text().strip() if (group / "cpu.cfs_quota_us").exists() \
+        else (group / "cpu.max").read_text().split()[0]
+    assert quota == "200000"  # 2 CPUs per 100 ms period
+    members = [int(pid) for pid in (group / "cgroup.procs").read_text().split()]
+    assert members, "the warm worker runs inside its deployment's cgroup"
