@@ -55,6 +55,7 @@ ETC_FILES = ("resolv.conf", "hosts", "host.conf", "nsswitch.conf", "gai.conf", "
 HOST_LINKS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
 PROBE_TIMEOUT = 10.0
 OWNER_TAG = ".fnsync-owner"
+DATA_DIR_NOTE = "data-dir"  # in a run root: the data dir it belongs to, so orphaned roots can be collected
 
 
 class SandboxError(Exception):
@@ -175,7 +176,9 @@ class Sandbox:
         self._kill_leftovers()
         if self.cpu is not None:
             self.cpu.remove_all()
+        _collect_orphaned_roots(self.root.parent)
         self.root.mkdir(mode=0o711, parents=True, exist_ok=True)
+        (self.root / DATA_DIR_NOTE).write_text(str(self.data_dir.resolve()) if self.data_dir else "")
         self.root.chmod(0o711)  # others may pass through to their own copy, never list
         lib = self.lib_dir
         shutil.rmtree(lib, ignore_errors=True)  # always this server's own worker scripts
@@ -386,6 +389,17 @@ class Sandbox:
         self._live.pop(pid, None)
         if self._registry is not None:
             (self._registry / f"{pid}.json").unlink(missing_ok=True)
+
+
+def _collect_orphaned_roots(parent: Path) -> None:
+    """Remove the copies of servers whose data dir is gone (e.g. tests' temporary folders): nothing can use them."""
+    for root in parent.glob("fnsync-run-*"):
+        try:
+            data_dir = (root / DATA_DIR_NOTE).read_text().strip()
+        except OSError:
+            continue
+        if data_dir and not Path(data_dir).exists():
+            shutil.rmtree(root, ignore_errors=True)
 
 
 def limited(argv: list[str], memory_mb: int | None) -> list[str]:
