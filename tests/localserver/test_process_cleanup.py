@@ -114,7 +114,7 @@ def test_build_orphaned_by_a_crash_is_killed_on_restart(tmp_path: Path, mode: st
         with httpx.Client(base_url=endpoint, headers={"X-Appwrite-Project": "local", "X-Appwrite-Key": key}, timeout=30) as client:
             post_function(client)
             building = post_deployment(client, commands=f"sleep {marker}")
-            wait_until(lambda: survivors(marker), timeout=30, what="the build command to run")
+            wait_until(lambda: survivors(marker), timeout=60, what="the build command to run")
             assert deployment_status(client, building["$id"]) == "building"
     finally:
         server.kill()
@@ -122,7 +122,7 @@ def test_build_orphaned_by_a_crash_is_killed_on_restart(tmp_path: Path, mode: st
         if server.stdout is not None:
             server.stdout.close()
     if mode == "bwrap":  # bubblewrap's --die-with-parent already takes the sandbox down with the server
-        wait_until(lambda: survivors(marker) == [], timeout=10, what="the sandboxed build to die with the server")
+        wait_until(lambda: survivors(marker) == [], timeout=20, what="the sandboxed build to die with the server")
     else:
         assert survivors(marker), "the orphaned build should still run until a restart finds it"
 
