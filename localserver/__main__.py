@@ -13,6 +13,7 @@ import click
 from localserver.clock import is_valid_id
 from localserver.config import EMULATED_VERSIONS, ServerConfig
 from localserver.runtimes import RUNTIME_IDS
+from localserver.sandbox import MODES, SandboxError
 from localserver.server import ensure_api_key, serve_forever
 
 
@@ -67,6 +68,15 @@ def _project(ctx: click.Context, param: click.Parameter, value: str) -> str:
     "settings for `fnsync webhook`. The local server itself never clones or builds from git.",
 )
 @click.option(
+    "--sandbox",
+    envvar="FNSYNC_SANDBOX",
+    default="auto",
+    show_default=True,
+    type=click.Choice(MODES),
+    help="How functions and builds are isolated (env FNSYNC_SANDBOX): bwrap (bubblewrap), user (an unprivileged uid "
+    "per function; needs root), none (not isolated), auto (the first that works). See docs/sandbox.md.",
+)
+@click.option(
     "--emulate-version",
     default="1.6.2",
     type=click.Choice(EMULATED_VERSIONS),
@@ -82,6 +92,7 @@ def local_server(
     runtimes: tuple[str, ...] | None,
     installations: tuple[str, ...],
     emulate_version: str,
+    sandbox: str,
 ) -> None:
     """Run an Appwrite 1.6.2-compatible Functions API on this machine.
 
@@ -98,9 +109,12 @@ def local_server(
         runtimes=runtimes,
         installations=installations,
         emulate_version=emulate_version,
+        sandbox=sandbox,
     )
     try:
         serve_forever(config, host=host, port=port)
+    except SandboxError as exc:
+        raise click.ClickException(str(exc)) from None
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 

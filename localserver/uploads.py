@@ -22,6 +22,7 @@ from litestar import Request
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from localserver.errors import AppwriteError
+from localserver.files import FILE_MODE, private_dir
 
 MAX_FIELD_BYTES = 64 * 1024  # entrypoint (1028) and commands (8192) fit easily
 FILE_FIELD = "code"
@@ -94,7 +95,7 @@ async def read_upload(request: Request, tmp_dir: Path, max_file_bytes: int) -> U
         await _read_small_body(stream, content_type, form)
         return form
 
-    tmp_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(tmp_dir)
     state: dict[str, object] = {}
     header_field = bytearray()
     header_value = bytearray()
@@ -214,8 +215,7 @@ def chunk_dir(uploads_dir: Path, deployment_id: str) -> Path:
 
 def store_chunk(uploads_dir: Path, deployment_id: str, part: Path, start: int) -> None:
     """Keep one slice, named by its start offset (a re-sent slice replaces the earlier copy)."""
-    folder = chunk_dir(uploads_dir, deployment_id)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = private_dir(chunk_dir(uploads_dir, deployment_id))
     os.replace(part, folder / f"{start}.part")
 
 
@@ -240,10 +240,10 @@ def chunks_cover(parts: list[tuple[int, Path]], total: int) -> bool:
 def assemble_chunks(uploads_dir: Path, deployment_id: str, target: Path, total: int) -> int:
     """Concatenate the slices into `target` (exactly `total` bytes); remove the slices. Returns the size."""
     parts = stored_chunks(uploads_dir, deployment_id)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(target.parent)
     partial = target.with_name(target.name + ".partial")
     position = 0
-    with partial.open("wb") as out:
+    with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE), "wb") as out:
         for start, path in parts:
             with path.open("rb") as src:
                 src.seek(position - start)

@@ -15,6 +15,7 @@ import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from localserver import builder, processes
@@ -23,7 +24,8 @@ from localserver.context import ServerContext
 from localserver.errors import SERVER_VERSION
 from localserver.runtime.executor import Executor
 from localserver.runtime.protocol import LOG_LIMIT, Invocation, Outcome, WorkerSpec, truncate
-from localserver.runtimes import runtime_family, runtime_model, specification_limits
+from localserver.runtime.environment import appwrite_variables, clean, limits
+from localserver.runtimes import runtime_family
 
 logger = logging.getLogger("localserver.executions")
 
@@ -112,57 +114,48 @@ class ExecutionService:
             return (f'Runtime "{runtime}" cannot run on the local server: it runs python-* functions with this '
                     "machine's Python and node-* functions with its Node.js only.")
         config = self.ctx.config
-        folder = builder.code_dir(config, function["$id"], deployment["$id"])
-        if not folder.is_dir():
-            return f"The build of deployment {deployment['$id']} is missing on disk ({folder}); redeploy the function."
+        persisted = builder.deployment_dir(config, function["$id"], deployment["$id"])
+        if not (persisted / "code").is_dir():
+            return f"The build of deployment {deployment['$id']} is missing on disk; redeploy the function."
+        sandbox = self.executor.sandbox
+        # Executions run on the deployment's private copy outside the data dir (made again after a restart).
+        workdir = sandbox.materialize(function["$id"], deployment["$id"], persisted) if sandbox.root else persisted
         build = self.ctx.store.get("builds", deployment.get("buildId", "")) or {}
+        interpreter = build.get("_interpreter")
+        if family == "python":
+            venv_python = workdir / "venv" / "bin" / "python"
+            interpreter = str(venv_python) if venv_python.exists() else None
         return WorkerSpec(
             function_id=function["$id"],
             deployment_id=deployment["$id"],
             family=family,
-            build_dir=str(folder),
+            build_dir=str(workdir / "code"),
             entrypoint=deployment.get("entrypoint") or function.get("entrypoint", ""),
-            interpreter=build.get("_interpreter"),
-            env=tuple(sorted(self.environment(function, deployment, family).items())),
+            interpreter=interpreter,
+            env=tuple(sorted(self.environment(function, deployment, family, workdir).items())),
+            cpus=limits(function)[0],
+            memory_mb=limits(function)[1],
         )
 
-    def environment(self, function: Document, deployment: Document, family: str) -> dict[str, str]:
+    def environment(self, function: Document, deployment: Document, family: str, workdir: Path) -> dict[str, str]:
         """Process environment: safe server settings, function variables, then APPWRITE_* (Appwrite's order)."""
         env = {k: v for k, v in os.environ.items() if k in processes.PASSED_ENV}
         env.setdefault("PATH", os.defpath)
+        env.update(self.executor.sandbox.environment(workdir))
         if family == "python":
-            root = builder.deployment_dir(self.ctx.config, function["$id"], deployment["$id"])
-            env["PATH"] = os.pathsep.join([str(root / "bin"), str(root / "venv" / "bin"), env["PATH"]])
+            env["PATH"] = os.pathsep.join([str(workdir / "bin"), str(workdir / "venv" / "bin"), env["PATH"]])
             env["PYTHONUNBUFFERED"] = "1"
         for variable in self.ctx.store.all("variables", parent=function["$id"]):
             env[variable.get("key", "")] = variable.get("value", "")
-        model = runtime_model(function["runtime"]) if function.get("runtime") else {}
-        try:
-            cpus, memory = specification_limits(function.get("specification") or "s-1vcpu-512mb")
-        except KeyError:
-            cpus, memory = 1, 512
-        env.update({
-            "APPWRITE_FUNCTION_API_ENDPOINT": self.ctx.config.public_endpoint,
-            "APPWRITE_FUNCTION_ID": function["$id"],
-            "APPWRITE_FUNCTION_NAME": function.get("name", ""),
-            "APPWRITE_FUNCTION_DEPLOYMENT": deployment["$id"],
-            "APPWRITE_FUNCTION_PROJECT_ID": self.ctx.config.project_id,
-            "APPWRITE_FUNCTION_RUNTIME_NAME": model.get("name", ""),
-            "APPWRITE_FUNCTION_RUNTIME_VERSION": model.get("version", ""),
-            "APPWRITE_FUNCTION_CPUS": str(cpus),
-            "APPWRITE_FUNCTION_MEMORY": str(memory),
-            "APPWRITE_VERSION": SERVER_VERSION,
-            "APPWRITE_REGION": "default",
-            "APPWRITE_DEPLOYMENT_TYPE": deployment.get("type", ""),
-        })
-        for name in ("REPOSITORY_ID", "REPOSITORY_NAME", "REPOSITORY_OWNER", "REPOSITORY_URL", "REPOSITORY_BRANCH",
-                     "REPOSITORY_BRANCH_URL", "COMMIT_HASH", "COMMIT_MESSAGE", "COMMIT_URL", "COMMIT_AUTHOR_NAME",
-                     "COMMIT_AUTHOR_URL", "ROOT_DIRECTORY"):
-            env[f"APPWRITE_VCS_{name}"] = ""
-        return {k: v for k, v in env.items() if k and "\0" not in k and "=" not in k and "\0" not in v}
+        env.update(appwrite_variables(function, deployment, endpoint=self.ctx.config.public_endpoint,
+                                      project_id=self.ctx.config.project_id, version=SERVER_VERSION))
+        return clean(env)
 
     async def invoke(self, function: Document, deployment: Document, request: Document, timeout: float) -> Outcome:
-        spec = self.worker_spec(function, deployment)
+        try:
+            spec = await asyncio.to_thread(self.worker_spec, function, deployment)
+        except OSError as exc:
+            return Outcome.failure(f"Could not prepare the deployment's copy: {exc.strerror or exc}")
         if isinstance(spec, str):
             return Outcome.failure(spec)
         headers = {str(k): str(v) for k, v in request["headers"].items()}
@@ -172,7 +165,12 @@ class ExecutionService:
             self.ctx.config.project_id, function["$id"], function.get("scopes") or [], ttl=timeout
         )
         invocation = Invocation(method=request["method"], path=request["path"], headers=headers, body=request["body"].encode("utf-8"))
-        return await self.executor.run(spec, invocation, timeout=timeout, logging=bool(function.get("logging", True)))
+        started = time.monotonic()
+        try:
+            return await self.executor.run(spec, invocation, timeout=timeout, logging=bool(function.get("logging", True)))
+        except Exception as exc:  # noqa: BLE001 - a failed execution with a reason, never a raw 500
+            logger.exception("execution of %s crashed the executor", function["$id"])
+            return Outcome.failure(f"The executor failed: {type(exc).__name__}: {exc}", time.monotonic() - started)
 
     async def retire(self, function_id: str, *, force: bool = False) -> None:
         """Drop a function's warm workers: the next execution cold-starts (running ones finish unless `force`)."""
@@ -266,7 +264,7 @@ class ExecutionService:
 @asynccontextmanager
 async def running(ctx: ServerContext) -> AsyncIterator[ExecutionService]:
     """The executor and execution service for the app's lifetime (`ctx.services["executions"]`)."""
-    service = ExecutionService(ctx, Executor())
+    service = ExecutionService(ctx, Executor(sandbox=ctx.services.get("sandbox")))
     ctx.services["executions"] = service
     reaper = asyncio.create_task(service.executor.reap_forever(), name="worker-reaper")
     for execution_id in service.recover():
