@@ -52,19 +52,21 @@ _CLOUD_FUNCTION_PARAMS = frozenset({"description", "interval", "emailEnabled"})
 _FUNCTION_PARAMS_1_9 = frozenset({"buildSpecification", "runtimeSpecification", "deploymentRetention"})
 _FUNCTION_PARAMS_1_9_5 = frozenset({"providerBranches", "providerPaths"})
 UNKNOWN_PARAMS_1_9: Mapping[str, frozenset[str]] = MappingProxyType({
+    "functions.listExecutions": frozenset({"search"}),  # gone since 1.7.0
     "functions.create": _CLOUD_FUNCTION_PARAMS,
     "functions.update": _CLOUD_FUNCTION_PARAMS,
     "functions.createVariable": frozenset({"description"}),
     "functions.updateVariable": frozenset({"description"}),
 })
 UNKNOWN_PARAMS_1_8: Mapping[str, frozenset[str]] = MappingProxyType({
+    "functions.listExecutions": frozenset({"search"}),
     "functions.create": _CLOUD_FUNCTION_PARAMS | _FUNCTION_PARAMS_1_9 | _FUNCTION_PARAMS_1_9_5,
     "functions.update": _CLOUD_FUNCTION_PARAMS | _FUNCTION_PARAMS_1_9 | _FUNCTION_PARAMS_1_9_5,
     "functions.createVariable": frozenset({"description", "variableId"}),
     "functions.updateVariable": frozenset({"description"}),
 })
 UNKNOWN_PARAMS_1_6: Mapping[str, frozenset[str]] = MappingProxyType({
-    **UNKNOWN_PARAMS_1_8,
+    **{method: params for method, params in UNKNOWN_PARAMS_1_8.items() if method != "functions.listExecutions"},
     "functions.createVariable": frozenset({"description", "variableId", "secret"}),
     "functions.updateVariable": frozenset({"description", "secret"}),
     "functions.getDeploymentDownload": frozenset({"type"}),
@@ -144,7 +146,8 @@ PROFILES: dict[str, ServerProfile] = {
     # Cloud 2.5: server code not public; SDK 27.0.0's models and docs are the reference (§0.11).
     "2.5.0": ServerProfile(
         version="2.5.0", runtimes=RUNTIMES_2_5, routes=ROUTES_1_7, default_specification="s-0.5vcpu-512mb",
-        strict_variable_keys=True, scopes_limit=200, unknown_params=MappingProxyType({}),
+        strict_variable_keys=True, scopes_limit=200,
+        unknown_params=MappingProxyType({"functions.listExecutions": frozenset({"search"})}),
     ),
 }
 APPWRITE_VERSIONS: tuple[str, ...] = tuple(PROFILES)
