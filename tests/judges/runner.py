@@ -20,12 +20,63 @@ import pytest
 from tests.judges.install import CLIS, SDKS, cli_binary, sdk_dir
 
 PRELUDE = """
-import json, os, sys
+import io, json, os, sys, tarfile, time
 from appwrite.client import Client
-client = Client()
-client.set_endpoint(os.environ["JUDGE_ENDPOINT"]).set_project(os.environ["JUDGE_PROJECT"]).set_key(os.environ["JUDGE_KEY"])
+from appwrite.exception import AppwriteException
+from appwrite.services.functions import Functions
+
+def make_client(key=True):
+    made = Client().set_endpoint(os.environ["JUDGE_ENDPOINT"]).set_project(os.environ["JUDGE_PROJECT"])
+    return made.set_key(os.environ["JUDGE_KEY"]) if key else made
+
+client = make_client()
+functions = Functions(client)
+called = set()
+
+def _plain(value):
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    if isinstance(value, bytes):
+        return {"bytes": len(value)}
+    return value if isinstance(value, (dict, list, str, int, float, bool, type(None))) else repr(value)
+
 def emit(name, value):
-    print("JUDGE " + json.dumps([name, value], default=lambda o: o.to_dict() if hasattr(o, "to_dict") else repr(o)), flush=True)
+    print("JUDGE " + json.dumps([name, _plain(value)], default=_plain), flush=True)
+    return value
+
+def call(method, *args, service=None, **kwargs):
+    \"\"\"Call Functions.<method>, note it as driven, emit what it answered (or the Appwrite error).\"\"\"
+    called.add(method)
+    try:
+        result = getattr(service or functions, method)(*args, **kwargs)
+    except AppwriteException as error:
+        emit(method, {"error": error.type, "code": error.code})
+        raise
+    return emit(method, result)
+
+def archive():
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        data = b"def main(context):\\n    return context.res.text('hi')\\n"
+        info = tarfile.TarInfo("main.py"); info.size = len(data); tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+def field(model, name):
+    return model[name] if isinstance(model, dict) else getattr(model, name)
+
+def wait_status(function_id, deployment_id, states=("ready", "failed", "canceled")):
+    for _ in range(300):
+        got = functions.get_deployment(function_id, deployment_id)
+        status = field(got, "status")
+        status = getattr(status, "value", status)
+        if status in states:
+            return got
+        time.sleep(0.2)
+    raise SystemExit("deployment never finished building")
+
+def finish():
+    emit("methods", sorted(n for n in dir(Functions) if not n.startswith("_")))
+    emit("called", sorted(called))
 """
 
 
