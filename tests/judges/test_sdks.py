@@ -7,9 +7,8 @@ reject a missing field). Each SDK runs in its own process from `.cache/judges/` 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -24,8 +23,6 @@ pytestmark = pytest.mark.slow
 def drive(tmp_path: Path, version: str, sdk: str, script: str, **env: str) -> tuple[JudgeRun, LocalServer]:
     server, runner = start_local_server(tmp_path / "server", appwrite_version=version)
     try:
-        import os
-
         saved = {k: os.environ.get(k) for k in env}
         os.environ.update(env)
         try:

@@ -17,7 +17,6 @@ from pydantic import ValidationError
 
 from localserver.__main__ import local_server as local_server_command
 from localserver.config import ServerConfig
-from tests.conftest import LocalServer
 from tests.judges import specs
 from tests.localserver.support import api_client, deployment_status, post_deployment, post_function, running_server
 from tests.helpers import wait_until

@@ -1,3 +1,4 @@
+# Run by tests/judges/runner.py: its PRELUDE defines client, functions, call, emit, archive, wait_status, finish.
 # appwrite 13.6.1 (format 1.8.0) against 1.8.1: every Functions call it has.
 from appwrite.input_file import InputFile
 from appwrite.query import Query

@@ -1,3 +1,4 @@
+# Run by tests/judges/runner.py: its PRELUDE defines client, functions, call, emit, archive, wait_status, finish.
 # appwrite 20.1.0 (format 1.9.5) against 1.9.6, or 27.0.0 (format 2.5.0) against Cloud 2.5.0: every Functions
 # call they have; their pydantic models reject what does not match (20.1.0: a missing field).
 from appwrite.input_file import InputFile
