@@ -20,6 +20,8 @@ from localserver.versions import semver, shapes
 from localserver.versions.base import Filter, Params
 from localserver.versions.profiles import ServerProfile
 from localserver.versions.routes import LEGACY_MODELS, ROUTES, Route
+from localserver.versions.v17 import V17
+from localserver.versions.v18 import V18
 from localserver.versions.v19 import V19
 from localserver.versions.v20 import V20
 from localserver.versions.v21 import V21
@@ -29,8 +31,8 @@ from localserver.versions.v27 import V27
 Scope = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]
 
-# Oldest first. V22-V24 and V26 exist in Appwrite but change nothing for functions.
-FILTERS: tuple[Filter, ...] = (V19(), V20(), V21(), V25(), V27())
+# Oldest first. V16 (format < 1.4.0) is not emulated; V22-V24 and V26 exist in Appwrite but change nothing for functions.
+FILTERS: tuple[Filter, ...] = (V17(), V18(), V19(), V20(), V21(), V25(), V27())
 WARNING = (
     "The current SDK is built for Appwrite {requested}. However, the current Appwrite server version is {server}. "
     "Please downgrade your SDK to match the Appwrite version: https://appwrite.io/docs/sdks"

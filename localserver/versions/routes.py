@@ -19,7 +19,7 @@ class Route:
 ROUTES: dict[str, Route] = {
     "functions.list": Route("functions.list", "functionList"),
     "functions.create": Route("functions.create", "function"),
-    "functions.listRuntimes": Route("functions.listRuntimes", ""),
+    "functions.listRuntimes": Route("functions.listRuntimes", "runtimeList"),
     "functions.listSpecifications": Route("functions.listSpecifications", ""),
     "functions.get": Route("functions.get", "function"),
     "functions.update": Route("functions.update", "function"),
