@@ -19,7 +19,7 @@ from localserver.errors import AppwriteError
 from localserver.versions import semver, shapes
 from localserver.versions.base import Filter, Params
 from localserver.versions.profiles import ServerProfile
-from localserver.versions.routes import LEGACY_MODELS, ROUTES, Route
+from localserver.versions.routes import ROUTES, Route
 from localserver.versions.v17 import V17
 from localserver.versions.v18 import V18
 from localserver.versions.v19 import V19
@@ -128,7 +128,7 @@ def middleware(profile: ServerProfile, build_model: Callable[[dict[str, Any]], d
                 raise AppwriteError("general_route_not_found")
             fmt, warning = client_format(_header(scope, b"x-appwrite-response-format"), profile.version)
             scope, receive = await _lift(scope, receive, route, fmt, profile)
-            model = LEGACY_MODELS.get(name, route.model) if not semver.at_least(profile.version, "1.7.0") else route.model
+            model = profile.route_models.get(name, route.model)
             uncounted = profile.list_total_param and str(_split_query(scope.get("query_string", b"")).get("total", "")).lower() in ("false", "0")
             await app(scope, receive, _lowering_send(send, model, fmt, profile.version, warning, build_model, uncounted))
 

@@ -13,6 +13,7 @@ from typing import Mapping
 
 from localserver.runtimes import RUNTIME_IDS as RUNTIMES_1_6
 from localserver.versions.runtime_ids import RUNTIMES_1_9, RUNTIMES_2_5
+from localserver.versions.routes import LEGACY_MODELS
 from localserver.versions.scopes import SCOPES_ADDED_1_9
 
 # Filterable attributes per list, in the newest names the handlers speak (§5).
@@ -120,6 +121,8 @@ class ServerProfile:
     list_total_param: bool = True
     # One `specification` param (before 1.9.0) instead of buildSpecification/runtimeSpecification.
     single_specification: bool = False
+    # Reply models that differ from the route's usual one (before 1.7: rebuild answered 204, cancel a Build).
+    route_models: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     # Download file name `<id>-<type>.tar.gz` (1.7+, when `type` exists) instead of `<id>.tar.gz`.
     download_names_type: bool = True
     # Largest `scopes` list accepted on create/update (2.5: 200).
@@ -135,6 +138,7 @@ PROFILE_1_6_2 = ServerProfile(
     duplicate_function_error="document_already_exists", default_specification="s-1vcpu-512mb", variable_page_size=None,
     put_keeps_vcs_settings=False, download_names_type=False, single_specification=True, list_total_param=False, execution_methods=("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"), deployment_queries=MappingProxyType(_DEPLOYMENT_QUERIES_1_6), sequence_attribute="$internalId",
     unbuilt_status=MappingProxyType({"upload": "", "get": "waiting", "list": "processing"}),
+    route_models=MappingProxyType(LEGACY_MODELS),
 )
 PROFILES: dict[str, ServerProfile] = {
     # Test value only: reports 1.5.0 (clients refuse it); otherwise answers as 1.6.2.
