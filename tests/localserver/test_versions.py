@@ -195,6 +195,18 @@ def test_variables_page_and_query_on_1_9_6_but_not_1_8_1(serve: Any) -> None:
     assert secrets.json()["total"] == 30  # 1.8.1 ignores queries on variables
 
 
+def test_1_9_6_variable_update_needs_something_to_change(serve: Any) -> None:
+    raw = serve("1.9.6")
+    post_function(raw, "fn", "python-3.12")
+    variable = raw.post("/functions/fn/variables", json={"variableId": "v", "key": "K", "value": "1", "secret": True}).json()
+    assert raw.put("/functions/fn/variables/v", json={}).json()["type"] == "general_argument_invalid"
+    unset = raw.put("/functions/fn/variables/v", json={"secret": False})
+    assert unset.json()["type"] == "variable_cannot_unset_secret"
+    renamed = raw.put("/functions/fn/variables/v", json={"key": "K2"}).json()  # key alone (1.9.5+), value kept
+    assert (renamed["key"], renamed["secret"], variable["$id"]) == ("K2", True, "v")
+    assert raw.put("/functions/fn/variables/v", json={"value": "2"}).status_code == 200
+
+
 def test_unknown_versions_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="can emulate Appwrite"):
         ServerConfig(data_dir=tmp_path, api_key="k", appwrite_version="2.0.0")
