@@ -1,34 +1,29 @@
-"""Deployment routes of Appwrite 1.6.2: list, upload (plain and chunked), get, activate, delete,
-rebuild, cancel a build, and download the archive (with Range support).
+"""Deployment routes: list, upload (plain and chunked), get, activate, delete, duplicate (rebuild), cancel.
+Newest paths, the 1.6 ones as aliases; downloads are in `localserver.downloads`.
 
-A deployment's `status`, `buildLogs`, `buildTime` and `buildSize` come from its build record at read
-time, as in 1.6; with no record yet the status is "" (upload reply), "waiting" (get) or "processing"
-(list). Archives live at `builder.archive_path`; the builder owns everything under `builds_dir`.
+A deployment's `status`, `buildLogs`, `buildDuration` and `buildSize` come from its build record at read
+time; with no record yet the status is what the server's profile says (`unbuilt_status`: 1.6 answered
+"" on upload, "waiting" on get, "processing" in lists; 1.7+ store "waiting"). Archives live at
+`builder.archive_path`; the builder owns everything under `builds_dir`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import re
 import shutil
-import time
-from collections.abc import AsyncIterator
-from email.utils import formatdate
 from typing import Any
 
-import anyio
 from litestar.params import FromPath
 from litestar import Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.response import Stream
 
-from localserver import compat
 from localserver.builder import Builder, archive_path
 from localserver.clock import now_iso, seconds_since, unique_id
 from localserver.context import ServerContext
 from localserver.errors import AppwriteError, invalid_param, missing_param
-from localserver.models import DEPLOYMENT_FIELDS, build_model, check_path_id, defaults, deployment_model, function_model, list_envelope
+from localserver.functions import function_response, json_body
+from localserver.models import DEPLOYMENT_FIELDS, build_model, check_path_id, defaults, deployment_model, list_envelope
 from localserver.queries import apply_queries, matches_search, parse_queries, queries_from_request, search_param
 from localserver.uploads import (
     UploadForm,
@@ -43,30 +38,26 @@ from localserver.uploads import (
 
 READ = {"scope": "functions.read"}
 WRITE = {"scope": "functions.write"}
-# Attributes `queries` may name on deployments in 1.6.2 (besides $id/$createdAt/$updatedAt).
-QUERY_ATTRIBUTES: dict[str, type] = {"size": int, "buildId": str, "activate": bool, "entrypoint": str, "commands": str, "type": str}
 TRUE_VALUES = {"true", "1"}
 FALSE_VALUES = {"false", "0"}
-READ_CHUNK = 10 * 1024 * 1024  # open-ended ranges are capped here, as Appwrite's MAX_OUTPUT_CHUNK_SIZE
-_RANGE = re.compile(r"^\s*(\w+)=(\d+)-(\d*)\s*$")
-_BUILD_FIELDS_ON_DEPLOYMENT = ("status", "buildLogs", "buildTime", "buildSize")
+_BUILD_FIELDS_ON_DEPLOYMENT = ("status", "buildLogs", "buildDuration", "buildSize", "totalSize", "sourceSize")
 
 
 # --- helpers -------------------------------------------------------------------------------------
 
 
-def _check_id(name: str, value: str) -> None:
+def check_id(name: str, value: str) -> None:
     check_path_id(name, value)
 
 
-def _function(ctx: ServerContext, function_id: str) -> dict[str, Any]:
+def load_function_of(ctx: ServerContext, function_id: str) -> dict[str, Any]:
     function = ctx.store.get("functions", function_id)
     if function is None:
         raise AppwriteError("function_not_found")
     return function
 
 
-def _deployment(ctx: ServerContext, function_id: str, deployment_id: str) -> dict[str, Any]:
+def load_deployment(ctx: ServerContext, function_id: str, deployment_id: str) -> dict[str, Any]:
     deployment = ctx.store.get("deployments", deployment_id)
     if deployment is None or deployment.get("resourceId") != function_id:
         raise AppwriteError("deployment_not_found")
@@ -77,16 +68,20 @@ def _builder(ctx: ServerContext) -> Builder:
     return ctx.services["builder"]
 
 
-def _view(ctx: ServerContext, deployment: dict[str, Any], missing_status: str) -> dict[str, Any]:
-    """The Deployment model with the build record's status, logs, time and size projected on."""
+def view(ctx: ServerContext, deployment: dict[str, Any], where: str) -> dict[str, Any]:
+    """The Deployment model with the build record's status, logs, duration and size projected on.
+
+    `where` (upload, get, list) picks the status of a deployment not built yet from the server's profile.
+    """
     build = ctx.store.get("builds", deployment["buildId"]) if deployment.get("buildId") else None
     if build is None:
-        return deployment_model(deployment, status=missing_status, buildLogs="", buildTime=0, buildSize=0)
+        status = ctx.config.profile.unbuilt_status[where]
+        return deployment_model(deployment, status=status, buildLogs="", buildDuration=0, buildSize=0)
     return deployment_model(
         deployment,
         status=build.get("status", ""),
         buildLogs=build.get("logs", ""),
-        buildTime=build.get("duration", 0),
+        buildDuration=build.get("duration", 0),
         buildSize=build.get("size", 0),
     )
 
@@ -132,25 +127,28 @@ def _upload_lock(ctx: ServerContext) -> asyncio.Lock:
 # --- list / get ----------------------------------------------------------------------------------
 
 
-@get("/functions/{functionId:str}/deployments", opt=READ, sync_to_thread=False)
+@get("/functions/{functionId:str}/deployments", opt=READ, sync_to_thread=False, name="functions.listDeployments")
 def list_deployments(request: Request, ctx: NamedDependency[ServerContext], functionId: FromPath[str]) -> dict[str, Any]:  # noqa: N803
-    _check_id("functionId", functionId)
-    queries = parse_queries(queries_from_request(request), QUERY_ATTRIBUTES)
+    check_id("functionId", functionId)
+    profile = ctx.config.profile
+    queries = parse_queries(queries_from_request(request), dict(profile.deployment_queries), sequence=profile.sequence_attribute)
     search = search_param(request.query_params.get("search"))
-    _function(ctx, functionId)
+    load_function_of(ctx, functionId)
     docs = ctx.store.all("deployments", parent=functionId)
     if search is not None:
         docs = [doc for doc in docs if matches_search(f"{doc['$id']} {doc.get('entrypoint', '')}", search)]
-    page, total = apply_queries(docs, queries, lambda cursor: ctx.store.get("deployments", cursor))
-    return list_envelope("deployments", [_view(ctx, doc, "processing") for doc in page], total)
+    # Queries see the model's values (status, sizes, duration come from the build) plus stored commands.
+    views = [{**doc, **view(ctx, doc, "list")} for doc in docs]
+    page, total = apply_queries(views, queries, lambda cursor: ctx.store.get("deployments", cursor))
+    return list_envelope("deployments", [view(ctx, doc, "list") for doc in page], total)
 
 
-@get("/functions/{functionId:str}/deployments/{deploymentId:str}", opt=READ, sync_to_thread=False)
+@get("/functions/{functionId:str}/deployments/{deploymentId:str}", opt=READ, sync_to_thread=False, name="functions.getDeployment")
 def get_deployment(ctx: NamedDependency[ServerContext], functionId: FromPath[str], deploymentId: FromPath[str]) -> dict[str, Any]:  # noqa: N803
-    _check_id("functionId", functionId)
-    _check_id("deploymentId", deploymentId)
-    _function(ctx, functionId)
-    return _view(ctx, _deployment(ctx, functionId, deploymentId), "waiting")
+    check_id("functionId", functionId)
+    check_id("deploymentId", deploymentId)
+    load_function_of(ctx, functionId)
+    return view(ctx, load_deployment(ctx, functionId, deploymentId), "get")
 
 
 # --- upload --------------------------------------------------------------------------------------
@@ -161,9 +159,10 @@ def get_deployment(ctx: NamedDependency[ServerContext], functionId: FromPath[str
     opt=WRITE,
     status_code=202,
     request_max_body_size=None,  # the body is streamed to disk; uploads.read_upload enforces the size limit
+    name="functions.createDeployment",
 )
 async def create_deployment(request: Request, ctx: NamedDependency[ServerContext], functionId: FromPath[str]) -> dict[str, Any]:  # noqa: N803
-    _check_id("functionId", functionId)
+    check_id("functionId", functionId)
     form = await read_upload(request, ctx.config.uploads_dir, ctx.config.size_limit)
     try:
         return await _accept_upload(request, ctx, functionId, form)
@@ -176,7 +175,7 @@ async def _accept_upload(request: Request, ctx: NamedDependency[ServerContext], 
     activate = _loose_bool("activate", form.fields.get("activate"))
     entrypoint = _text("entrypoint", form.fields.get("entrypoint"), 1, 1028)
     commands = _text("commands", form.fields.get("commands"), 0, 8192)
-    function = _function(ctx, function_id)
+    function = load_function_of(ctx, function_id)
     entrypoint = entrypoint if entrypoint is not None else function.get("entrypoint", "")
     commands = commands if commands is not None else function.get("commands", "")
     if not entrypoint:
@@ -189,7 +188,7 @@ async def _accept_upload(request: Request, ctx: NamedDependency[ServerContext], 
     deployment_id = unique_id()
     if content_range is not None:
         deployment_id = request.headers.get("x-appwrite-id") or deployment_id
-        _check_id("X-Appwrite-ID", deployment_id)
+        check_id("X-Appwrite-ID", deployment_id)
     total = content_range.total if content_range else form.file_size
     if total > config.size_limit:
         raise AppwriteError("storage_invalid_file_size")
@@ -232,7 +231,7 @@ def _complete(ctx: ServerContext, deployment: dict[str, Any], size: int) -> dict
         deployment.update(size=size, _uploaded=True, **{"$updatedAt": now_iso()})
         ctx.store.put("deployments", deployment)
     _builder(ctx).enqueue(deployment["$id"])
-    return _view(ctx, deployment, "")
+    return view(ctx, deployment, "upload")
 
 
 async def _accept_chunk(ctx: ServerContext, function_id: str, deployment_id: str, form: UploadForm, content_range: Any, fields: dict[str, Any]) -> dict[str, Any]:
@@ -255,7 +254,7 @@ async def _accept_chunk(ctx: ServerContext, function_id: str, deployment_id: str
         deployment = _new_deployment(ctx, function_id, deployment_id, content_range.total, fields)
     parts = stored_chunks(config.uploads_dir, deployment_id)
     if not chunks_cover(parts, content_range.total):
-        return _view(ctx, deployment, "")
+        return view(ctx, deployment, "upload")
     target = archive_path(config, function_id, deployment_id)
     try:
         size = await asyncio.to_thread(assemble_chunks, config.uploads_dir, deployment_id, target, content_range.total)
@@ -269,28 +268,47 @@ async def _accept_chunk(ctx: ServerContext, function_id: str, deployment_id: str
 # --- activate / delete ---------------------------------------------------------------------------
 
 
-@patch("/functions/{functionId:str}/deployments/{deploymentId:str}", opt=WRITE, sync_to_thread=False)
-def activate_deployment(ctx: NamedDependency[ServerContext], functionId: FromPath[str], deploymentId: FromPath[str]) -> dict[str, Any]:  # noqa: N803
-    _check_id("functionId", functionId)
-    _check_id("deploymentId", deploymentId)
-    function = _function(ctx, functionId)
-    deployment = _deployment(ctx, functionId, deploymentId)
+def _activate(ctx: ServerContext, function_id: str, deployment_id: str) -> dict[str, Any]:
+    check_id("functionId", function_id)
+    check_id("deploymentId", deployment_id)
+    function = load_function_of(ctx, function_id)
+    deployment = load_deployment(ctx, function_id, deployment_id)
     build = ctx.store.get("builds", deployment["buildId"]) if deployment.get("buildId") else None
     if build is None:
         raise AppwriteError("build_not_found")
     if build.get("status") != "ready":
         raise AppwriteError("build_not_ready")
-    function.update(deployment=deploymentId, **{"$updatedAt": now_iso()})
+    function.update(deployment=deployment_id, **{"$updatedAt": now_iso()})
     ctx.store.put("functions", function)
-    return function_model(function, ctx.store.all("variables", parent=functionId))
+    return function_response(ctx, function)
 
 
-@delete("/functions/{functionId:str}/deployments/{deploymentId:str}", opt=WRITE, status_code=204, sync_to_thread=False)
+@patch("/functions/{functionId:str}/deployment", opt=WRITE, name="functions.updateFunctionDeployment")
+async def activate_deployment(request: Request, ctx: NamedDependency[ServerContext], functionId: FromPath[str]) -> dict[str, Any]:  # noqa: N803
+    return _activate(ctx, functionId, _required_id(await json_body(request), "deploymentId"))
+
+
+@patch("/functions/{functionId:str}/deployments/{deploymentId:str}", opt=WRITE, sync_to_thread=False, name="functions.updateDeployment")
+def activate_deployment_alias(ctx: NamedDependency[ServerContext], functionId: FromPath[str], deploymentId: FromPath[str]) -> dict[str, Any]:  # noqa: N803
+    return _activate(ctx, functionId, deploymentId)
+
+
+def _required_id(body: object, name: str) -> str:
+    value = body.get(name) if isinstance(body, dict) else None
+    if value is None:
+        raise missing_param(name)
+    if not isinstance(value, str):
+        raise invalid_param(name, "UID must contain at most 36 chars. Valid chars are a-z, A-Z, 0-9, and underscore. Can't start with a leading underscore")
+    check_id(name, value)
+    return value
+
+
+@delete("/functions/{functionId:str}/deployments/{deploymentId:str}", opt=WRITE, status_code=204, sync_to_thread=False, name="functions.deleteDeployment")
 def delete_deployment(ctx: NamedDependency[ServerContext], functionId: FromPath[str], deploymentId: FromPath[str]) -> Response[None]:  # noqa: N803
-    _check_id("functionId", functionId)
-    _check_id("deploymentId", deploymentId)
-    _function(ctx, functionId)
-    deployment = _deployment(ctx, functionId, deploymentId)
+    check_id("functionId", functionId)
+    check_id("deploymentId", deploymentId)
+    load_function_of(ctx, functionId)
+    deployment = load_deployment(ctx, functionId, deploymentId)
     with ctx.store.transaction():
         ctx.store.delete("deployments", deploymentId)
         if deployment.get("buildId"):
@@ -308,10 +326,10 @@ def delete_deployment(ctx: NamedDependency[ServerContext], functionId: FromPath[
 
 
 async def _rebuild(ctx: ServerContext, function_id: str, deployment_id: str) -> Response[Any]:
-    _check_id("functionId", function_id)
-    _check_id("deploymentId", deployment_id)
-    function = _function(ctx, function_id)
-    source = _deployment(ctx, function_id, deployment_id)
+    check_id("functionId", function_id)
+    check_id("deploymentId", deployment_id)
+    function = load_function_of(ctx, function_id)
+    source = load_deployment(ctx, function_id, deployment_id)
     source_archive = archive_path(ctx.config, function_id, deployment_id)
     if not source.get("_uploaded") or not source_archive.is_file():
         raise AppwriteError("deployment_not_found")
@@ -325,30 +343,49 @@ async def _rebuild(ctx: ServerContext, function_id: str, deployment_id: str) -> 
     )
     ctx.store.insert("deployments", doc, parent=function_id)
     _builder(ctx).enqueue(new_id)
-    if compat.newer_server(ctx.config):  # 1.7+ answer the new deployment (the duplicate-deployment route's reply)
-        return Response(_view(ctx, doc, "waiting"), status_code=202)
-    return _no_content()
+    # 202 + the new Deployment; before 1.7 the rebuild routes answered 204 (the filter chain's legacy model).
+    return Response(view(ctx, doc, "get"), status_code=202)
 
 
-# The reply is always an explicit Response: 204 as 1.6, or 202 + Deployment under 1.7+ emulation.
-@post("/functions/{functionId:str}/deployments/{deploymentId:str}/build", opt=WRITE, status_code=202)
+@post("/functions/{functionId:str}/deployments/duplicate", opt=WRITE, status_code=202, name="functions.createDuplicateDeployment")
+async def duplicate_deployment(request: Request, ctx: NamedDependency[ServerContext], functionId: FromPath[str]) -> Response[Any]:  # noqa: N803
+    return await _rebuild(ctx, functionId, _required_id(await json_body(request), "deploymentId"))
+
+
+@post("/functions/{functionId:str}/deployments/{deploymentId:str}/build", opt=WRITE, status_code=202, name="functions.createBuild")
 async def rebuild_deployment(ctx: NamedDependency[ServerContext], functionId: FromPath[str], deploymentId: FromPath[str]) -> Response[Any]:  # noqa: N803
     return await _rebuild(ctx, functionId, deploymentId)
 
 
-@post("/functions/{functionId:str}/deployments/{deploymentId:str}/builds/{buildId:str}", opt=WRITE, status_code=202)
+@post("/functions/{functionId:str}/deployments/{deploymentId:str}/builds/{buildId:str}", opt=WRITE, status_code=202, name="functions.createBuild.builds")
 async def rebuild_deployment_alias(ctx: NamedDependency[ServerContext], functionId: FromPath[str], deploymentId: FromPath[str], buildId: FromPath[str]) -> Response[Any]:  # noqa: N803
     return await _rebuild(ctx, functionId, deploymentId)
 
 
-@patch("/functions/{functionId:str}/deployments/{deploymentId:str}/build", opt=WRITE, sync_to_thread=False)
+@patch("/functions/{functionId:str}/deployments/{deploymentId:str}/status", opt=WRITE, sync_to_thread=False, name="functions.updateDeploymentStatus")
+def cancel_deployment(ctx: NamedDependency[ServerContext], functionId: FromPath[str], deploymentId: FromPath[str]) -> dict[str, Any]:  # noqa: N803
+    return _cancel(ctx, functionId, deploymentId)
+
+
+@patch("/functions/{functionId:str}/deployments/{deploymentId:str}/build", opt=WRITE, sync_to_thread=False, name="functions.updateDeploymentBuild")
 def cancel_build(ctx: NamedDependency[ServerContext], functionId: FromPath[str], deploymentId: FromPath[str]) -> dict[str, Any]:  # noqa: N803
-    _check_id("functionId", functionId)
-    _check_id("deploymentId", deploymentId)
-    _function(ctx, functionId)
+    return _cancel(ctx, functionId, deploymentId)
+
+
+def build_of_deployment(ctx: ServerContext, deployment: dict[str, Any]) -> dict[str, Any]:
+    """The Build model of a (newest-shape) Deployment: what the 1.6 cancel route answered."""
+    stored = ctx.store.get("deployments", deployment.get("$id", "")) or {}
+    build = ctx.store.get("builds", stored.get("buildId", "")) if stored.get("buildId") else None
+    return build_model(build or {"deploymentId": deployment.get("$id", ""), "status": deployment.get("status", "")})
+
+
+def _cancel(ctx: ServerContext, functionId: str, deploymentId: str) -> dict[str, Any]:  # noqa: N803
+    check_id("functionId", functionId)
+    check_id("deploymentId", deploymentId)
+    load_function_of(ctx, functionId)
     store = ctx.store
     with store.transaction():
-        deployment = _deployment(ctx, functionId, deploymentId)
+        deployment = load_deployment(ctx, functionId, deploymentId)
         build = store.get("builds", deployment["buildId"]) if deployment.get("buildId") else None
         now = now_iso()
         if build is None:
@@ -367,70 +404,20 @@ def cancel_build(ctx: NamedDependency[ServerContext], functionId: FromPath[str],
             build.update(status="canceled", endTime=now, duration=duration, **{"$updatedAt": now})
             store.put("builds", build)
     _builder(ctx).cancel(deploymentId)
-    if compat.newer_server(ctx.config):  # 1.7+ answer the Deployment, now `canceled`
-        return _view(ctx, deployment, "waiting")
-    return build_model(build)
-
-
-# --- download ------------------------------------------------------------------------------------
-
-
-def _parse_range(header: str, size: int) -> tuple[int, int]:
-    """Appwrite's rule: `bytes=start-[end]`, open end capped at 10 MiB, start < end < size, else 416."""
-    match = _RANGE.match(header)
-    if not match or match.group(1) != "bytes":
-        raise AppwriteError("storage_invalid_range")
-    start = int(match.group(2))
-    end = int(match.group(3)) if match.group(3) else min(start + READ_CHUNK - 1, size - 1)
-    if start >= end or end >= size:
-        raise AppwriteError("storage_invalid_range")
-    return start, end
-
-
-async def _file_slice(path: Any, start: int, length: int) -> AsyncIterator[bytes]:
-    async with await anyio.open_file(path, "rb") as handle:
-        await handle.seek(start)
-        remaining = length
-        while remaining > 0:
-            chunk = await handle.read(min(1024 * 1024, remaining))
-            if not chunk:
-                break
-            remaining -= len(chunk)
-            yield chunk
-
-
-@get("/functions/{functionId:str}/deployments/{deploymentId:str}/download", opt=READ)
-async def download_deployment(request: Request, ctx: NamedDependency[ServerContext], functionId: FromPath[str], deploymentId: FromPath[str]) -> Stream:  # noqa: N803
-    _check_id("functionId", functionId)
-    _check_id("deploymentId", deploymentId)
-    _function(ctx, functionId)
-    _deployment(ctx, functionId, deploymentId)
-    path = archive_path(ctx.config, functionId, deploymentId)
-    if not path.is_file():
-        raise AppwriteError("deployment_not_found")
-    size = path.stat().st_size
-    headers = {
-        "Content-Disposition": f'attachment; filename="{deploymentId}.tar.gz"',
-        "Cache-Control": "private, max-age=3888000",
-        "Expires": formatdate(time.time() + 45 * 24 * 3600, usegmt=True),  # 45 days, as Appwrite
-    }
-    range_header = request.headers.get("range")
-    if range_header:
-        start, end = _parse_range(range_header, size)
-        headers.update({"Accept-Ranges": "bytes", "Content-Range": f"bytes {start}-{end}/{size}", "Content-Length": str(end - start + 1)})
-        return Stream(_file_slice(path, start, end - start + 1), status_code=206, headers=headers, media_type="application/gzip")
-    headers["Content-Length"] = str(size)
-    return Stream(_file_slice(path, 0, size), status_code=200, headers=headers, media_type="application/gzip")
+    # The Deployment, now `canceled` (before 1.7 the Build: the filter chain's legacy model).
+    return view(ctx, deployment, "get")
 
 
 ROUTES = [
     list_deployments,
     create_deployment,
+    duplicate_deployment,
     get_deployment,
     activate_deployment,
+    activate_deployment_alias,
     delete_deployment,
     rebuild_deployment,
     rebuild_deployment_alias,
+    cancel_deployment,
     cancel_build,
-    download_deployment,
 ]
