@@ -9,7 +9,7 @@ from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.di import Provide
 
-from localserver import builder, compat, deployments, executions, functions, health, proxy, scheduler, variables
+from localserver import builder, compat, deployments, executions, functions, health, proxy, scheduler, templates, usage, variables
 from localserver.auth import project_guard
 from localserver.config import ServerConfig
 from localserver.context import ServerContext
@@ -33,13 +33,14 @@ def create_app(config: ServerConfig) -> Litestar:
         guards=[project_guard],
         route_handlers=[
             *functions.ROUTES,
+            *usage.ROUTES,
             *variables.ROUTES,
             *deployments.ROUTES,
             *executions.ROUTES,
             *proxy.ROUTES,
         ],
     )
-    public = Router(path="/v1", route_handlers=[*health.ROUTES])
+    public = Router(path="/v1", route_handlers=[*health.ROUTES, *templates.ROUTES])  # templates: their own checks
     return Litestar(
         route_handlers=[public, api],
         dependencies={"ctx": Provide(lambda: ctx, use_cache=True, sync_to_thread=False)},
