@@ -9,7 +9,7 @@ from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.di import Provide
 
-from localserver import builder, compat, deployments, executions, functions, health, proxy, scheduler, templates, usage, variables
+from localserver import builder, compat, janitor, sandbox, deployments, executions, functions, health, proxy, scheduler, templates, usage, variables
 from localserver.auth import project_guard
 from localserver.config import ServerConfig
 from localserver.context import ServerContext
@@ -24,7 +24,7 @@ def create_app(config: ServerConfig) -> Litestar:
 
     @asynccontextmanager
     async def services(app: Litestar) -> AsyncIterator[None]:
-        async with builder.running(ctx), runtime_service.running(ctx), scheduler.running(ctx):
+        async with sandbox.running(ctx), janitor.running(ctx), builder.running(ctx), runtime_service.running(ctx), scheduler.running(ctx):
             yield
         ctx.store.close()
 

@@ -1,10 +1,16 @@
 """The build worker: unpack a deployment's archive, run its build commands, record the outcome.
 
-Appwrite builds in a runtime container; here a build is a folder and a subprocess:
+Appwrite builds in a runtime container; here a build is a private copy and a sandboxed subprocess
+(`localserver.sandbox`). The copy lives outside the data dir, so build commands never see the key or the
+database:
 
-    <builds_dir>/<functionId>/<deploymentId>/code   the unpacked archive, the commands' working dir
-                                             /venv   (python-* runtimes) a venv of this machine's Python
-                                             /bin    shims so `python`, `pip` mean that venv
+    <run root>/functions/<functionId>/<deploymentId>/code   the unpacked archive, the commands' working dir
+                                                    /venv   (python-* runtimes) a venv of this machine's Python
+                                                    /bin    shims so `python`, `pip` mean that venv
+                                                    /home, /tmp   HOME and TMPDIR of the commands
+
+A finished build is copied to `<builds_dir>/<functionId>/<deploymentId>` (same layout, without home and
+tmp), from which executions get their own copy back after a restart.
 
 Status lives on a "builds" record, as in 1.6: no record -> `waiting`; record created -> `processing`
 -> `building` -> `ready` | `failed` | `canceled`. Workers run as asyncio tasks inside the app's
@@ -15,6 +21,7 @@ deployments without a build record are queued again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import shutil
@@ -29,12 +36,15 @@ from localserver.archive import ArchiveError, extract_archive, folder_size
 from localserver.clock import now_iso, seconds_since, unique_id
 from localserver.config import ServerConfig
 from localserver.context import ServerContext
+from localserver.files import private_dir
 from localserver.processes import PASSED_ENV, kill_and_reap, kill_group
+from localserver.sandbox import Sandbox
 from localserver.runtimes import runtime_family, split_runtime
 
 logger = logging.getLogger("localserver.builder")
 
 WORKERS = 2
+OUTPUT_DRAIN = 5.0  # after the build commands exit, wait this long for the rest of their output
 LOG_LIMIT = 1_000_000  # keep at most this many characters of command output in buildLogs
 PENDING = ("processing", "building")
 TERMINAL = ("ready", "failed", "canceled")
@@ -116,12 +126,16 @@ class Builder:
         config = self.ctx.config
         shutil.rmtree(config.code_dir / function_id, ignore_errors=True)
         shutil.rmtree(config.builds_dir / function_id, ignore_errors=True)
+        if self.sandbox.root is not None:
+            shutil.rmtree(self.sandbox.function_dir(function_id), ignore_errors=True)
 
     def forget_deployment(self, function_id: str, deployment_id: str) -> None:
         """Stop a deployment's build and delete its archive and build folder."""
         self.cancel(deployment_id)
         archive_path(self.ctx.config, function_id, deployment_id).unlink(missing_ok=True)
         shutil.rmtree(deployment_dir(self.ctx.config, function_id, deployment_id), ignore_errors=True)
+        if self.sandbox.root is not None:
+            shutil.rmtree(self.sandbox.workdir(function_id, deployment_id), ignore_errors=True)
 
     # --- startup recovery -----------------------------------------------------------------------
 
@@ -207,21 +221,30 @@ class Builder:
             return
         self._finish(build, deployment, "ready", log, started)
 
+    @property
+    def sandbox(self) -> Sandbox:
+        return self.ctx.services.get("sandbox") or Sandbox()
+
     async def _run(self, build: dict[str, Any], deployment: dict[str, Any], function: dict[str, Any], log: list[str]) -> None:
+        """Build in the deployment's private copy outside the data dir, then keep the result in the data dir."""
         config = self.ctx.config
+        sandbox = self.sandbox
         function_id, deployment_id = function["$id"], deployment["$id"]
         runtime = function.get("runtime", "")
-        root = deployment_dir(config, function_id, deployment_id)
-        code = root / "code"
+        workdir = sandbox.workdir(function_id, deployment_id)
+        code = workdir / "code"
         log.append(f"Preparing build of deployment {deployment_id} ({runtime}).")
         archive = archive_path(config, function_id, deployment_id)
         if not archive.is_file():
             raise BuildFailed("The deployment's code archive is missing.")
         try:
-            shutil.rmtree(root, ignore_errors=True)
+            shutil.rmtree(workdir, ignore_errors=True)
+            shutil.rmtree(deployment_dir(config, function_id, deployment_id), ignore_errors=True)
+            for part in ("home", "tmp"):
+                (workdir / part).mkdir(parents=True)
             count = await asyncio.to_thread(extract_archive, archive, code)
         except ArchiveError as exc:
-            shutil.rmtree(root, ignore_errors=True)
+            shutil.rmtree(workdir, ignore_errors=True)
             raise BuildFailed(f"Could not unpack the code: {exc}") from exc
         log.append(f"Unpacked {count} archive entries.")
         entrypoint = deployment.get("entrypoint", "")
@@ -230,24 +253,26 @@ class Builder:
             raise BuildFailed(f'Entrypoint "{entrypoint}" was not found in the deployment\'s code.')
 
         family = runtime_family(runtime)
-        env = self._base_env(function, deployment_id)
+        env = self._base_env(function, deployment_id, workdir)
         build["_folder"] = str(code)
         build["_family"] = family or ""
+        commands = (deployment.get("commands", "") or "") if family else ""
         if family == "python":
-            build["_interpreter"] = await self._prepare_python(runtime, root, env, log)
+            build["_interpreter"] = await self._prepare_python(runtime, function_id, workdir, env, log)
         elif family == "node":
-            build["_interpreter"] = await self._prepare_node(runtime, env, log)
+            build["_interpreter"] = await self._prepare_node(runtime, function_id, env, log)
         else:
             log.append(f"Runtime {runtime} cannot run on this machine: configuration-only build; executions are unavailable for this runtime locally.")
-            return
-        commands = deployment.get("commands", "") or ""
-        if not commands.strip():
+        sandbox.hand_over(workdir, function_id)
+        if family and not commands.strip():
             log.append("No build commands.")
-            return
-        await self._run_commands(deployment_id, function_id, commands, code, env, log)
+        elif commands.strip():
+            await self._run_commands(deployment_id, function_id, commands, workdir, env, log, build.get("_interpreter"))
+        await asyncio.to_thread(_persist, workdir, deployment_dir(config, function_id, deployment_id))
 
-    def _base_env(self, function: dict[str, Any], deployment_id: str) -> dict[str, str]:
+    def _base_env(self, function: dict[str, Any], deployment_id: str, workdir: Path) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k in PASSED_ENV or k.startswith(_PASSED_PREFIXES)}
+        env.update(self.sandbox.environment(workdir))
         for variable in self.ctx.store.all("variables", parent=function["$id"]):
             if variable.get("key"):
                 env[str(variable["key"])] = str(variable.get("value", ""))
@@ -269,37 +294,45 @@ class Builder:
             self._versions[executable] = out.removeprefix("v") if code == 0 else "unknown"
         return self._versions[executable]
 
-    async def _pick_python(self, wanted: str) -> tuple[str, str]:
-        """`python<X.Y>` from PATH when it really runs (pyenv shims may not), else the server's own Python."""
+    async def _pick_python(self, wanted: str, function_id: str) -> tuple[str, str]:
+        """`python<X.Y>` from PATH when it really runs (pyenv shims may not) for the function's user, else the
+        server's base interpreter, else the system's Python (the only one an unprivileged uid can reach when
+        the others live under /root)."""
         probe = ("-c", "import platform; print(platform.python_version())")
-        candidate = shutil.which(f"python{wanted}")
-        if candidate:
+        base = getattr(sys, "_base_executable", "") or sys.executable
+        candidates = [shutil.which(f"python{wanted}"), base, f"/usr/bin/python{wanted}", "/usr/bin/python3", sys.executable]
+        for candidate in candidates:
+            if not candidate or not os.path.exists(candidate):
+                continue
+            if not await asyncio.to_thread(self.sandbox.can_run, candidate, function_id):
+                continue
             version = await self._version(candidate, probe)
             if version != "unknown":
                 return candidate, version
-        return sys.executable, await self._version(sys.executable, probe)
+        raise BuildFailed("No Python interpreter on this machine can run the function's code (looked for "
+                          f"python{wanted}, the server's Python and /usr/bin/python3).")
 
-    async def _prepare_python(self, runtime: str, root: Path, env: dict[str, str], log: list[str]) -> str:
+    async def _prepare_python(self, runtime: str, function_id: str, workdir: Path, env: dict[str, str], log: list[str]) -> str:
         _, wanted = split_runtime(runtime)
-        interpreter, version = await self._pick_python(wanted)
+        interpreter, version = await self._pick_python(wanted, function_id)
         if not version.startswith(wanted + ".") and version != wanted:
             log.append(f"Runtime {runtime}: using this machine's Python {version} ({interpreter}) instead of Python {wanted}.")
         else:
             log.append(f"Runtime {runtime}: using Python {version} ({interpreter}).")
-        venv = root / "venv"
+        venv = workdir / "venv"
         code, out = await _run_quiet(interpreter, "-m", "venv", "--without-pip", str(venv))
         if code != 0:
             raise BuildFailed(f"Could not create a Python environment: {out}")
-        bin_dir = root / "bin"
-        _python_shims(bin_dir, venv, sys.executable)
+        bin_dir = workdir / "bin"
+        _python_shims(bin_dir, venv, os.path.realpath(venv / "bin" / "python"))
         env["VIRTUAL_ENV"] = str(venv)
         env["PATH"] = os.pathsep.join([str(bin_dir), str(venv / "bin"), env.get("PATH", os.defpath)])
         return str(venv / "bin" / "python")
 
-    async def _prepare_node(self, runtime: str, env: dict[str, str], log: list[str]) -> str:
+    async def _prepare_node(self, runtime: str, function_id: str, env: dict[str, str], log: list[str]) -> str:
         _, wanted = split_runtime(runtime)
         node = shutil.which("node", path=env.get("PATH"))
-        if node is None:
+        if node is None or not await asyncio.to_thread(self.sandbox.can_run, node, function_id):
             raise BuildFailed(f"Runtime {runtime} needs Node.js, but `node` was not found on this machine's PATH.")
         version = await self._version(node, ("--version",))
         major = wanted.split(".")[0]
@@ -309,32 +342,45 @@ class Builder:
             log.append(f"Runtime {runtime}: using Node.js {version} ({node}).")
         return node
 
-    async def _run_commands(self, deployment_id: str, function_id: str, commands: str, cwd: Path, env: dict[str, str], log: list[str]) -> None:
+    async def _run_commands(self, deployment_id: str, function_id: str, commands: str, workdir: Path, env: dict[str, str],
+                            log: list[str], interpreter: str | None) -> None:
         log.append(f"Running build commands: {commands}")
-        proc = await asyncio.create_subprocess_exec(
-            "sh", "-c", commands, cwd=str(cwd), env=env,
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-            start_new_session=True,
-        )
+        sandbox = self.sandbox
+        code = workdir / "code"
+        executables = [interpreter] if interpreter else []
+        argv = sandbox.wrap(["sh", "-c", commands], workdir=workdir, cwd=code, executables=executables)
+        proc = await sandbox.spawn(argv, function_id=function_id, cwd=code, env=env, stdin=asyncio.subprocess.DEVNULL,
+                                   stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
         self._procs[deployment_id] = (function_id, proc)
         output: list[str] = []
         kept = 0
+
+        async def read_output() -> None:
+            nonlocal kept
+            assert proc.stdout is not None
+            while chunk := await proc.stdout.read(65536):
+                if kept < LOG_LIMIT:
+                    text = chunk.decode("utf-8", "replace")[: LOG_LIMIT - kept]
+                    output.append(text)
+                    kept += len(text)
+
+        reader = asyncio.create_task(read_output())
         timed_out = False
         try:
             async with asyncio.timeout(self.ctx.config.build_timeout):
-                assert proc.stdout is not None
-                while chunk := await proc.stdout.read(65536):
-                    if kept < LOG_LIMIT:
-                        text = chunk.decode("utf-8", "replace")[: LOG_LIMIT - kept]
-                        output.append(text)
-                        kept += len(text)
                 await proc.wait()
+            # The commands are done: what they left running dies now (which also closes the output pipe).
+            await sandbox.kill(proc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(reader), OUTPUT_DRAIN)
         except TimeoutError:
             timed_out = True
         finally:
-            await kill_and_reap(proc)  # also on timeout, cancel or shutdown: the children go too
+            await sandbox.kill(proc)  # also on timeout, cancel or shutdown: the children go too
+            reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
             self._procs.pop(deployment_id, None)
-        text = "".join(output).rstrip("\n")
+        text = _scrub("".join(output).rstrip("\n"), self._secrets())
         if text:
             log.append(text)
         if kept >= LOG_LIMIT:
@@ -343,6 +389,10 @@ class Builder:
             raise BuildFailed(f"Build timed out after {self.ctx.config.build_timeout} seconds.")
         if proc.returncode != 0:
             raise BuildFailed(f"Build commands failed with exit code {proc.returncode}.")
+
+    def _secrets(self) -> list[str]:
+        """Keys that must never reach a build log, even if a build command prints its environment."""
+        return [key for key in (self.ctx.config.api_key,) if key]
 
     # --- store updates --------------------------------------------------------------------------
 
@@ -388,6 +438,21 @@ class Builder:
                     store.put("functions", function)
 
 
+def _persist(workdir: Path, target: Path) -> None:
+    """Keep a finished build in the data dir (the private copy outside it may vanish: /tmp, restarts)."""
+    shutil.rmtree(target, ignore_errors=True)
+    private_dir(target)
+    for part in ("code", "venv", "bin"):
+        if (workdir / part).exists():
+            shutil.copytree(workdir / part, target / part, symlinks=True)
+
+
+def _scrub(text: str, secrets: list[str]) -> str:
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, "[redacted]")
+    return text
+
+
 def _build_of(store: Any, deployment: dict[str, Any]) -> dict[str, Any] | None:
     build_id = deployment.get("buildId")
     return store.get("builds", build_id) if build_id else None
@@ -398,8 +463,8 @@ async def running(ctx: ServerContext) -> AsyncIterator[None]:
     """Start the build workers for the app's lifetime; cancel and await them on exit."""
     builder = Builder(ctx)
     ctx.services["builder"] = builder
-    for folder in (ctx.config.code_dir, ctx.config.builds_dir, ctx.config.uploads_dir):
-        folder.mkdir(parents=True, exist_ok=True)
+    for folder in (ctx.config.data_dir, ctx.config.code_dir, ctx.config.builds_dir, ctx.config.uploads_dir):
+        private_dir(folder)
     builder.recover()
     tasks = [asyncio.create_task(builder.work(), name=f"builder-{n}") for n in range(WORKERS)]
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -25,6 +26,7 @@ class ServerConfig(BaseModel):
     build_timeout: int = 900
     emulate_version: str = Field(default="1.6.2", description="Test switch: answer as this Appwrite version")
     installations: tuple[str, ...] = Field(default=(), description="VCS installation ids that exist (e.g. for webhook tests)")
+    sandbox: Literal["auto", "bwrap", "user", "none"] = Field(default="auto", description="How user code is isolated; docs/sandbox.md")
 
     @field_validator("emulate_version")
     @classmethod

@@ -316,7 +316,7 @@ async def _rebuild(ctx: ServerContext, function_id: str, deployment_id: str) -> 
     if not source.get("_uploaded") or not source_archive.is_file():
         raise AppwriteError("deployment_not_found")
     new_id = unique_id()
-    await asyncio.to_thread(shutil.copyfile, source_archive, archive_path(ctx.config, function_id, new_id))
+    await asyncio.to_thread(shutil.copy, source_archive, archive_path(ctx.config, function_id, new_id))
     now = now_iso()
     doc = {key: value for key, value in source.items() if not key.startswith("_")}
     doc.update(

@@ -25,6 +25,7 @@ from rich.console import Console
 
 from localserver.app import create_app
 from localserver.config import ServerConfig
+from localserver.files import private_dir, write_private
 
 KEY_FILE = "api-key"
 DISCOVERY_FILE = "server.json"
@@ -38,13 +39,11 @@ def ensure_api_key(data_dir: Path, explicit: str | None) -> str:
     if path.exists():
         stored = path.read_text().strip()
         if stored:
+            path.chmod(0o600)  # an older key file may have been created readable by others
             return stored
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     key = "standard_" + secrets.token_hex(64)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key + "\n")
-    os.chmod(path, 0o600)
+    write_private(path, key + "\n")
     return key
 
 
@@ -102,9 +101,7 @@ def start_in_thread(config: ServerConfig, host: str = "127.0.0.1", port: int = 0
 
 def _write_discovery(data_dir: Path, endpoint: str, project: str) -> Path:
     path = data_dir / DISCOVERY_FILE
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"endpoint": endpoint, "pid": os.getpid(), "project": project}))
-    tmp.replace(path)
+    write_private(path, json.dumps({"endpoint": endpoint, "pid": os.getpid(), "project": project}))
     return path
 
 
@@ -151,7 +148,7 @@ def serve_forever(config: ServerConfig, host: str = "127.0.0.1", port: int = 808
     sock = _bind(host, port)
     endpoint = _endpoint(host, sock.getsockname()[1])
     server = _uvicorn(config, endpoint)
-    config.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(config.data_dir)
     discovery = _write_discovery(config.data_dir, endpoint, config.project_id)
 
     # uvicorn re-raises the signal that stopped it once its own handlers are removed; with ours in

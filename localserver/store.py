@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from localserver.files import FILE_MODE, private_dir, private_file
+
 Document = dict[str, Any]
 
 COLLECTIONS = ("functions", "variables", "deployments", "builds", "executions", "meta")
@@ -25,10 +27,15 @@ class Store:
     """Thread-safe collections of JSON documents keyed by `$id`, with an optional parent (`parent`)."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
+        # SQLite gives the -wal and -shm files the database's mode: create it 0600 before SQLite opens it.
+        private_file(path)
         self._lock = threading.RLock()
         self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._conn.execute("PRAGMA journal_mode=WAL")
+        for companion in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            if companion.exists():
+                companion.chmod(FILE_MODE)
         self._conn.execute("PRAGMA synchronous=NORMAL")
         for name in COLLECTIONS:
             self._conn.execute(

@@ -26,6 +26,7 @@ from litestar import Request
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from localserver.errors import AppwriteError
+from localserver.files import FILE_MODE, private_dir
 
 MAX_FIELD_BYTES = 64 * 1024  # entrypoint (1028) and commands (8192) fit easily
 FILE_FIELD = "code"
@@ -99,7 +100,7 @@ async def read_upload(request: Request, tmp_dir: Path, max_file_bytes: int, para
         await _read_small_body(stream, content_type, form)
         return form
 
-    tmp_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(tmp_dir)
     state: dict[str, object] = {}
     header_field = bytearray()
     header_value = bytearray()
@@ -237,8 +238,7 @@ def chunk_slot(content_range: ContentRange) -> tuple[int, int]:
 
 def store_chunk(uploads_dir: Path, deployment_id: str, part: Path, chunk: int) -> None:
     """Keep one request's `code` part whole, named by its chunk number (a re-sent chunk replaces it)."""
-    folder = chunk_dir(uploads_dir, deployment_id)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = private_dir(chunk_dir(uploads_dir, deployment_id))
     os.replace(part, folder / f"{chunk}.part")
 
 
@@ -257,9 +257,9 @@ def assemble_chunks(uploads_dir: Path, deployment_id: str, target: Path, chunks:
     missing = [number for number in range(1, chunks + 1) if number not in parts]
     if missing:
         raise AppwriteError("storage_invalid_content_range", f"Chunk {missing[0]} of {chunks} was never uploaded.")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(target.parent)
     partial = target.with_name(target.name + ".partial")
-    with partial.open("wb") as out:
+    with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE), "wb") as out:
         for number in range(1, chunks + 1):
             with parts[number].open("rb") as src:
                 shutil.copyfileobj(src, out, length=1024 * 1024)

@@ -13,11 +13,13 @@ import time
 
 from localserver.runtime.protocol import Invocation, Outcome, WorkerSpec
 from localserver.runtime.worker import Worker, WorkerError
+from localserver.sandbox import Sandbox
 
 
 class Pool:
-    def __init__(self, spec: WorkerSpec, max_workers: int) -> None:
+    def __init__(self, spec: WorkerSpec, max_workers: int, sandbox: Sandbox) -> None:
         self.spec = spec
+        self.sandbox = sandbox
         self.max_workers = max_workers
         self.idle: list[Worker] = []
         self.busy: set[Worker] = set()
@@ -27,7 +29,7 @@ class Pool:
     async def run(self, invocation: Invocation, logging: bool, timeout: float) -> Outcome:
         started = time.monotonic()
         async with self.slots:
-            worker = await self._take_idle() or Worker(self.spec)
+            worker = await self._take_idle() or Worker(self.spec, self.sandbox)
             self.busy.add(worker)  # a starting worker counts as busy, so a forced close kills it too
             try:
                 if worker.process is None:
@@ -78,7 +80,8 @@ class Pool:
 class Executor:
     """Runs invocations on warm workers; `close()` kills every process it started."""
 
-    def __init__(self, max_workers: int = 4, idle_ttl: float = 600.0) -> None:
+    def __init__(self, max_workers: int = 4, idle_ttl: float = 600.0, sandbox: Sandbox | None = None) -> None:
+        self.sandbox = sandbox or Sandbox()
         self.max_workers = max_workers
         self.idle_ttl = idle_ttl
         self.pools: dict[WorkerSpec, Pool] = {}
@@ -92,7 +95,7 @@ class Executor:
         async with self._lock:
             pool = self.pools.get(spec)
             if pool is None:
-                pool = self.pools[spec] = Pool(spec, self.max_workers)
+                pool = self.pools[spec] = Pool(spec, self.max_workers, self.sandbox)
                 stale = [p for s, p in self.pools.items() if s.function_id == spec.function_id and s != spec]
                 for old in stale:
                     del self.pools[old.spec]

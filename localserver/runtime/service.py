@@ -15,6 +15,7 @@ import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from localserver import builder, processes
@@ -112,27 +113,34 @@ class ExecutionService:
             return (f'Runtime "{runtime}" cannot run on the local server: it runs python-* functions with this '
                     "machine's Python and node-* functions with its Node.js only.")
         config = self.ctx.config
-        folder = builder.code_dir(config, function["$id"], deployment["$id"])
-        if not folder.is_dir():
-            return f"The build of deployment {deployment['$id']} is missing on disk ({folder}); redeploy the function."
+        persisted = builder.deployment_dir(config, function["$id"], deployment["$id"])
+        if not (persisted / "code").is_dir():
+            return f"The build of deployment {deployment['$id']} is missing on disk; redeploy the function."
+        sandbox = self.executor.sandbox
+        # Executions run on the deployment's private copy outside the data dir (made again after a restart).
+        workdir = sandbox.materialize(function["$id"], deployment["$id"], persisted) if sandbox.root else persisted
         build = self.ctx.store.get("builds", deployment.get("buildId", "")) or {}
+        interpreter = build.get("_interpreter")
+        if family == "python":
+            venv_python = workdir / "venv" / "bin" / "python"
+            interpreter = str(venv_python) if venv_python.exists() else None
         return WorkerSpec(
             function_id=function["$id"],
             deployment_id=deployment["$id"],
             family=family,
-            build_dir=str(folder),
+            build_dir=str(workdir / "code"),
             entrypoint=deployment.get("entrypoint") or function.get("entrypoint", ""),
-            interpreter=build.get("_interpreter"),
-            env=tuple(sorted(self.environment(function, deployment, family).items())),
+            interpreter=interpreter,
+            env=tuple(sorted(self.environment(function, deployment, family, workdir).items())),
         )
 
-    def environment(self, function: Document, deployment: Document, family: str) -> dict[str, str]:
+    def environment(self, function: Document, deployment: Document, family: str, workdir: Path) -> dict[str, str]:
         """Process environment: safe server settings, function variables, then APPWRITE_* (Appwrite's order)."""
         env = {k: v for k, v in os.environ.items() if k in processes.PASSED_ENV}
         env.setdefault("PATH", os.defpath)
+        env.update(self.executor.sandbox.environment(workdir))
         if family == "python":
-            root = builder.deployment_dir(self.ctx.config, function["$id"], deployment["$id"])
-            env["PATH"] = os.pathsep.join([str(root / "bin"), str(root / "venv" / "bin"), env["PATH"]])
+            env["PATH"] = os.pathsep.join([str(workdir / "bin"), str(workdir / "venv" / "bin"), env["PATH"]])
             env["PYTHONUNBUFFERED"] = "1"
         for variable in self.ctx.store.all("variables", parent=function["$id"]):
             env[variable.get("key", "")] = variable.get("value", "")
@@ -162,7 +170,10 @@ class ExecutionService:
         return {k: v for k, v in env.items() if k and "\0" not in k and "=" not in k and "\0" not in v}
 
     async def invoke(self, function: Document, deployment: Document, request: Document, timeout: float) -> Outcome:
-        spec = self.worker_spec(function, deployment)
+        try:
+            spec = await asyncio.to_thread(self.worker_spec, function, deployment)
+        except OSError as exc:
+            return Outcome.failure(f"Could not prepare the deployment's copy: {exc.strerror or exc}")
         if isinstance(spec, str):
             return Outcome.failure(spec)
         headers = {str(k): str(v) for k, v in request["headers"].items()}
@@ -266,7 +277,7 @@ class ExecutionService:
 @asynccontextmanager
 async def running(ctx: ServerContext) -> AsyncIterator[ExecutionService]:
     """The executor and execution service for the app's lifetime (`ctx.services["executions"]`)."""
-    service = ExecutionService(ctx, Executor())
+    service = ExecutionService(ctx, Executor(sandbox=ctx.services.get("sandbox")))
     ctx.services["executions"] = service
     reaper = asyncio.create_task(service.executor.reap_forever(), name="worker-reaper")
     for execution_id in service.recover():

@@ -1,8 +1,9 @@
 """One function process: start it, send it one request at a time, kill it when it overstays.
 
 The process talks to us over a socket pair (its end is passed as an inherited file descriptor);
-its stdout is discarded and the tail of its stderr kept for crash reports. It runs in its own
-session so that a kill takes any children it started with it.
+its stdout is discarded and the tail of its stderr kept for crash reports. It is started through the
+server's sandbox (`localserver.sandbox`): in its own session, in the deployment's private copy, and
+killed as a whole tree.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from localserver.processes import kill_and_reap
+from localserver.sandbox import Sandbox
 from localserver.runtime.protocol import BODY_LIMIT, LOG_LIMIT, Invocation, Outcome, WorkerSpec
 
 HERE = Path(__file__).resolve().parent
@@ -50,25 +51,26 @@ def node_interpreter() -> str | None:
     return os.environ.get("FNSYNC_NODE") or shutil.which("node")
 
 
-def command_for(spec: WorkerSpec, fd: int) -> list[str]:
+def command_for(spec: WorkerSpec, fd: int, scripts: Path = HERE) -> list[str]:
     limits = ["--fd", str(fd), "--entrypoint", spec.entrypoint, "--log-cap", str(LOG_LIMIT), "--body-cap", str(BODY_LIMIT)]
     usable = spec.interpreter if spec.interpreter and os.path.exists(spec.interpreter) else None
     if spec.family == "python":
         interpreter = usable or python_interpreter()
         if not interpreter:
             raise WorkerError("No Python interpreter was found on this machine (looked for python3 on PATH).")
-        return [interpreter, "-I", "-u", str(HERE / "worker_python.py"), *limits, "--line-limit", str(LINE_LIMIT)]
+        return [interpreter, "-I", "-u", str(scripts / "worker_python.py"), *limits, "--line-limit", str(LINE_LIMIT)]
     interpreter = usable or node_interpreter()
     if not interpreter:
         raise WorkerError("Node.js was not found on this machine (looked for node on PATH).")
-    return [interpreter, str(HERE / "worker_node.mjs"), *limits]
+    return [interpreter, str(scripts / "worker_node.mjs"), *limits]
 
 
 class Worker:
     """A warm function process serving one invocation at a time."""
 
-    def __init__(self, spec: WorkerSpec) -> None:
+    def __init__(self, spec: WorkerSpec, sandbox: Sandbox | None = None) -> None:
         self.spec = spec
+        self.sandbox = sandbox or Sandbox()
         self.process: asyncio.subprocess.Process | None = None
         self.pid: int | None = None
         self.reader: asyncio.StreamReader | None = None
@@ -80,16 +82,19 @@ class Worker:
 
     async def start(self) -> None:
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        sandbox = self.sandbox
+        build_dir = Path(self.spec.build_dir)
         try:
-            self.process = await asyncio.create_subprocess_exec(
-                *command_for(self.spec, child.fileno()),
-                cwd=self.spec.build_dir,
+            argv = command_for(self.spec, child.fileno(), sandbox.lib_dir)
+            self.process = await sandbox.spawn(
+                sandbox.wrap(argv, workdir=build_dir.parent, cwd=build_dir, executables=[argv[0]]),
+                function_id=self.spec.function_id,
+                cwd=build_dir,
                 env=dict(self.spec.env),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.DEVNULL,
                 stderr=asyncio.subprocess.PIPE,
                 pass_fds=(child.fileno(),),
-                start_new_session=True,
             )
         except BaseException as exc:
             parent.close()
@@ -185,7 +190,7 @@ class Worker:
             self.writer.close()
         if self.process is None:
             return
-        await kill_and_reap(self.process)
+        await self.sandbox.kill(self.process)
         if self._drain is not None:  # the pipe is at EOF once reaped: let it take the stderr tail for reports
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._drain, 1.0)

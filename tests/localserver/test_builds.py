@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from localserver.sandbox import run_root_for
 from tests.functions.harness import sdk
 from tests.helpers import wait_until
 from tests.localserver.support import create_function, running_server, upload, wait_built
@@ -56,9 +57,10 @@ def test_runtime_without_local_interpreter_is_configuration_only(appwrite_sdk: A
 
 
 def test_older_build_finishing_later_does_not_steal_activation(appwrite_sdk: Any, tmp_path: Path) -> None:
-    flag = tmp_path / "release"
     create_function(appwrite_sdk)
-    older = upload(appwrite_sdk, commands=f"while [ ! -f '{flag}' ]; do sleep 0.05; done")
+    # the build is sandboxed: it sees only its own copy, so the release flag goes there
+    older = upload(appwrite_sdk, commands="while [ ! -f release ]; do sleep 0.05; done")
+    flag = run_root_for(tmp_path / "server-data") / "functions" / "fn" / older["$id"] / "code" / "release"
     wait_until(lambda: appwrite_sdk.get_deployment("fn", older["$id"])["status"] == "building", timeout=20, what="older build to start")
     newer = upload(appwrite_sdk)
     assert wait_built(appwrite_sdk, "fn", newer["$id"])["status"] == "ready"

@@ -10,6 +10,7 @@ import pytest
 
 from localserver.runtime.protocol import LOG_LIMIT
 from tests.functions.deploy import create_and_deploy, deploy
+from tests.functions.harness import app_context
 from tests.localserver.support import run, runtime_env
 
 RUNTIME = "node-20.0"
@@ -79,8 +80,10 @@ def test_esm_default_export_and_worker_reuse(env: dict[str, Any]) -> None:
     first = json.loads(functions.create_execution("esm")["responseBody"])
     second = json.loads(functions.create_execution("esm")["responseBody"])
     assert first["esm"] is True
-    assert first["pid"] == second["pid"]
+    executor = app_context(env["runner"]).services["executions"].executor  # host pids: functions run in a PID namespace
+    warm = executor.worker_pids("esm")
+    assert first["pid"] == second["pid"] and len(warm) == 1
     replaced = 'export default ({ res }) => res.json({ esm: true, pid: process.pid, version: "v2" });\n'
     deploy(functions, "esm", "node-esm", "main.js", replace={"main.js": replaced})
     third = json.loads(functions.create_execution("esm")["responseBody"])
-    assert third["version"] == "v2" and third["pid"] != first["pid"]
+    assert third["version"] == "v2" and executor.worker_pids("esm") != warm
