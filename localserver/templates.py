@@ -140,7 +140,7 @@ def _range(name: str, raw: str | None, low: int, default: int) -> int:
 # --- routes --------------------------------------------------------------------------------------
 
 
-@get("/functions/templates", guards=[guests_only], sync_to_thread=False)
+@get("/functions/templates", guards=[guests_only], sync_to_thread=False, name="functions.listTemplates")
 def list_templates(request: Request) -> dict[str, Any]:
     runtimes = _whitelist("runtimes", array_param(request, "runtimes"), RUNTIME_IDS)
     use_cases = _whitelist("useCases", array_param(request, "useCases"), USE_CASES)
@@ -155,7 +155,7 @@ def list_templates(request: Request) -> dict[str, Any]:
     return list_envelope("templates", page, len(page))  # 1.6.2 counts the page, not the matches
 
 
-@get("/functions/templates/{templateId:str}", sync_to_thread=False)
+@get("/functions/templates/{templateId:str}", sync_to_thread=False, name="functions.getTemplate")
 def get_template(templateId: FromPath[str]) -> dict[str, Any]:  # noqa: N803
     if len(templateId) > 128:
         raise invalid_param("templateId", "Value must be a valid string and at least 1 chars and no longer than 128 chars")

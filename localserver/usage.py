@@ -139,13 +139,13 @@ def _range(value: str | None) -> str:
     return value
 
 
-@get("/functions/usage", opt=READ, sync_to_thread=False)
+@get("/functions/usage", opt=READ, sync_to_thread=False, name="functions.getUsage")
 def functions_usage(ctx: NamedDependency[ServerContext], request: Request) -> dict[str, Any]:
     chosen = _range(request.query_params.get("range"))
     return usage_model(collect(ctx, None), FUNCTIONS_METRICS, chosen, time.time())
 
 
-@get("/functions/{functionId:str}/usage", opt=READ, sync_to_thread=False)
+@get("/functions/{functionId:str}/usage", opt=READ, sync_to_thread=False, name="functions.getFunctionUsage")
 def function_usage(ctx: NamedDependency[ServerContext], request: Request, functionId: FromPath[str]) -> dict[str, Any]:  # noqa: N803
     check_path_id("functionId", functionId)
     chosen = _range(request.query_params.get("range"))

@@ -1,6 +1,6 @@
 """The official Node SDK for 1.6, `node-appwrite` 14.2.0, as a second outside judge of the local server.
 
-Its scripts live in tests/judges/node/ and print JSON; `python -m tests.judges.install_node` installs the SDK into
+Its scripts live in tests/judges/node/ and print JSON; `python tests/judges/install.py --npm` installs the SDK into
 .cache/judges/npm/. Without it these tests skip, except under CI (CI=true), where they fail.
 
 node-appwrite 14.2.0 uploads a chunked deployment oddly: every request carries the WHOLE archive as `code` and the
@@ -26,7 +26,7 @@ import httpx
 import pytest
 
 from tests.helpers import wait_until
-from tests.judges.install_node import node_appwrite_dir
+from tests.judges.install import node_sdk_dir
 from tests.localserver.support import api_client, make_archive, post_function
 
 NODE_SCRIPTS = Path(__file__).resolve().parents[1] / "judges" / "node"
@@ -118,10 +118,10 @@ def test_a_lone_last_chunk_never_completes_as_on_appwrite(local_server: Any) -> 
 
 @pytest.fixture
 def node_appwrite() -> Path:
-    found = node_appwrite_dir()
+    found = node_sdk_dir("14.2.0")
     node = shutil.which("node")
     if found is None or node is None:
-        why = "node is not installed" if node is None else "node-appwrite 14.2.0 is not installed (python -m tests.judges.install_node)"
+        why = "node is not installed" if node is None else "node-appwrite 14.2.0 is not installed (python tests/judges/install.py --npm)"
         if os.environ.get("CI"):
             pytest.fail(why)
         pytest.skip(why)
