@@ -113,6 +113,20 @@ def test_a_lone_last_chunk_never_completes_as_on_appwrite(local_server: Any) -> 
         assert client.get(f"/functions/fn/deployments/{reply.json()['$id']}/download").json()["type"] == "deployment_not_found"
 
 
+def test_python_sdk_upload_of_exactly_one_chunk_never_completes(appwrite_sdk: Any, local_server: Any) -> None:
+    """The official Python SDK 7.1.0 chunks from 5 MiB on (`size < chunk_size` goes whole), so an archive of exactly
+    5 MiB goes as one ranged request: on 1.6.2 that is the lone last chunk above, and the deployment never builds."""
+    from appwrite.input_file import InputFile
+
+    with api_client(local_server) as client:
+        post_function(client)
+    created = appwrite_sdk.create_deployment("fn", InputFile.from_bytes(os.urandom(CHUNK), "code.tar.gz"), True)
+    assert created["size"] == CHUNK and created["status"] == ""
+    with api_client(local_server) as client:  # no archive was ever assembled
+        assert client.get(f"/functions/fn/deployments/{created['$id']}/download").json()["type"] == "deployment_not_found"
+        assert not list((local_server.data_dir / "code").rglob("*.tar.gz"))
+
+
 # --- through node-appwrite 14.2.0 ----------------------------------------------------------------------------
 
 
