@@ -9,7 +9,7 @@ from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.di import Provide
 
-from localserver import builder, deployments, executions, functions, health, janitor, proxy, sandbox, scheduler, templates, usage, variables
+from localserver import builder, deployments, executions, functions, health, janitor, proxy, remote_deployments, sandbox, scheduler, templates, usage, variables
 from localserver.auth import project_guard
 from localserver.config import ServerConfig
 from localserver.context import ServerContext
@@ -37,6 +37,7 @@ def create_app(config: ServerConfig) -> Litestar:
             *usage.ROUTES,
             *variables.ROUTES,
             *deployments.ROUTES,
+            *remote_deployments.ROUTES,
             *executions.ROUTES,
             *proxy.ROUTES,
         ],

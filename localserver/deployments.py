@@ -81,7 +81,7 @@ def _builder(ctx: ServerContext) -> Builder:
     return ctx.services["builder"]
 
 
-def _view(ctx: ServerContext, deployment: dict[str, Any], where: str) -> dict[str, Any]:
+def view(ctx: ServerContext, deployment: dict[str, Any], where: str) -> dict[str, Any]:
     """The Deployment model with the build record's status, logs, duration and size projected on.
 
     `where` (upload, get, list) picks the status of a deployment not built yet from the server's profile.
@@ -151,9 +151,9 @@ def list_deployments(request: Request, ctx: NamedDependency[ServerContext], func
     if search is not None:
         docs = [doc for doc in docs if matches_search(f"{doc['$id']} {doc.get('entrypoint', '')}", search)]
     # Queries see the model's values (status, sizes, duration come from the build) plus stored commands.
-    views = [{**doc, **_view(ctx, doc, "list")} for doc in docs]
+    views = [{**doc, **view(ctx, doc, "list")} for doc in docs]
     page, total = apply_queries(views, queries, lambda cursor: ctx.store.get("deployments", cursor))
-    return list_envelope("deployments", [_view(ctx, doc, "list") for doc in page], total)
+    return list_envelope("deployments", [view(ctx, doc, "list") for doc in page], total)
 
 
 @get("/functions/{functionId:str}/deployments/{deploymentId:str}", opt=READ, sync_to_thread=False, name="functions.getDeployment")
@@ -161,7 +161,7 @@ def get_deployment(ctx: NamedDependency[ServerContext], functionId: FromPath[str
     _check_id("functionId", functionId)
     _check_id("deploymentId", deploymentId)
     _function(ctx, functionId)
-    return _view(ctx, _deployment(ctx, functionId, deploymentId), "get")
+    return view(ctx, _deployment(ctx, functionId, deploymentId), "get")
 
 
 # --- upload --------------------------------------------------------------------------------------
@@ -244,7 +244,7 @@ def _complete(ctx: ServerContext, deployment: dict[str, Any], size: int) -> dict
         deployment.update(size=size, _uploaded=True, **{"$updatedAt": now_iso()})
         ctx.store.put("deployments", deployment)
     _builder(ctx).enqueue(deployment["$id"])
-    return _view(ctx, deployment, "upload")
+    return view(ctx, deployment, "upload")
 
 
 async def _accept_chunk(ctx: ServerContext, function_id: str, deployment_id: str, form: UploadForm, content_range: Any, fields: dict[str, Any]) -> dict[str, Any]:
@@ -265,7 +265,7 @@ async def _accept_chunk(ctx: ServerContext, function_id: str, deployment_id: str
     if deployment is None:
         deployment = _new_deployment(ctx, function_id, deployment_id, content_range.total, {**fields, "_chunks": chunks})
     if len(stored_chunks(config.uploads_dir, deployment_id)) != chunks:
-        return _view(ctx, deployment, "upload")
+        return view(ctx, deployment, "upload")
     target = archive_path(config, function_id, deployment_id)
     try:
         size = await asyncio.to_thread(assemble_chunks, config.uploads_dir, deployment_id, target, chunks)
@@ -355,7 +355,7 @@ async def _rebuild(ctx: ServerContext, function_id: str, deployment_id: str) -> 
     ctx.store.insert("deployments", doc, parent=function_id)
     _builder(ctx).enqueue(new_id)
     # 202 + the new Deployment; before 1.7 the rebuild routes answered 204 (the filter chain's legacy model).
-    return Response(_view(ctx, doc, "get"), status_code=202)
+    return Response(view(ctx, doc, "get"), status_code=202)
 
 
 @post("/functions/{functionId:str}/deployments/duplicate", opt=WRITE, status_code=202, name="functions.createDuplicateDeployment")
@@ -416,7 +416,7 @@ def _cancel(ctx: ServerContext, functionId: str, deploymentId: str) -> dict[str,
             store.put("builds", build)
     _builder(ctx).cancel(deploymentId)
     # The Deployment, now `canceled` (before 1.7 the Build: the filter chain's legacy model).
-    return _view(ctx, deployment, "get")
+    return view(ctx, deployment, "get")
 
 
 # --- download ------------------------------------------------------------------------------------

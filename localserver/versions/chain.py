@@ -127,7 +127,8 @@ def middleware(profile: ServerProfile, build_model: Callable[[dict[str, Any]], d
             fmt, warning = client_format(_header(scope, b"x-appwrite-response-format"), profile.version)
             scope, receive = await _lift(scope, receive, route, fmt, profile)
             model = LEGACY_MODELS.get(name, route.model) if not semver.at_least(profile.version, "1.7.0") else route.model
-            await app(scope, receive, _lowering_send(send, model, fmt, profile.version, warning, build_model))
+            uncounted = profile.list_total_param and str(_split_query(scope.get("query_string", b"")).get("total", "")).lower() in ("false", "0")
+            await app(scope, receive, _lowering_send(send, model, fmt, profile.version, warning, build_model, uncounted))
 
         return call
 
@@ -178,8 +179,14 @@ def _replay(data: bytes) -> Callable[[], Awaitable[dict[str, Any]]]:
     return receive
 
 
-def _lowering_send(send: Any, model: str, fmt: str, server: str, warning: str | None, build_model: Callable[[dict[str, Any]], dict[str, Any]]) -> Any:
-    """A `send` that buffers a JSON success reply and emits it lowered; everything else streams through."""
+def _lowering_send(
+    send: Any, model: str, fmt: str, server: str, warning: str | None, build_model: Callable[[dict[str, Any]], dict[str, Any]],
+    uncounted: bool = False,
+) -> Any:
+    """A `send` that buffers a JSON success reply and emits it lowered; everything else streams through.
+
+    `uncounted`: the list was asked with `total=false`, so its `total` is 0 (1.8.1+).
+    """
     start: dict[str, Any] | None = None
     chunks: list[bytes] = []
 
@@ -210,6 +217,8 @@ def _lowering_send(send: Any, model: str, fmt: str, server: str, warning: str | 
             headers.append((b"content-type", b"text/html; charset=UTF-8"))
         else:
             body = build_model(body) if model == "build" else lower_response(model, body, fmt, server)
+            if uncounted and isinstance(body, dict) and "total" in body:
+                body = {**body, "total": 0}
             data = json.dumps(body, separators=(",", ":")).encode()
             headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
         headers.append((b"content-length", str(len(data)).encode()))

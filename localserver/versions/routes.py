@@ -33,6 +33,8 @@ ROUTES: dict[str, Route] = {
     "functions.createDuplicateDeployment": Route("functions.createDuplicateDeployment", "deployment"),
     "functions.createBuild": Route("functions.createDuplicateDeployment", "deployment"),
     "functions.createBuild.builds": Route("functions.createDuplicateDeployment", "deployment"),
+    "functions.createVcsDeployment": Route("functions.createVcsDeployment", "deployment"),
+    "functions.createTemplateDeployment": Route("functions.createTemplateDeployment", "deployment"),
     "functions.updateDeploymentStatus": Route("functions.updateDeploymentStatus", "deployment"),
     "functions.updateDeploymentBuild": Route("functions.updateDeploymentStatus", "deployment"),
     "functions.getDeploymentDownload": Route("functions.getDeploymentDownload", ""),
