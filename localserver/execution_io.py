@@ -24,6 +24,7 @@ from litestar import Request, Response
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from localserver.errors import AppwriteError
+from localserver.versions import chain
 
 MALFORMED_UTF8 = "Malformed UTF-8 characters, possibly incorrectly encoded"  # PHP's JsonException text
 _ARRAY_FIELD = re.compile(r"^([^\[\]]+)\[([^\[\]]*)\]$")
@@ -129,7 +130,7 @@ def execution_reply(request: Request, model: dict[str, Any], body: bytes, status
     if kind == "multipart":
         boundary = "-----------------------------" + _uniqid()
         return Response(
-            content=multipart_body({**model, "responseBody": body}, boundary),
+            content=multipart_body({**_lowered(request, model), "responseBody": body}, boundary),
             status_code=status_code,
             media_type=f"multipart/form-data; boundary={boundary}",
         )
@@ -140,6 +141,14 @@ def execution_reply(request: Request, model: dict[str, Any], body: bytes, status
             raise AppwriteError("general_unknown", f"Failed to parse response: {MALFORMED_UTF8}", 400) from None
         raise AppwriteError("general_unknown", "Server Error", 500) from None
     return Response(content={**model, "responseBody": text}, status_code=status_code)
+
+
+def _lowered(request: Request, model: dict[str, Any]) -> dict[str, Any]:
+    """The Execution as the client's format shows it. The filter chain lowers JSON replies on their way out; a
+    multipart one it cannot read, so it is lowered here, before encoding, as Appwrite filters before it encodes."""
+    version = request.app.state.ctx.config.profile.version
+    fmt, _ = chain.client_format(request.headers.get("x-appwrite-response-format"), version)
+    return dict(chain.lower_response("execution", model, fmt, version))
 
 
 def multipart_body(fields: dict[str, Any], boundary: str) -> bytes:

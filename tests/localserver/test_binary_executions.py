@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from email.parser import BytesParser
 from email.policy import HTTP
 from typing import Any
@@ -19,7 +20,8 @@ import pytest
 
 from localserver.execution_io import _php_float, multipart_body
 from tests.helpers import wait_until
-from tests.localserver.support import api_client, create_function, upload, wait_built
+from tests.functions.harness import sdk
+from tests.localserver.support import api_client, create_function, running_server, upload, wait_built
 
 BINARY_RESPONSE = b"def main(context):\n    return context.res.binary(bytes([0, 10, 255]))\n"
 BINARY_REQUEST = b"""import hashlib
@@ -31,6 +33,10 @@ def main(context):
     return context.res.send(digest)
 """
 BYTES = bytes([0, 20, 255])
+# 1.6.2's src/Appwrite/Utopia/Response/Model/Execution.php, in order.
+EXECUTION_1_6 = ["$id", "$createdAt", "$updatedAt", "$permissions", "functionId", "trigger", "status", "requestMethod",
+                 "requestPath", "requestHeaders", "responseStatusCode", "responseBody", "responseHeaders", "logs", "errors",
+                 "duration", "scheduledAt"]
 
 
 @pytest.fixture
@@ -57,8 +63,24 @@ def test_binary_response_as_multipart(client: httpx.Client) -> None:
     parts = multipart_parts(response)
     assert parts["responseBody"] == b"\x00\n\xff"
     assert parts["status"] == b"completed" and parts["responseStatusCode"] == b"200"
-    assert list(parts)[0] == "$id" and json.loads(parts["$permissions"]) == []
+    assert list(parts) == EXECUTION_1_6 and json.loads(parts["$permissions"]) == []
     assert isinstance(json.loads(parts["responseHeaders"]), list)
+
+
+def test_multipart_reply_in_the_clients_format(tmp_path: Path) -> None:
+    """Appwrite filters the model before it encodes it: a multipart reply has the fields of the JSON one, in the
+    client's format (here a 1.9.6 server, asked in its own format and in the 1.6 SDKs' 1.6.0)."""
+    with running_server(tmp_path / "data", appwrite_version="1.9.6") as (server, _):
+        functions = sdk(server)
+        create_function(functions, "binreq", execute=["any"])
+        assert wait_built(functions, "binreq", upload(functions, "binreq", {"main.py": BINARY_REQUEST})["$id"])["status"] == "ready"
+        with api_client(server) as client:
+            for fmt in ({}, {"X-Appwrite-Response-Format": "1.6.0"}):
+                as_json = client.post("/functions/binreq/executions", json={}, headers={"Accept": "application/json", **fmt}).json()
+                parts = multipart_parts(client.post("/functions/binreq/executions", json={}, headers={"Accept": "multipart/form-data", **fmt}))
+                assert list(parts) == list(as_json), fmt
+                assert parts["responseBody"].decode() == as_json["responseBody"] == hashlib.md5(b"").hexdigest()
+    assert "functionId" in as_json and "resourceId" not in as_json  # the 1.6.0 format
 
 
 def test_binary_response_cannot_be_json(client: httpx.Client) -> None:
