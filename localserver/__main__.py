@@ -14,6 +14,7 @@ import click
 from localserver.clock import is_valid_id
 from localserver.config import CREATION_ABUSE_LIMIT, DEFAULT_APPWRITE_VERSION, EMULATED_VERSIONS, ServerConfig
 from localserver.versions.runtime_ids import ALL_RUNTIMES
+from localserver.sandbox import MODES, SandboxError
 from localserver.server import ensure_api_key, serve_forever
 
 
@@ -85,6 +86,15 @@ def creation_limit(disabled_by_flag: bool) -> int | None:
     "as SDK 27.0.0 describes it). Env FNSYNC_LOCAL_APPWRITE_VERSION. See docs/local-server.md.",
 )
 @click.option(
+    "--sandbox",
+    envvar="FNSYNC_SANDBOX",
+    default="auto",
+    show_default=True,
+    type=click.Choice(MODES),
+    help="How functions and builds are isolated (env FNSYNC_SANDBOX): bwrap (bubblewrap), user (an unprivileged uid "
+    "per function; needs root), none (not isolated), auto (the first that works). See docs/sandbox.md.",
+)
+@click.option(
     "--emulate-version",
     default=None,
     type=click.Choice(EMULATED_VERSIONS),
@@ -108,6 +118,7 @@ def local_server(
     appwrite_version: str,
     emulate_version: str | None,
     no_abuse_limit: bool,
+    sandbox: str,
 ) -> None:
     """Run an Appwrite-compatible Functions API (1.6.2, 1.8.1, 1.9.6 or Cloud 2.5.0) on this machine.
 
@@ -125,9 +136,12 @@ def local_server(
         installations=installations,
         appwrite_version=emulate_version or appwrite_version,
         creation_abuse_limit=creation_limit(no_abuse_limit),
+        sandbox=sandbox,
     )
     try:
         serve_forever(config, host=host, port=port)
+    except SandboxError as exc:
+        raise click.ClickException(str(exc)) from None
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import shutil
 import sys
@@ -39,6 +40,7 @@ from localserver.context import ServerContext
 from localserver.files import private_dir
 from localserver.processes import PASSED_ENV, kill_and_reap, kill_group
 from localserver.sandbox import Sandbox
+from localserver.runtime.environment import appwrite_variables, clean
 from localserver.runtimes import runtime_family, split_runtime
 
 logger = logging.getLogger("localserver.builder")
@@ -253,7 +255,7 @@ class Builder:
             raise BuildFailed(f'Entrypoint "{entrypoint}" was not found in the deployment\'s code.')
 
         family = runtime_family(runtime)
-        env = self._base_env(function, deployment_id, workdir)
+        env = self._base_env(function, deployment, workdir)
         build["_folder"] = str(code)
         build["_family"] = family or ""
         commands = (deployment.get("commands", "") or "") if family else ""
@@ -270,23 +272,19 @@ class Builder:
             await self._run_commands(deployment_id, function_id, commands, workdir, env, log, build.get("_interpreter"))
         await asyncio.to_thread(_persist, workdir, deployment_dir(config, function_id, deployment_id))
 
-    def _base_env(self, function: dict[str, Any], deployment_id: str, workdir: Path) -> dict[str, str]:
+    def _base_env(self, function: dict[str, Any], deployment: dict[str, Any], workdir: Path) -> dict[str, str]:
+        """Safe server settings, the function's variables, then APPWRITE_* as Appwrite's build worker sets them
+        (with a dynamic API key limited to the function's scopes, valid for the build timeout)."""
+        config = self.ctx.config
         env = {k: v for k, v in os.environ.items() if k in PASSED_ENV or k.startswith(_PASSED_PREFIXES)}
         env.update(self.sandbox.environment(workdir))
         for variable in self.ctx.store.all("variables", parent=function["$id"]):
             if variable.get("key"):
                 env[str(variable["key"])] = str(variable.get("value", ""))
-        name, version = split_runtime(function.get("runtime", ""))
-        env.update(
-            APPWRITE_FUNCTION_ID=function["$id"],
-            APPWRITE_FUNCTION_NAME=str(function.get("name", "")),
-            APPWRITE_FUNCTION_DEPLOYMENT=deployment_id,
-            APPWRITE_FUNCTION_PROJECT_ID=self.ctx.config.project_id,
-            APPWRITE_FUNCTION_RUNTIME_NAME=name,
-            APPWRITE_FUNCTION_RUNTIME_VERSION=version,
-            APPWRITE_VERSION=self.ctx.config.version,
-        )
-        return env
+        key = self.ctx.keys.mint(config.project_id, function["$id"], function.get("scopes") or [], ttl=config.build_timeout)
+        env.update(appwrite_variables(function, deployment, endpoint=config.public_endpoint, project_id=config.project_id,
+                                      version=config.version, api_key=key))
+        return clean(env)
 
     async def _version(self, executable: str, argv: tuple[str, ...]) -> str:
         if executable not in self._versions:
@@ -348,7 +346,10 @@ class Builder:
         sandbox = self.sandbox
         code = workdir / "code"
         executables = [interpreter] if interpreter else []
-        argv = sandbox.wrap(["sh", "-c", commands], workdir=workdir, cwd=code, executables=executables)
+        memory = int(env.get("APPWRITE_FUNCTION_MEMORY", "0") or 0) or None  # the spec's, at least 1024 MB
+        cpus = float(env.get("APPWRITE_FUNCTION_CPUS", "0") or 0) or None
+        argv = sandbox.wrap(["sh", "-c", commands], workdir=workdir, cwd=code, executables=executables, memory_mb=memory,
+                            cpus=cpus, cpu_group=f"{function_id}.{deployment_id}.build", function_id=function_id)
         proc = await sandbox.spawn(argv, function_id=function_id, cwd=code, env=env, stdin=asyncio.subprocess.DEVNULL,
                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
         self._procs[deployment_id] = (function_id, proc)
@@ -380,7 +381,7 @@ class Builder:
             reader.cancel()
             await asyncio.gather(reader, return_exceptions=True)
             self._procs.pop(deployment_id, None)
-        text = _scrub("".join(output).rstrip("\n"), self._secrets())
+        text = _scrub("".join(output).rstrip("\n"), [*self._secrets(), env.get("APPWRITE_FUNCTION_API_KEY", "")])
         if text:
             log.append(text)
         if kept >= LOG_LIMIT:
@@ -392,7 +393,7 @@ class Builder:
 
     def _secrets(self) -> list[str]:
         """Keys that must never reach a build log, even if a build command prints its environment."""
-        return [key for key in (self.ctx.config.api_key,) if key]
+        return [self.ctx.config.api_key]
 
     # --- store updates --------------------------------------------------------------------------
 
@@ -426,7 +427,7 @@ class Builder:
                 status=status,
                 logs="\n".join(log),
                 endTime=end,
-                duration=int(round(time.monotonic() - started)),
+                duration=math.ceil(time.monotonic() - started),  # Appwrite: intval(ceil(end - start))
                 size=folder_size(root / "code") if status == "ready" else 0,
                 **{"$updatedAt": end},
             )
@@ -448,7 +449,7 @@ def _persist(workdir: Path, target: Path) -> None:
 
 
 def _scrub(text: str, secrets: list[str]) -> str:
-    for secret in sorted(secrets, key=len, reverse=True):
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
         text = text.replace(secret, "[redacted]")
     return text
 

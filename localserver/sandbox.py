@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from localserver import processes
+from localserver.cgroups import CpuLimits
 from localserver.context import ServerContext
 from localserver.files import private_dir
 
@@ -53,6 +54,8 @@ ETC_FILES = ("resolv.conf", "hosts", "host.conf", "nsswitch.conf", "gai.conf", "
              "ld.so.conf.d", "alternatives", "os-release", "debian_version", "passwd", "group")
 HOST_LINKS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
 PROBE_TIMEOUT = 10.0
+OWNER_TAG = ".fnsync-owner"
+DATA_DIR_NOTE = "data-dir"  # in a run root: the data dir it belongs to, so orphaned roots can be collected
 
 
 class SandboxError(Exception):
@@ -141,6 +144,7 @@ class Sandbox:
         self._live: dict[int, int | None] = {}  # pid -> uid, of processes started and not yet reaped
         self._uids: set[int] = set()
         self._runnable: dict[tuple[str, int | None], bool] = {}
+        self.cpu = CpuLimits(data_dir) if data_dir is not None else None
 
     # --- places ---------------------------------------------------------------------------------
 
@@ -150,7 +154,8 @@ class Sandbox:
         return self.root / "lib" if self.root is not None else RUNTIME_SCRIPTS
 
     def workdir(self, function_id: str, deployment_id: str) -> Path:
-        """A deployment's private copy: `code/`, `venv/`, `bin/`, `home/`, `tmp/`."""
+        """A deployment's private copy: `code/`, `venv/`, `bin/`, `home/`, `tmp/`. It outlives restarts (until
+        the deployment or function is deleted, or the temporary folder is cleaned), like the data dir's copy."""
         assert self.root is not None
         return self.root / "functions" / function_id / deployment_id
 
@@ -169,10 +174,14 @@ class Sandbox:
         if self.root is None:
             return
         self._kill_leftovers()
-        shutil.rmtree(self.root, ignore_errors=True)
+        if self.cpu is not None:
+            self.cpu.remove_all()
+        _collect_orphaned_roots(self.root.parent)
         self.root.mkdir(mode=0o711, parents=True, exist_ok=True)
+        (self.root / DATA_DIR_NOTE).write_text(str(self.data_dir.resolve()) if self.data_dir else "")
         self.root.chmod(0o711)  # others may pass through to their own copy, never list
         lib = self.lib_dir
+        shutil.rmtree(lib, ignore_errors=True)  # always this server's own worker scripts
         lib.mkdir(mode=0o755, exist_ok=True)
         for name in WORKER_SCRIPTS:
             shutil.copyfile(RUNTIME_SCRIPTS / name, lib / name)
@@ -192,6 +201,8 @@ class Sandbox:
         for pid in list(self._live):
             processes.kill_tree(pid)
         self.sweep(everything=True)
+        if self.cpu is not None:
+            self.cpu.remove_all()
 
     def _kill_leftovers(self) -> None:
         """Processes a crashed server started (recorded in DATA/children) die before anything new starts."""
@@ -220,9 +231,16 @@ class Sandbox:
         digest = hashlib.sha256(f"{self.data_dir.resolve()}\0{function_id}".encode()).digest()
         return UID_BASE + int.from_bytes(digest[:8], "big") % UID_SPAN
 
+    def _owner_tag(self, function_id: str) -> str:
+        return f"{self.mode}:{self.uid(function_id)}"
+
     def hand_over(self, path: Path, function_id: str) -> None:
-        """Make a copy private to its function: 0700, and owned by the function's uid in user mode."""
+        """Make a copy private to its function: 0700, and owned by the function's uid in user mode.
+
+        A tag file records for which mode and uid it was prepared, so a copy left by a server that ran in
+        another mode is made again rather than used with the wrong owner."""
         path.chmod(0o700)
+        (path / OWNER_TAG).write_text(self._owner_tag(function_id))
         uid = self.uid(function_id)
         if uid is None:
             return
@@ -230,6 +248,12 @@ class Sandbox:
             os.chown(folder, uid, uid, follow_symlinks=False)
             for name in [*dirs, *files]:
                 os.chown(os.path.join(folder, name), uid, uid, follow_symlinks=False)
+
+    def _usable(self, workdir: Path, function_id: str) -> bool:
+        try:
+            return (workdir / "code").is_dir() and (workdir / OWNER_TAG).read_text() == self._owner_tag(function_id)
+        except OSError:
+            return False
 
     def can_run(self, executable: str, function_id: str) -> bool:
         """Whether the function's user can execute this interpreter (user mode: /root may be closed to it)."""
@@ -248,8 +272,9 @@ class Sandbox:
     def materialize(self, function_id: str, deployment_id: str, persisted: Path) -> Path:
         """The deployment's private copy, made from the data dir's copy if it is not there yet."""
         workdir = self.workdir(function_id, deployment_id)
-        if (workdir / "code").is_dir():
+        if self._usable(workdir, function_id):
             return workdir
+        shutil.rmtree(workdir, ignore_errors=True)
         workdir.parent.mkdir(parents=True, exist_ok=True)
         self.function_dir(function_id).chmod(0o711)
         staging = Path(tempfile.mkdtemp(prefix=f".{deployment_id}-", dir=workdir.parent))
@@ -263,7 +288,7 @@ class Sandbox:
             os.rename(staging, workdir)
         except OSError:
             shutil.rmtree(staging, ignore_errors=True)
-            if not (workdir / "code").is_dir():
+            if not self._usable(workdir, function_id):  # else: a concurrent execution made it first
                 raise
         return workdir
 
@@ -273,8 +298,18 @@ class Sandbox:
         """HOME and TMPDIR inside the copy: never the server's."""
         return {"HOME": str(workdir / "home"), "TMPDIR": str(workdir / "tmp")}
 
-    def wrap(self, argv: list[str], *, workdir: Path, cwd: Path, executables: Iterable[str] = ()) -> list[str]:
-        """The command line that runs `argv` in the sandbox, seeing `workdir` (read-write) and little else."""
+    def wrap(self, argv: list[str], *, workdir: Path, cwd: Path, executables: Iterable[str] = (),
+             memory_mb: int | None = None, cpus: float | None = None, cpu_group: str = "",
+             function_id: str = "") -> list[str]:
+        """The command line that runs `argv` in the sandbox, seeing `workdir` (read-write) and little else,
+        with at most `memory_mb` of data memory per process (RLIMIT_DATA; see `limited`) and, where cgroups
+        allow, `cpus` CPUs shared by everything in `cpu_group` (localserver.cgroups)."""
+        command = limited(self._sandboxed(argv, workdir=workdir, cwd=cwd, executables=executables), memory_mb)
+        if self.cpu is None or not cpus or not cpu_group:
+            return command
+        return self.cpu.wrap(command, self.cpu.group(cpu_group, cpus, owner=self.uid(function_id)))
+
+    def _sandboxed(self, argv: list[str], *, workdir: Path, cwd: Path, executables: Iterable[str]) -> list[str]:
         if self.mode != "bwrap":
             return argv
         args = _bwrap_base()
@@ -354,6 +389,28 @@ class Sandbox:
         self._live.pop(pid, None)
         if self._registry is not None:
             (self._registry / f"{pid}.json").unlink(missing_ok=True)
+
+
+def _collect_orphaned_roots(parent: Path) -> None:
+    """Remove the copies of servers whose data dir is gone (e.g. tests' temporary folders): nothing can use them."""
+    for root in parent.glob("fnsync-run-*"):
+        try:
+            data_dir = (root / DATA_DIR_NOTE).read_text().strip()
+        except OSError:
+            continue
+        if data_dir and not Path(data_dir).exists():
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def limited(argv: list[str], memory_mb: int | None) -> list[str]:
+    """`argv` under util-linux `prlimit --data`: the specification's memory as RLIMIT_DATA (heap and other private
+    writable memory of each process; a larger allocation fails with MemoryError / "allocation failed"). RLIMIT_AS
+    would be wrong: V8 reserves far more address space than it uses. Unlimited when prlimit is missing."""
+    prlimit = shutil.which("prlimit")
+    if not memory_mb or prlimit is None:
+        return argv
+    size = memory_mb * 1024 * 1024
+    return [prlimit, f"--data={size}:{size}", "--", *argv]
 
 
 def create(requested: str, data_dir: Path) -> Sandbox:

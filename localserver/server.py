@@ -26,6 +26,7 @@ from rich.console import Console
 from localserver.app import create_app
 from localserver.config import ServerConfig
 from localserver.files import private_dir, write_private
+from localserver.sandbox import choose_mode
 
 KEY_FILE = "api-key"
 DISCOVERY_FILE = "server.json"
@@ -145,6 +146,7 @@ def find_running(data_dir: Path) -> dict[str, Any] | None:
 def serve_forever(config: ServerConfig, host: str = "127.0.0.1", port: int = 8080, console: Console | None = None) -> None:
     """Serve in the foreground until SIGINT or SIGTERM, then shut down cleanly and exit normally."""
     console = console or Console(highlight=False, soft_wrap=True)
+    mode, why = choose_mode(config.sandbox)  # a sandbox asked for but unusable stops here, before binding
     sock = _bind(host, port)
     endpoint = _endpoint(host, sock.getsockname()[1])
     server = _uvicorn(config, endpoint)
@@ -163,6 +165,10 @@ def serve_forever(config: ServerConfig, host: str = "127.0.0.1", port: int = 808
         console.print(f"  Project ID: {config.project_id}")
         console.print(f"  API key:    {config.api_key}")
         console.print(f"  Data:       {config.data_dir}")
+        if mode == "none":
+            console.print(f"  Sandbox:    [bold red]none: USER CODE IS NOT ISOLATED[/bold red] ({why}); see docs/sandbox.md")
+        else:
+            console.print(f"  Sandbox:    {mode} ({why})")
         console.print("Press Ctrl+C to stop.")
         console.file.flush()
         server.run(sockets=[sock])

@@ -30,6 +30,8 @@ class WorkerSpec(BaseModel):
     entrypoint: str
     interpreter: str | None = None  # the build's interpreter (its venv's python, or node); None = the machine's
     env: tuple[tuple[str, str], ...] = ()
+    memory_mb: int | None = None  # the specification's memory, enforced per process (sandbox.limited)
+    cpus: float | None = None  # the specification's CPUs, shared by the deployment's workers (cgroups)
 
 
 class Invocation(BaseModel):

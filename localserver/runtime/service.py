@@ -25,7 +25,8 @@ from localserver.context import ServerContext
 from localserver.errors import SERVER_VERSION
 from localserver.runtime.executor import Executor
 from localserver.runtime.protocol import LOG_LIMIT, Invocation, Outcome, WorkerSpec, truncate
-from localserver.runtimes import runtime_family, runtime_model, specification_limits
+from localserver.runtime.environment import appwrite_variables, clean, limits
+from localserver.runtimes import runtime_family
 
 logger = logging.getLogger("localserver.executions")
 
@@ -143,6 +144,8 @@ class ExecutionService:
             entrypoint=deployment.get("entrypoint") or function.get("entrypoint", ""),
             interpreter=interpreter,
             env=tuple(sorted(self.environment(function, deployment, family, workdir).items())),
+            cpus=limits(function)[0],
+            memory_mb=limits(function)[1],
         )
 
     def environment(self, function: Document, deployment: Document, family: str, workdir: Path) -> dict[str, str]:
@@ -155,30 +158,9 @@ class ExecutionService:
             env["PYTHONUNBUFFERED"] = "1"
         for variable in self.ctx.store.all("variables", parent=function["$id"]):
             env[variable.get("key", "")] = variable.get("value", "")
-        model = runtime_model(function["runtime"]) if function.get("runtime") else {}
-        try:
-            cpus, memory = specification_limits(function.get("specification") or "s-1vcpu-512mb")
-        except KeyError:
-            cpus, memory = 1, 512
-        env.update({
-            "APPWRITE_FUNCTION_API_ENDPOINT": self.ctx.config.public_endpoint,
-            "APPWRITE_FUNCTION_ID": function["$id"],
-            "APPWRITE_FUNCTION_NAME": function.get("name", ""),
-            "APPWRITE_FUNCTION_DEPLOYMENT": deployment["$id"],
-            "APPWRITE_FUNCTION_PROJECT_ID": self.ctx.config.project_id,
-            "APPWRITE_FUNCTION_RUNTIME_NAME": model.get("name", ""),
-            "APPWRITE_FUNCTION_RUNTIME_VERSION": model.get("version", ""),
-            "APPWRITE_FUNCTION_CPUS": str(cpus),
-            "APPWRITE_FUNCTION_MEMORY": str(memory),
-            "APPWRITE_VERSION": SERVER_VERSION,
-            "APPWRITE_REGION": "default",
-            "APPWRITE_DEPLOYMENT_TYPE": deployment.get("type", ""),
-        })
-        for name in ("REPOSITORY_ID", "REPOSITORY_NAME", "REPOSITORY_OWNER", "REPOSITORY_URL", "REPOSITORY_BRANCH",
-                     "REPOSITORY_BRANCH_URL", "COMMIT_HASH", "COMMIT_MESSAGE", "COMMIT_URL", "COMMIT_AUTHOR_NAME",
-                     "COMMIT_AUTHOR_URL", "ROOT_DIRECTORY"):
-            env[f"APPWRITE_VCS_{name}"] = ""
-        return {k: v for k, v in env.items() if k and "\0" not in k and "=" not in k and "\0" not in v}
+        env.update(appwrite_variables(function, deployment, endpoint=self.ctx.config.public_endpoint,
+                                      project_id=self.ctx.config.project_id, version=SERVER_VERSION))
+        return clean(env)
 
     async def invoke(self, function: Document, deployment: Document, request: Document, timeout: float) -> Outcome:
         try:
@@ -194,7 +176,12 @@ class ExecutionService:
             self.ctx.config.project_id, function["$id"], function.get("scopes") or [], ttl=timeout
         )
         invocation = Invocation(method=request["method"], path=request["path"], headers=headers, body=request_body(request))
-        return await self.executor.run(spec, invocation, timeout=timeout, logging=bool(function.get("logging", True)))
+        started = time.monotonic()
+        try:
+            return await self.executor.run(spec, invocation, timeout=timeout, logging=bool(function.get("logging", True)))
+        except Exception as exc:  # noqa: BLE001 - a failed execution with a reason, never a raw 500
+            logger.exception("execution of %s crashed the executor", function["$id"])
+            return Outcome.failure(f"The executor failed: {type(exc).__name__}: {exc}", time.monotonic() - started)
 
     async def retire(self, function_id: str, *, force: bool = False) -> None:
         """Drop a function's warm workers: the next execution cold-starts (running ones finish unless `force`)."""

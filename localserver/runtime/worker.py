@@ -87,7 +87,9 @@ class Worker:
         try:
             argv = command_for(self.spec, child.fileno(), sandbox.lib_dir)
             self.process = await sandbox.spawn(
-                sandbox.wrap(argv, workdir=build_dir.parent, cwd=build_dir, executables=[argv[0]]),
+                sandbox.wrap(argv, workdir=build_dir.parent, cwd=build_dir, executables=[argv[0]], memory_mb=self.spec.memory_mb,
+                             cpus=self.spec.cpus, cpu_group=f"{self.spec.function_id}.{self.spec.deployment_id}",
+                             function_id=self.spec.function_id),
                 function_id=self.spec.function_id,
                 cwd=build_dir,
                 env=dict(self.spec.env),

@@ -21,6 +21,7 @@ from localserver import sandbox
 from localserver.server import ensure_api_key
 from tests.functions.harness import sdk
 from tests.helpers import wait_until
+from tests.localserver.sandboxing import modes, survivors
 from tests.localserver.support import create_function, running_server, upload, wait_built
 
 SERVER_SECRET = "server-secret-" + secrets.token_hex(8)
@@ -90,31 +91,7 @@ module.exports = async ({ req, res }) => {
 ATTACKS = {"python": ("python-3.11", "main.py", PYTHON_ATTACK), "node": ("node-20.0", "index.js", NODE_ATTACK)}
 
 
-def _modes() -> list[Any]:
-    bwrap_problem = sandbox.probe_bwrap()
-    return [
-        pytest.param("bwrap", marks=pytest.mark.skipif(bwrap_problem is not None, reason=str(bwrap_problem))),
-        pytest.param("user", marks=pytest.mark.skipif(os.geteuid() != 0, reason="the user fallback needs root")),
-    ]
-
-
-def survivors(marker: str) -> list[int]:
-    """Live (not zombie) processes whose command line holds `marker`."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
-            state = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if marker.encode() in cmdline and state not in ("Z", "X"):
-            found.append(int(entry))
-    return found
-
-
-@pytest.fixture(params=_modes())
+@pytest.fixture(params=modes())
 def hostile(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, Any]]:
     """A server in one sandbox mode with a victim function deployed, and the server's environment holding secrets."""
     data = tmp_path / "data"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from croniter import croniter
 
+from localserver.sandbox import run_root_for
 from localserver.scheduler import ManualClock, next_time
 from tests.functions.deploy import create_and_deploy, deploy
 from tests.functions.harness import finished, sdk, server_at
@@ -19,6 +20,12 @@ def runs(count_file: Path) -> list[str]:
     return count_file.read_text().split() if count_file.exists() else []
 
 
+def count_file(data: Path, function_id: str, deployment_id: str) -> Path:
+    """Where the function's `COUNT_FILE=count.txt` lands: functions are sandboxed, so they can write only in
+    their deployment's private copy (docs/sandbox.md), and that is where the test reads the count."""
+    return run_root_for(data) / "functions" / function_id / deployment_id / "code" / "count.txt"
+
+
 def test_next_time_is_utc_cron() -> None:
     assert next_time("*/15 * * * *", START) == datetime(2030, 1, 1, 12, 15, tzinfo=timezone.utc)
     assert croniter.is_valid("@hourly")
@@ -26,12 +33,11 @@ def test_next_time_is_utc_cron() -> None:
 
 def test_cron_schedule_fires_once_per_tick(tmp_path: Path) -> None:
     clock = ManualClock(START)
-    count = tmp_path / "count.txt"
     with server_at(tmp_path / "data", clock=clock) as (server, runner):
         functions = sdk(server)
         functions.create("cron", "cron", "python-3.12", entrypoint="main.py", schedule="* * * * *")
-        functions.create_variable("cron", "COUNT_FILE", str(count))
-        deploy(functions, "cron", "python-misc", "main.py")
+        functions.create_variable("cron", "COUNT_FILE", "count.txt")
+        count = count_file(tmp_path / "data", "cron", deploy(functions, "cron", "python-misc", "main.py"))
         store = runner.server.config.app.state.ctx.store
         state = wait_until(lambda: store.get("meta", "scheduler:cron"), what="schedule armed")
         assert state["next"] == "2030-01-01T12:01:00.000+00:00"
@@ -78,12 +84,11 @@ def test_scheduled_at_runs_on_time(tmp_path: Path) -> None:
 
 def test_deleting_a_scheduled_execution_cancels_it(tmp_path: Path) -> None:
     clock = ManualClock(START)
-    count = tmp_path / "count.txt"
     with server_at(tmp_path / "data", clock=clock) as (server, runner):
         functions = sdk(server)
         functions.create("gone", "gone", "python-3.12", entrypoint="main.py")
-        functions.create_variable("gone", "COUNT_FILE", str(count))
-        deploy(functions, "gone", "python-misc", "main.py")
+        functions.create_variable("gone", "COUNT_FILE", "count.txt")
+        count = count_file(tmp_path / "data", "gone", deploy(functions, "gone", "python-misc", "main.py"))
         created = functions.create_execution("gone", xasync=True, scheduled_at=(START + timedelta(minutes=2)).replace(second=0).isoformat())
         functions.delete_execution("gone", created["$id"])
         clock.advance(600)
@@ -94,13 +99,12 @@ def test_deleting_a_scheduled_execution_cancels_it(tmp_path: Path) -> None:
 
 def test_due_scheduled_execution_runs_exactly_once_after_restart(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    count = tmp_path / "count.txt"
     when = (START + timedelta(minutes=2)).replace(second=0)
     with server_at(data, clock=ManualClock(START)) as (server, _):
         functions = sdk(server)
         functions.create("once", "once", "python-3.12", entrypoint="main.py")
-        functions.create_variable("once", "COUNT_FILE", str(count))
-        deploy(functions, "once", "python-misc", "main.py")
+        functions.create_variable("once", "COUNT_FILE", "count.txt")
+        count = count_file(data, "once", deploy(functions, "once", "python-misc", "main.py"))
         created = functions.create_execution("once", xasync=True, scheduled_at=when.isoformat())
     # the server was down when it fell due; it runs when the server comes back ...
     with server_at(data, clock=ManualClock(START + timedelta(minutes=5))) as (server, _):
