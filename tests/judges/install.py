@@ -67,36 +67,28 @@ def install_sdk(version: str) -> None:
     print(f"appwrite {version}: installed in {target}")
 
 
-def install_cli(version: str) -> None:
-    prefix = CACHE / f"appwrite-cli-{version}"
-    if _done_marker(prefix).exists() and cli_binary(version).exists():
-        print(f"appwrite-cli {version}: already in {prefix}")
+def _npm_install(package: str, version: str, prefix: Path, installed: Path) -> None:
+    """`npm install package@version` into its own prefix, unless done already (marker and `installed` present)."""
+    if _done_marker(prefix).exists() and installed.exists():
+        print(f"{package} {version}: already in {prefix}")
         return
     if shutil.which("npm") is None:
-        raise SystemExit("npm is needed for the appwrite-cli judges (apt-get install npm)")
+        raise SystemExit(f"npm is needed for the {package} judges (apt-get install npm)")
     prefix.mkdir(parents=True, exist_ok=True)
     subprocess.run(
-        ["npm", "install", "--no-audit", "--no-fund", "--loglevel=error", "--prefix", str(prefix), f"appwrite-cli@{version}"],
+        ["npm", "install", "--no-audit", "--no-fund", "--loglevel=error", "--prefix", str(prefix), f"{package}@{version}"],
         check=True,
     )
     _done_marker(prefix).write_text(version + "\n")
-    print(f"appwrite-cli {version}: installed in {prefix}")
+    print(f"{package} {version}: installed in {prefix}")
+
+
+def install_cli(version: str) -> None:
+    _npm_install("appwrite-cli", version, CACHE / f"appwrite-cli-{version}", cli_binary(version))
 
 
 def install_node_sdk(version: str) -> None:
-    prefix = node_sdk_prefix(version)
-    if node_sdk_dir(version) is not None:
-        print(f"node-appwrite {version}: already in {prefix}")
-        return
-    if shutil.which("npm") is None:
-        raise SystemExit("npm is needed for the node-appwrite judge (apt-get install npm)")
-    prefix.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        ["npm", "install", "--no-audit", "--no-fund", "--loglevel=error", "--prefix", str(prefix), f"node-appwrite@{version}"],
-        check=True,
-    )
-    _done_marker(prefix).write_text(version + "\n")
-    print(f"node-appwrite {version}: installed in {prefix}")
+    _npm_install("node-appwrite", version, node_sdk_prefix(version), node_sdk_prefix(version) / "node_modules" / "node-appwrite")
 
 
 def main() -> int:
