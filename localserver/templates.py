@@ -31,7 +31,6 @@ from localserver import keys
 from localserver.context import ServerContext
 from localserver.errors import AppwriteError, invalid_param
 from localserver.models import Fields, list_envelope, public
-from localserver.runtimes import RUNTIME_IDS
 
 CATALOGUE = Path(__file__).with_name("templates.json")
 USE_CASES = ("dev-tools", "starter", "databases", "ai", "messaging", "utilities")
@@ -142,7 +141,8 @@ def _range(name: str, raw: str | None, low: int, default: int) -> int:
 
 @get("/functions/templates", guards=[guests_only], sync_to_thread=False, name="functions.listTemplates")
 def list_templates(request: Request) -> dict[str, Any]:
-    runtimes = _whitelist("runtimes", array_param(request, "runtimes"), RUNTIME_IDS)
+    server_runtimes = request.app.state.ctx.config.profile.runtimes  # Config 'runtimes': what the server has
+    runtimes = _whitelist("runtimes", array_param(request, "runtimes"), server_runtimes)
     use_cases = _whitelist("useCases", array_param(request, "useCases"), USE_CASES)
     limit = _range("limit", request.query_params.get("limit"), 1, 25)
     offset = _range("offset", request.query_params.get("offset"), 0, 0)
