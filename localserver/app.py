@@ -21,6 +21,8 @@ from localserver import (
     remote_deployments,
     sandbox,
     scheduler,
+    templates,
+    usage,
     variables,
 )
 from localserver.auth import project_guard
@@ -47,6 +49,7 @@ def create_app(config: ServerConfig) -> Litestar:
         guards=[project_guard],
         route_handlers=[
             *functions.ROUTES,
+            *usage.ROUTES,
             *variables.ROUTES,
             *deployments.ROUTES,
             *remote_deployments.ROUTES,
@@ -55,7 +58,7 @@ def create_app(config: ServerConfig) -> Litestar:
             *proxy.ROUTES,
         ],
     )
-    public = Router(path="/v1", route_handlers=[*health.ROUTES])
+    public = Router(path="/v1", route_handlers=[*health.ROUTES, *templates.ROUTES])  # templates: their own checks
     return Litestar(
         route_handlers=[public, api],
         dependencies={"ctx": Provide(lambda: ctx, use_cache=True, sync_to_thread=False)},

@@ -28,7 +28,7 @@ from localserver.queries import apply_queries, matches_search, parse_queries, qu
 from localserver.uploads import (
     UploadForm,
     assemble_chunks,
-    chunks_cover,
+    chunk_slot,
     discard_chunks,
     parse_content_range,
     read_upload,
@@ -38,6 +38,8 @@ from localserver.uploads import (
 
 READ = {"scope": "functions.read"}
 WRITE = {"scope": "functions.write"}
+# The text params 1.6.2's createDeployment declares; any other part of the body is ignored, as Appwrite does.
+UPLOAD_PARAMS = frozenset({"entrypoint", "commands", "activate"})
 TRUE_VALUES = {"true", "1"}
 FALSE_VALUES = {"false", "0"}
 _BUILD_FIELDS_ON_DEPLOYMENT = ("status", "buildLogs", "buildDuration", "buildSize", "totalSize", "sourceSize")
@@ -163,7 +165,7 @@ def get_deployment(ctx: NamedDependency[ServerContext], functionId: FromPath[str
 )
 async def create_deployment(request: Request, ctx: NamedDependency[ServerContext], functionId: FromPath[str]) -> dict[str, Any]:  # noqa: N803
     check_id("functionId", functionId)
-    form = await read_upload(request, ctx.config.uploads_dir, ctx.config.size_limit)
+    form = await read_upload(request, ctx.config.uploads_dir, ctx.config.size_limit, UPLOAD_PARAMS)
     try:
         return await _accept_upload(request, ctx, functionId, form)
     finally:
@@ -235,29 +237,27 @@ def _complete(ctx: ServerContext, deployment: dict[str, Any], size: int) -> dict
 
 
 async def _accept_chunk(ctx: ServerContext, function_id: str, deployment_id: str, form: UploadForm, content_range: Any, fields: dict[str, Any]) -> dict[str, Any]:
+    """One request of a chunked upload, numbered and joined as Appwrite 1.6.2 does (see `uploads.chunk_slot`)."""
     config = ctx.config
-    if form.file_size != content_range.end - content_range.start + 1:
-        raise AppwriteError(
-            "storage_invalid_content_range",
-            f"The chunk holds {form.file_size} bytes but Content-Range announces {content_range.end - content_range.start + 1}.",
-        )
+    chunk, chunks = chunk_slot(content_range)
     deployment = ctx.store.get("deployments", deployment_id)
     if deployment is not None:
         if deployment.get("resourceId") != function_id or deployment.get("_uploaded"):
             raise AppwriteError("document_already_exists")
         if deployment.get("_total") != content_range.total:
             raise AppwriteError("storage_invalid_content_range", "Content-Range total differs from the upload's first chunk.")
+        chunks = int(deployment.get("_chunks", chunks))
+        chunk = chunks if chunk == -1 else chunk
     assert form.file_path is not None
-    store_chunk(config.uploads_dir, deployment_id, form.file_path, content_range.start)
+    store_chunk(config.uploads_dir, deployment_id, form.file_path, chunk)
     form.file_path = None
     if deployment is None:
-        deployment = _new_deployment(ctx, function_id, deployment_id, content_range.total, fields)
-    parts = stored_chunks(config.uploads_dir, deployment_id)
-    if not chunks_cover(parts, content_range.total):
+        deployment = _new_deployment(ctx, function_id, deployment_id, content_range.total, {**fields, "_chunks": chunks})
+    if len(stored_chunks(config.uploads_dir, deployment_id)) != chunks:
         return view(ctx, deployment, "upload")
     target = archive_path(config, function_id, deployment_id)
     try:
-        size = await asyncio.to_thread(assemble_chunks, config.uploads_dir, deployment_id, target, content_range.total)
+        size = await asyncio.to_thread(assemble_chunks, config.uploads_dir, deployment_id, target, chunks)
     except AppwriteError:
         discard_chunks(config.uploads_dir, deployment_id)
         ctx.store.delete("deployments", deployment_id)

@@ -22,7 +22,7 @@ from localserver.auth import caller_has_key
 from localserver.clock import format_iso, parse_iso
 from localserver.context import ServerContext
 from localserver.errors import AppwriteError, invalid_param
-from localserver.functions import json_body
+from localserver.execution_io import execution_reply, read_params
 from localserver.models import LOOSE_BOOL, RequestModel, check_path_id, execution_model, list_envelope, parse_body, rejected, text, text_description
 from localserver.queries import apply_queries, matches_search, parse_queries, queries_from_request, search_param
 from localserver.runtime.service import ExecutionService, SyncTimeout, headers_list
@@ -169,8 +169,10 @@ def list_executions(ctx: NamedDependency[ServerContext], request: Request, funct
 @post("/functions/{function_id:str}/executions", opt=WRITE, name="functions.createExecution")
 async def create_execution(ctx: NamedDependency[ServerContext], request: Request, function_id: FromPath[str]) -> Response[dict[str, Any]]:
     check_path_id("functionId", function_id)
-    params = parse_body(ExecutionCreate, await json_body(request), {"methods": ctx.config.profile.execution_methods})
+    data, raw_body = await read_params(request)  # a form's `body` keeps its raw bytes
+    params = parse_body(ExecutionCreate, data, {"methods": ctx.config.profile.execution_methods})
     assert isinstance(params, ExecutionCreate)
+    body: str | bytes = raw_body if raw_body is not None else params.body
     scheduled_at = None
     if params.scheduledAt is not None:
         if not params.async_:
@@ -197,7 +199,7 @@ async def create_execution(ctx: NamedDependency[ServerContext], request: Request
     if params.async_:
         status = "scheduled" if scheduled_at else "waiting"
         doc = runner.new_document(function, deployment["$id"], trigger="schedule" if scheduled_at else "http", status=status,
-                                  method=params.method, path=params.path, headers=headers, body=params.body, scheduled_at=scheduled_at)
+                                  method=params.method, path=params.path, headers=headers, body=body, scheduled_at=scheduled_at)
         ctx.store.insert("executions", doc, parent=function["$id"])
         if scheduled_at:
             scheduler = ctx.services.get("scheduler")
@@ -208,16 +210,12 @@ async def create_execution(ctx: NamedDependency[ServerContext], request: Request
         return Response(response_model(request, doc), status_code=HTTP_202_ACCEPTED)
 
     doc = runner.new_document(function, deployment["$id"], trigger="http", status="processing",
-                              method=params.method, path=params.path, headers=headers, body=params.body)
+                              method=params.method, path=params.path, headers=headers, body=body)
     try:
         doc, outcome = await runner.run_sync(doc, function, deployment)
     except SyncTimeout:
         raise AppwriteError("function_synchronous_timeout") from None
-    body = outcome.body.decode("utf-8", "replace")
-    return Response(
-        response_model(request, doc, responseBody=body, responseHeaders=headers_list(outcome.headers)),
-        status_code=HTTP_201_CREATED,
-    )
+    return execution_reply(request, response_model(request, doc, responseHeaders=headers_list(outcome.headers)), outcome.body, HTTP_201_CREATED)
 
 
 def _load_execution(ctx: ServerContext, request: Request, function_id: str, execution_id: str) -> Document:

@@ -2,14 +2,18 @@
 
 The request body is streamed (`request.stream()`) through python-multipart's push parser: the `code`
 file part goes straight to a temporary file, the small text fields are kept (with a cap). The size
-limit is enforced while bytes arrive. Chunked uploads (Appwrite's `Content-Range` protocol, 5 MiB
-slices) keep each slice as `<uploads_dir>/<deploymentId>/<start>.part` until the slices cover the
-whole file, then they are concatenated into the deployment's archive.
+limit is enforced while bytes arrive. Parts Appwrite does not declare (any other field, any other
+file, like the `file` part node-appwrite 14 adds to each chunk) are read and dropped, as Appwrite
+ignores unknown params. Chunked uploads (Appwrite's `Content-Range` protocol) are numbered as 1.6.2
+numbers them (`chunk_slot`): each request's `code` part is kept whole as
+`<uploads_dir>/<deploymentId>/<chunk>.part`, and once every chunk number has arrived the parts are
+concatenated in order into the deployment's archive, whatever their sizes.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
@@ -83,9 +87,10 @@ async def _drain(request: Request, stream) -> None:  # type: ignore[no-untyped-d
         pass
 
 
-async def read_upload(request: Request, tmp_dir: Path, max_file_bytes: int) -> UploadForm:
+async def read_upload(request: Request, tmp_dir: Path, max_file_bytes: int, params: frozenset[str] | None = None) -> UploadForm:
     """Stream a multipart (or JSON) upload body; the `code` part is written to a file in `tmp_dir`.
 
+    Only the text fields named in `params` (all when None) are kept; other parts are dropped unread.
     Raises 400 storage_invalid_file_size as soon as the file part passes `max_file_bytes`.
     """
     content_type, options = parse_options_header(request.headers.get("content-type", ""))
@@ -107,6 +112,7 @@ async def read_upload(request: Request, tmp_dir: Path, max_file_bytes: int) -> U
         headers.clear()
         value.clear()
         state["name"] = None
+        state["skip"] = False
 
     def on_header_field(data: bytes, start: int, end: int) -> None:
         header_field.extend(data[start:end])
@@ -129,6 +135,8 @@ async def read_upload(request: Request, tmp_dir: Path, max_file_bytes: int) -> U
             handle = tempfile.NamedTemporaryFile(dir=tmp_dir, prefix="upload-", delete=False)
             form.file_path = Path(handle.name)
             sink[0] = handle
+        elif filename is not None or (params is not None and name not in params):
+            state["skip"] = True  # an undeclared param: Appwrite never reads it
 
     def on_part_data(data: bytes, start: int, end: int) -> None:
         if sink[0] is not None:
@@ -136,6 +144,8 @@ async def read_upload(request: Request, tmp_dir: Path, max_file_bytes: int) -> U
             if form.file_size > max_file_bytes:
                 raise AppwriteError("storage_invalid_file_size")
             sink[0].write(data[start:end])
+            return
+        if state["skip"]:
             return
         value.extend(data[start:end])
         if len(value) > MAX_FIELD_BYTES:
@@ -145,7 +155,7 @@ async def read_upload(request: Request, tmp_dir: Path, max_file_bytes: int) -> U
         if sink[0] is not None:
             sink[0].close()
             sink[0] = None
-        elif state.get("name") and state["name"] not in form.fields:
+        elif state.get("name") and not state["skip"] and state["name"] not in form.fields:
             form.fields[str(state["name"])] = value.decode("utf-8", "replace")
 
     parser = MultipartParser(
@@ -213,13 +223,27 @@ def chunk_dir(uploads_dir: Path, deployment_id: str) -> Path:
     return uploads_dir / deployment_id
 
 
-def store_chunk(uploads_dir: Path, deployment_id: str, part: Path, start: int) -> None:
-    """Keep one slice, named by its start offset (a re-sent slice replaces the earlier copy)."""
+def chunk_slot(content_range: ContentRange) -> tuple[int, int]:
+    """(chunk number, chunk count) as Appwrite 1.6.2 derives them from `Content-Range` alone.
+
+    The last slice is (-1, -1): its number is the count the upload's first request recorded. Others
+    count in slices of their own length (`ceil(total / length)`, number `start // length + 1`); the
+    bytes actually sent are not compared with the range.
+    """
+    if content_range.is_last:
+        return -1, -1
+    length = content_range.end + 1 - content_range.start
+    return content_range.start // length + 1, math.ceil(content_range.total / length)
+
+
+def store_chunk(uploads_dir: Path, deployment_id: str, part: Path, chunk: int) -> None:
+    """Keep one request's `code` part whole, named by its chunk number (a re-sent chunk replaces it)."""
     folder = private_dir(chunk_dir(uploads_dir, deployment_id))
-    os.replace(part, folder / f"{start}.part")
+    os.replace(part, folder / f"{chunk}.part")
 
 
 def stored_chunks(uploads_dir: Path, deployment_id: str) -> list[tuple[int, Path]]:
+    """The numbered chunks received so far, in order (a lone last slice, numbered -1, never counts)."""
     folder = chunk_dir(uploads_dir, deployment_id)
     if not folder.is_dir():
         return []
@@ -227,34 +251,22 @@ def stored_chunks(uploads_dir: Path, deployment_id: str) -> list[tuple[int, Path
     return sorted(parts)
 
 
-def chunks_cover(parts: list[tuple[int, Path]], total: int) -> bool:
-    """True when the slices, in order, cover bytes 0..total-1 with no gap."""
-    position = 0
-    for start, path in parts:
-        if start > position:
-            return False
-        position = max(position, start + path.stat().st_size)
-    return position >= total
-
-
-def assemble_chunks(uploads_dir: Path, deployment_id: str, target: Path, total: int) -> int:
-    """Concatenate the slices into `target` (exactly `total` bytes); remove the slices. Returns the size."""
-    parts = stored_chunks(uploads_dir, deployment_id)
+def assemble_chunks(uploads_dir: Path, deployment_id: str, target: Path, chunks: int) -> int:
+    """Concatenate chunks 1..`chunks` into `target`, as Appwrite's storage device joins them; remove them. Returns the size."""
+    parts = dict(stored_chunks(uploads_dir, deployment_id))
+    missing = [number for number in range(1, chunks + 1) if number not in parts]
+    if missing:
+        raise AppwriteError("storage_invalid_content_range", f"Chunk {missing[0]} of {chunks} was never uploaded.")
     private_dir(target.parent)
     partial = target.with_name(target.name + ".partial")
-    position = 0
     with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE), "wb") as out:
-        for start, path in parts:
-            with path.open("rb") as src:
-                src.seek(position - start)
+        for number in range(1, chunks + 1):
+            with parts[number].open("rb") as src:
                 shutil.copyfileobj(src, out, length=1024 * 1024)
-            position = out.tell()
-    if position != total:
-        partial.unlink(missing_ok=True)
-        raise AppwriteError("storage_invalid_content_range", f"The uploaded chunks add up to {position} bytes, not the declared {total}.")
+        size = out.tell()
     os.replace(partial, target)
     shutil.rmtree(chunk_dir(uploads_dir, deployment_id), ignore_errors=True)
-    return position
+    return size
 
 
 def discard_chunks(uploads_dir: Path, deployment_id: str) -> None:

@@ -10,6 +10,7 @@ may have run already: never run twice) and `waiting` ones are run (they never st
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import os
 import time
@@ -44,6 +45,16 @@ def headers_list(headers: dict[str, str], keep: tuple[str, ...] | None = None) -
     return [{"name": k, "value": v} for k, v in headers.items() if keep is None or k.lower() in keep]
 
 
+def stored_body(body: str | bytes) -> dict[str, str]:
+    """A request body as a stored request keeps it: text as is, raw bytes (from a form) in base64."""
+    return {"body64": base64.b64encode(body).decode("ascii")} if isinstance(body, bytes) else {"body": body}
+
+
+def request_body(request: dict[str, Any]) -> bytes:
+    """The bytes a stored request hands the function."""
+    return base64.b64decode(request["body64"]) if "body64" in request else str(request.get("body", "")).encode("utf-8")
+
+
 class ExecutionService:
     """Creates, runs and records executions; owns the background tasks of async ones."""
 
@@ -65,7 +76,7 @@ class ExecutionService:
         method: str,
         path: str,
         headers: dict[str, str],
-        body: str,
+        body: str | bytes,
         scheduled_at: str | None = None,
     ) -> Document:
         """A new Execution document (not stored yet); its request waits in `_request`."""
@@ -90,7 +101,7 @@ class ExecutionService:
             "errors": "",
             "duration": 0.0,
             "scheduledAt": scheduled_at,
-            "_request": {"method": method, "path": path, "headers": full_headers, "body": body},
+            "_request": {"method": method, "path": path, "headers": full_headers, **stored_body(body)},
         }
 
     def appwrite_headers(self, trigger: str) -> dict[str, str]:
@@ -164,7 +175,7 @@ class ExecutionService:
         headers["x-appwrite-key"] = self.ctx.keys.mint(
             self.ctx.config.project_id, function["$id"], function.get("scopes") or [], ttl=timeout
         )
-        invocation = Invocation(method=request["method"], path=request["path"], headers=headers, body=request["body"].encode("utf-8"))
+        invocation = Invocation(method=request["method"], path=request["path"], headers=headers, body=request_body(request))
         started = time.monotonic()
         try:
             return await self.executor.run(spec, invocation, timeout=timeout, logging=bool(function.get("logging", True)))

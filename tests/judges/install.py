@@ -1,7 +1,8 @@
 """Install the outside judges: the official Appwrite SDKs and CLIs the local server is checked against.
 
 Each Python SDK goes into its own `pip install --target` dir (they conflict with each other and with the
-project's own `appwrite` pin); each CLI into its own npm prefix. Everything lands in `.cache/judges/` in the
+project's own `appwrite` pin); each CLI, and the Node.js SDK `node-appwrite`, into its own npm prefix
+(`.cache/judges/npm/node-appwrite-<version>`, used by tests/judges/node/). Everything lands in `.cache/judges/` in the
 repository root and is skipped when already there, so re-running is cheap. CI runs this before pytest:
 
     python tests/judges/install.py            # all judges
@@ -21,6 +22,8 @@ CACHE = ROOT / ".cache" / "judges"
 # SDK version -> the Appwrite server version it targets.
 SDKS: dict[str, str] = {"7.1.0": "1.6.2", "13.6.1": "1.8.1", "20.1.0": "1.9.6", "27.0.0": "2.5.0"}
 CLIS: tuple[str, ...] = ("6.2.3", "12.0.1")
+# node-appwrite versions: 14.2.0 is the Node.js SDK for Appwrite 1.6.
+NODE_SDKS: tuple[str, ...] = ("14.2.0",)
 
 
 def sdk_dir(version: str) -> Path:
@@ -31,6 +34,17 @@ def sdk_dir(version: str) -> Path:
 def cli_binary(version: str) -> Path:
     """The `appwrite` executable of appwrite-cli@version."""
     return CACHE / f"appwrite-cli-{version}" / "node_modules" / ".bin" / "appwrite"
+
+
+def node_sdk_prefix(version: str) -> Path:
+    """The npm prefix of node-appwrite@version (run node with NODE_PATH=<prefix>/node_modules)."""
+    return CACHE / "npm" / f"node-appwrite-{version}"
+
+
+def node_sdk_dir(version: str) -> Path | None:
+    """That prefix when node-appwrite@version is installed there, else None."""
+    prefix = node_sdk_prefix(version)
+    return prefix if _done_marker(prefix).exists() and (prefix / "node_modules" / "node-appwrite").is_dir() else None
 
 
 def _done_marker(target: Path) -> Path:
@@ -53,26 +67,34 @@ def install_sdk(version: str) -> None:
     print(f"appwrite {version}: installed in {target}")
 
 
-def install_cli(version: str) -> None:
-    prefix = CACHE / f"appwrite-cli-{version}"
-    if _done_marker(prefix).exists() and cli_binary(version).exists():
-        print(f"appwrite-cli {version}: already in {prefix}")
+def _npm_install(package: str, version: str, prefix: Path, installed: Path) -> None:
+    """`npm install package@version` into its own prefix, unless done already (marker and `installed` present)."""
+    if _done_marker(prefix).exists() and installed.exists():
+        print(f"{package} {version}: already in {prefix}")
         return
     if shutil.which("npm") is None:
-        raise SystemExit("npm is needed for the appwrite-cli judges (apt-get install npm)")
+        raise SystemExit(f"npm is needed for the {package} judges (apt-get install npm)")
     prefix.mkdir(parents=True, exist_ok=True)
     subprocess.run(
-        ["npm", "install", "--no-audit", "--no-fund", "--loglevel=error", "--prefix", str(prefix), f"appwrite-cli@{version}"],
+        ["npm", "install", "--no-audit", "--no-fund", "--loglevel=error", "--prefix", str(prefix), f"{package}@{version}"],
         check=True,
     )
     _done_marker(prefix).write_text(version + "\n")
-    print(f"appwrite-cli {version}: installed in {prefix}")
+    print(f"{package} {version}: installed in {prefix}")
+
+
+def install_cli(version: str) -> None:
+    _npm_install("appwrite-cli", version, CACHE / f"appwrite-cli-{version}", cli_binary(version))
+
+
+def install_node_sdk(version: str) -> None:
+    _npm_install("node-appwrite", version, node_sdk_prefix(version), node_sdk_prefix(version) / "node_modules" / "node-appwrite")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--python", action="store_true", help="only the Python SDKs")
-    parser.add_argument("--npm", action="store_true", help="only the npm CLIs")
+    parser.add_argument("--npm", action="store_true", help="only the npm judges (CLIs and node-appwrite)")
     args = parser.parse_args()
     both = not args.python and not args.npm
     if args.python or both:
@@ -81,6 +103,8 @@ def main() -> int:
     if args.npm or both:
         for version in CLIS:
             install_cli(version)
+        for version in NODE_SDKS:
+            install_node_sdk(version)
     return 0
 
 

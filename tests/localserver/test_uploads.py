@@ -52,7 +52,6 @@ def upload(client: httpx.Client, data: dict[str, str] | None = None, code: tuple
         ({"activate": "true"}, ("code.tar.gz", b"x" * 100), {"Content-Range": "bytes 50-10/100"}, 400, "storage_invalid_content_range", None),
         ({"activate": "true"}, ("code.tar.gz", b"x" * 100), {"Content-Range": "bytes 0-200/100"}, 400, "storage_invalid_content_range", None),
         ({"activate": "true"}, ("code.tar.gz", b"x" * 100), {"Content-Range": "garbage"}, 400, "storage_invalid_content_range", None),
-        ({"activate": "true"}, ("code.tar.gz", b"x" * 100), {"Content-Range": "bytes 0-49/200"}, 400, "storage_invalid_content_range", None),
         ({"activate": "true"}, ("code.tar.gz", b"x" * 100), {"Content-Range": "bytes 0-99/200", "X-Appwrite-ID": "../etc"}, 400, "general_argument_invalid", None),
     ],
 )
