@@ -167,7 +167,11 @@ def _code_line(change: Change) -> Text:
 
 
 def summary_line(plan: Plan) -> str:
-    counts = plan.counts()
+    return counts_line(plan.counts())
+
+
+def counts_line(counts: dict[str, int]) -> str:
+    """`Plan: ...` from the summary counts (a Plan's, or the `summary` of its JSON document)."""
     parts = [f"{counts['create']} to create, {counts['update']} to update, {counts['delete']} to delete"]
     parts.append(f"{counts['variables']} variable change{'s' if counts['variables'] != 1 else ''}")
     parts.append(f"{counts['deploy']} to deploy, {counts['rebuild']} to rebuild")

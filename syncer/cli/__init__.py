@@ -28,6 +28,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "webhook": ("webhook", "webhook", "Receive git pushes and deploy the functions they touch."),
     "import": ("import_", "import_", "Write a manifest (and code) from a server's functions or an appwrite.json."),
     "local-server": ("local_server", "local_server", "Run the local Appwrite-compatible Functions server."),
+    "schema": ("schema", "schema", "Print the manifest's JSON Schema (for editors)."),
+    "completion": ("completion", "completion", "Print the shell completion script (bash, zsh, fish)."),
 }
 
 

@@ -9,6 +9,7 @@ import click
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
 from syncer.apply import ApplyResult, FunctionResult, Reporter, apply_plan
+from syncer.cli.ci_output import apply_step_summary
 from syncer.cli.common import (
     Session,
     connection_options,
@@ -98,6 +99,7 @@ def apply(
     with session(terminal, manifest, endpoint, project) as s:
         the_plan = run(_plan(s, options, saved))
         if not the_plan.has_changes:
+            apply_step_summary(terminal, manifest, result_to_json(ApplyResult(plan=the_plan)), s.secrets)
             if as_json:
                 s.emit_json(result_to_json(ApplyResult(plan=the_plan)))
             else:
@@ -109,6 +111,7 @@ def apply(
             confirm_apply(terminal)
         with project_lock(terminal, s.connection, manifest, "fnsync apply", lock_timeout, no_lock, planned=the_plan):
             result = run(_apply(s, the_plan, concurrency, not no_wait, as_json))
+        apply_step_summary(terminal, manifest, result_to_json(result), s.secrets)
     if as_json:
         s.emit_json(result_to_json(result))
     else:

@@ -6,27 +6,43 @@ from pathlib import Path
 
 import click
 
-from syncer.cli.common import (
-    connection_options,
-    json_option,
-    load_or_abort,
-    manifest_options,
-    run,
-    selection_options,
-    session,
+from syncer.cli.ci_output import (
+    comment_target,
+    load_or_comment,
+    plan_failure_commented,
+    plan_step_summary,
+    plan_title,
+    post_plan_comment,
 )
+from syncer.cli.common import connection_options, manifest_options, run, selection_options, session
 from syncer.cli.terminal import Terminal, pass_terminal
 from syncer.plan import PlanOptions
 from syncer.planfile import write_planfile
 from syncer.render import plan_to_json, render_plan
+from syncer.render_markdown import plan_markdown
+
+FORMATS = ("text", "json", "markdown")
 
 
 @click.command("plan")
 @manifest_options
 @selection_options
-@json_option("Print the plan as JSON (format_version 1, see docs/plan-apply.md).")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(FORMATS),
+    default=None,
+    help="Output: text (default), json (format_version 1, see docs/plan-apply.md) or markdown (for a PR comment).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes (0 none, 1 error).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Save the plan for `fnsync apply FILE`.")
+@click.option(
+    "--comment",
+    is_flag=True,
+    help="In CI, also post the plan as one pull request comment, edited on every run (GitHub Actions, GitLab CI, "
+    "Gitea/Forgejo Actions; see docs/ci.md).",
+)
 @connection_options
 @pass_terminal
 def plan(
@@ -35,22 +51,38 @@ def plan(
     env: str | None,
     targets: tuple[str, ...],
     prune: bool,
+    output_format: str | None,
     as_json: bool,
     detailed_exitcode: bool,
     out: Path | None,
+    comment: bool,
     endpoint: str | None,
     project: str | None,
 ) -> None:
-    """Show what `fnsync apply` would change on the server, field by field."""
-    manifest = load_or_abort(terminal, manifest_file, env)
+    """Show what `fnsync apply` would change on the server, field by field.
+
+    In GitHub Actions the plan is also added to the job summary (GITHUB_STEP_SUMMARY).
+    """
+    if as_json and output_format not in (None, "json"):
+        terminal.abort(f"--json and --format {output_format} contradict each other; give one of them")
+    output_format = "json" if as_json else output_format or "text"
+    target = comment_target(terminal) if comment else None
+    manifest = load_or_comment(terminal, manifest_file, env, target)
     with session(terminal, manifest, endpoint, project) as s:
-        the_plan, _, packages = run(s.plan(PlanOptions(targets=targets, prune=prune)))
-        if as_json:
-            s.emit_json(plan_to_json(the_plan))
+        with plan_failure_commented(terminal, target, manifest, s.secrets):
+            the_plan, _, packages = run(s.plan(PlanOptions(targets=targets, prune=prune)))
+        document = plan_to_json(the_plan)
+        if output_format == "json":
+            s.emit_json(document)
+        elif output_format == "markdown":
+            s.emit(plan_markdown(document, title=plan_title(manifest.source, manifest.environment)), raw=True)
         else:
             s.emit(render_plan(the_plan, manifest_name=manifest.source.name))
         if out is not None:
             write_planfile(out, the_plan, manifest, {fid: p.code_hash for fid, p in packages.items()})
             terminal.info(f"Saved the plan to {out}; apply it with `fnsync apply {out}`.")
+        plan_step_summary(terminal, manifest, document, s.secrets)
+        if target is not None:
+            post_plan_comment(terminal, target, manifest, document, s.secrets)
     if detailed_exitcode and the_plan.has_changes:
         raise SystemExit(2)
