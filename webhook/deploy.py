@@ -96,7 +96,8 @@ class JobRunner:
                     failures = [FunctionReport(f.id, "failure", _first_line(str(exc))) for f in loud]
                     statuses = list(failures)
                     if planning and plan is None:
-                        plan = prplan.failed(self._plan_title(job), str(exc), self.config.secrets())
+                        problems = exc.issues if isinstance(exc, InvalidManifest) else str(exc)
+                        plan = prplan.failed(self._plan_title(job), problems, self.config.secrets())
                         statuses.append(plan.status())
                     self._report(job, statuses, Comment(failures, plan))
                 raise
@@ -192,10 +193,9 @@ class JobRunner:
         try:
             manifest = load_from_tree(path, tree, manifest_environ(os.environ, self.config.secrets()), env)
         except ManifestError as exc:
-            text = str(exc).replace(f"{tree.resolve()}/", "").replace(f"{tree}/", "")  # repository-relative paths
-            text = scrub(text, self.config.secrets())
+            text = scrub(prplan.relative(str(exc), tree), self.config.secrets())  # repository-relative paths
             where = f" with environment {env!r} (branch {job.branch}, --branch-env)" if env is not None else ""
-            raise TerminalError(f"invalid manifest {self.config.manifest_path}{where}: {text}") from exc
+            raise InvalidManifest(f"invalid manifest {self.config.manifest_path}{where}: {text}", text) from exc
         if env is not None:
             note = f"manifest {self.config.manifest_path} loaded with environment {env} (branch {job.branch})"
             if manifest.project and self.config.project and manifest.project != self.config.project:
@@ -290,6 +290,14 @@ class JobRunner:
         `reports` holds only functions not in silent mode (and the plan's status)."""
         if reports:
             self.reports.submit(job, reports, comment)
+
+
+class InvalidManifest(TerminalError):
+    """The commit's manifest does not load; `issues` are its `file:line: field: message` lines."""
+
+    def __init__(self, message: str, issues: str) -> None:
+        super().__init__(message)
+        self.issues = issues
 
 
 class _DeploymentRecorder(Reporter):

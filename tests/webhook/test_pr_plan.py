@@ -164,7 +164,7 @@ async def test_github_pull_request_plan_comment_and_status(
             assert failed["status"] == "failed", failed
             await eventually(lambda: _statuses(gh, head3, "fnsync/plan") == ["pending", "failure"], "the plan's failure status")
             failure = [s for s in gh.state.statuses[(REPO, head3)] if s["context"] == "fnsync/plan"][-1]
-            assert "functions.yaml:5" in failure["description"] and "timeout" in failure["description"], failure
+            assert failure["description"] == "functions.yaml:5: functions.fn-a.timeout: must be a whole number", failure
             comment = await eventually(lambda: _comment_with(gh, 9, "Nothing was planned"), "failure comment")
             assert "functions.yaml:5: functions.fn-a.timeout" in comment and len(gh.state.comments[(REPO, 9)]) == 1
 
@@ -226,7 +226,7 @@ async def test_gitlab_merge_request_plan_note_and_status(
                 return found[0] if found else None
 
             failure = await eventually(plan_failed, "the plan's failed status")
-            assert "functions.yaml:5" in failure["description"], failure
+            assert failure["description"].startswith("functions.yaml:5: functions.fn-a.timeout"), failure
 
         assert sorted(w for w in transport.writes if w[1].endswith("/deployments")) == [("POST", "/v1/functions/fn-a/deployments")] * 2
         assert preview_writes(transport.writes, {"fn-a"}) == []
