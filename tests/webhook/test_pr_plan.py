@@ -25,9 +25,12 @@ from tests.helpers import async_wait_until
 from tests.webhook.conftest import INSTALLATION, receiver_config
 from tests.webhook.fake_github import FakeGitHub
 from tests.webhook.fake_gitlab import FakeGitLab
-from tests.webhook.support import ZERO, Remote, encode, github_headers, gitlab_mr_payload, gitlab_push_payload, pull_request_payload
+from tests.webhook.support import (
+    ZERO, Remote, encode, github_headers, gitlab_mr_payload, gitlab_push_payload, pull_request_payload, push_payload,
+)
 from tests.webhook.test_end_to_end import NODE, REPO_ID, active, deliver, push, settled
-from tests.webhook.test_vcs_reporting import GITLAB_TOKEN, PROJECT, deliver_gitlab
+from tests.webhook.fake_gitea import FakeGitea
+from tests.webhook.test_vcs_reporting import GITEA_TOKEN, GITLAB_TOKEN, PROJECT, deliver_gitea, deliver_gitlab
 from webhook import create_app
 
 REPO = "Codertocat/Hello-World"
@@ -110,6 +113,7 @@ def server_view(sdk: Functions, function_id: str) -> tuple[Any, ...]:
     return function["name"], function["timeout"], function["entrypoint"], function["deployment"], variables
 
 
+@pytest.mark.slow
 async def test_github_pull_request_plan_comment_and_status(
     recorded_receiver: tuple[Start, RecordingTransport], appwrite_sdk: Functions, tmp_path: Path
 ) -> None:
@@ -185,6 +189,7 @@ async def test_github_pull_request_plan_comment_and_status(
         assert active(appwrite_sdk, "fn-a") == live["deployments"]["fn-a"]
 
 
+@pytest.mark.slow
 async def test_gitlab_merge_request_plan_note_and_status(
     recorded_receiver: tuple[Start, RecordingTransport], appwrite_sdk: Functions, tmp_path: Path
 ) -> None:
@@ -233,17 +238,55 @@ async def test_gitlab_merge_request_plan_note_and_status(
         assert {fid: server_view(appwrite_sdk, fid) for fid in ("fn-a", "fn-b")} == before
 
 
+@pytest.mark.slow
+async def test_gitea_pull_request_plan_comment_and_status(
+    recorded_receiver: tuple[Start, RecordingTransport], appwrite_sdk: Functions, tmp_path: Path
+) -> None:
+    start, transport = recorded_receiver
+    remote = Remote(tmp_path)
+    base = remote.commit({"functions.yaml": MANIFEST, "fns/a/index.js": NODE, "fns/b/index.js": NODE})
+    link(appwrite_sdk, "fn-a", "fns/a", 55)
+    link(appwrite_sdk, "fn-b", "fns/b", 55)
+    with FakeGitea() as gt:
+        html_url = f"{gt.url}/acme/shop"
+        async with start(gitea_token=GITEA_TOKEN, allow_clone_urls=("file://*", f"{gt.url}/*")) as client:
+            live = push_payload(repo_id=55, clone_url=remote.url, branch="main", before=ZERO, after=base, full_name="acme/shop", created=True)
+            live["repository"]["html_url"] = html_url
+            assert (await settled(client, await deliver_gitea(client, "push", live)))["status"] == "done"
+            before = {fid: server_view(appwrite_sdk, fid) for fid in ("fn-a", "fn-b")}
+            transport.writes.clear()
+            head = remote.commit({"fns/a/index.js": NODE + "// pr\n", "functions.yaml": CHANGED}, branch="feature")
+            remote.push_ref(head, "refs/pull/6/head")
+            pr = pull_request_payload(repo_id=55, clone_url=remote.url, number=6, base="main", base_sha=base, head_sha=head, full_name="acme/shop")
+            pr["pull_request"]["base"]["repo"]["html_url"] = html_url
+            done = await settled(client, await deliver_gitea(client, "pull_request", pr))
+            assert done["status"] == "done" and set(done["deployments"]) == {"fn-a"}, done
+
+            def final() -> str | None:
+                comments = gt.state.comments.get(("acme/shop", 6), [])
+                return comments[0]["body"] if comments and done["deployments"]["fn-a"] in comments[0]["body"] else None
+
+            comment = await eventually(final, "the final comment")
+            assert plan_sections(comment) == ["fn-a"] and EXACTLY_TWO in comment and len(gt.state.comments[("acme/shop", 6)]) == 1
+            plan = [s for s in gt.state.statuses[("acme/shop", head)] if s["context"] == "fnsync/plan"]
+            assert [s["status"] for s in plan] == ["pending", "success"] and plan[-1]["description"].startswith("2 to change")
+        assert [w for w in transport.writes if w[1].endswith("/deployments")] == [("POST", "/v1/functions/fn-a/deployments")]
+        assert preview_writes(transport.writes, {"fn-a"}) == []
+        assert {fid: server_view(appwrite_sdk, fid) for fid in ("fn-a", "fn-b")} == before
+
+
 async def test_a_fork_is_planned_only_when_allowed_and_never_shows_the_receiver_environment(
     recorded_receiver: tuple[Start, RecordingTransport], appwrite_sdk: Functions, tmp_path: Path, monkeypatch: Any
 ) -> None:
     monkeypatch.setenv("DATABASE_PASSWORD", "hunter2-receiver-only")
+    monkeypatch.setenv("DEPLOY_LABEL", "label-of-the-receiver")
     start, transport = recorded_receiver
     remote = Remote(tmp_path)
     base = remote.commit({"functions.yaml": MANIFEST, "fns/a/index.js": NODE, "fns/b/index.js": NODE})
     link(appwrite_sdk, "fn-a", "fns/a", REPO_ID)
     link(appwrite_sdk, "fn-b", "fns/b", REPO_ID)
     # the fork reads the receiver's environment into a setting and a variable
-    sneaky = CHANGED.replace("name: A", "name: A ${DATABASE_PASSWORD}").replace("GREETING: hola", "GREETING: ${DATABASE_PASSWORD}")
+    sneaky = CHANGED.replace("name: A", "name: A ${DEPLOY_LABEL}").replace("GREETING: hola", "GREETING: ${DATABASE_PASSWORD}")
     head = remote.commit({"functions.yaml": sneaky}, branch="fork")
     remote.push_ref(head, "refs/pull/11/head")
     payload = pull_request_payload(repo_id=REPO_ID, clone_url=remote.url, number=11, base="main", base_sha=base, head_sha=head, fork=True)
@@ -260,7 +303,8 @@ async def test_a_fork_is_planned_only_when_allowed_and_never_shows_the_receiver_
             comment = await eventually(lambda: _comment_with(gh, 11, "Preview deployments"), "comment")
             await eventually(lambda: _statuses(gh, head, "fnsync/plan") == ["pending", "success"], "status")
     assert plan_sections(comment) == ["fn-a"] and "`GREETING`" in comment and "(sensitive)" in comment
-    assert "hunter2" not in comment and "hunter2" not in str(gh.state.requests)
+    assert "| `name` | `\"A\"` | `\"(sensitive)\"` |" in comment, comment  # the setting is masked, not just scrubbed
+    assert not any(value in str(gh.state.requests) for value in ("hunter2", "label-of-the-receiver"))
     assert appwrite_sdk.get("fn-a")["name"] == "A"
 
 
