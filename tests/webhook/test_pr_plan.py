@@ -137,6 +137,7 @@ async def test_github_pull_request_plan_comment_and_status(
             opened = pull_request_payload(repo_id=REPO_ID, clone_url=remote.url, number=9, base="main", base_sha=base, head_sha=head1)
             first = await settled(client, await deliver(client, "pull_request", opened))
             assert first["status"] == "done" and set(first["deployments"]) == {"fn-a", "fn-q"}, first
+            assert any(h["message"].startswith("plan: 2 to change") for h in first["history"]), first["history"]
             comment = await _final_comment(gh, 9, first["deployments"]["fn-a"])
             assert plan_sections(comment) == ["fn-a"] and EXACTLY_TWO in comment, comment
             section = comment.split("<details>")[1]
