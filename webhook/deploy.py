@@ -25,7 +25,7 @@ from syncer.client.errors import AppwriteConnectionError, AppwriteError, Appwrit
 from syncer.client.models import Function
 from syncer.manifest import ManifestError
 from syncer.manifest.models import FunctionSpec, Manifest
-from webhook import specs
+from webhook import prplan, specs
 from webhook.checkout import Checkout, check_out
 from webhook.config import WebhookConfig, scrub
 from webhook.deliveries import Claim, Status, Store
@@ -34,7 +34,8 @@ from webhook.events import JobRequest
 from webhook.gitmanifest import PRIVATE_ENV, check_inside, load_from_tree, manifest_environ
 from webhook.locking import COMMAND as LOCK_COMMAND, project_lock
 from webhook.mirror import GitError, MirrorCache
-from webhook.reporting import FunctionReport, ReportQueue
+from webhook.prplan import PlanSection
+from webhook.reporting import Comment, FunctionReport, ReportQueue
 
 __all__ = ["PRIVATE_ENV", "JobRunner", "Outcome", "manifest_environ"]
 
@@ -81,12 +82,24 @@ class JobRunner:
                 job = job.model_copy(update={"sha": checkout.sha})
                 claim = claim.model_copy(update={"job": job})
             loud = [f for f in matched if not f.provider_silent_mode]
-            self._report(job, [FunctionReport(f.id, "pending", "fnsync: deploying") for f in loud], comment=False)
+            planning = job.kind == "pull_request" and bool(loud)  # silent functions are neither planned nor reported
+            pending = [FunctionReport(f.id, "pending", "fnsync: deploying") for f in loud]
+            self._report(job, pending + ([prplan.pending()] if planning else []))
+            plan: PlanSection | None = None
             try:
-                outcome = await self._deploy(claim, matched, tree, checkout.changed)
+                manifest = self._load_manifest(claim, tree)
+                if planning:  # before the previews, from the server as it is: reads only
+                    plan = await self._plan(claim, matched, loud, tree, manifest, checkout.changed, pending)
+                outcome = await self._deploy(claim, matched, tree, checkout.changed, manifest)
             except JobError as exc:
                 if not exc.transient or claim.attempts >= self.config.max_attempts:
-                    self._report(job, [FunctionReport(f.id, "failure", _first_line(str(exc))) for f in loud])
+                    failures = [FunctionReport(f.id, "failure", _first_line(str(exc))) for f in loud]
+                    statuses = list(failures)
+                    if planning and plan is None:
+                        problems = exc.issues if isinstance(exc, InvalidManifest) else str(exc)
+                        plan = prplan.failed(self._plan_title(job), problems, self.config.secrets())
+                        statuses.append(plan.status())
+                    self._report(job, statuses, Comment(failures, plan))
                 raise
         finally:
             shutil.rmtree(work, ignore_errors=True)
@@ -94,15 +107,52 @@ class JobRunner:
             FunctionReport(f.id, "success", "deployed" if f.id in outcome.deployments else "unchanged", outcome.deployments.get(f.id, ""))
             for f in loud
         ]
-        self._report(job, reports)
+        self._report(job, reports, Comment(reports, plan))
         if job.kind == "push":
             outcome.deployed = job.sha
         return outcome
 
-    async def _deploy(self, claim: Claim, matched: list[Function], tree: Path, changed: tuple[str, ...] | None) -> Outcome:
+    async def _plan(
+        self, claim: Claim, matched: list[Function], loud: list[Function], tree: Path, manifest: Manifest | None,
+        changed: tuple[str, ...] | None, pending: list[FunctionReport],
+    ) -> PlanSection:
+        """What merging the pull request would change: the head's manifest planned as the push after the merge
+        would reconcile it (settings, variables and code of the loud matched functions), written nowhere.
+        Posts the `fnsync/plan` status and the comment with the plan while the previews build."""
         job = claim.job
-        manifest = self._load_manifest(claim, tree)
-        desired, paths = self._desired(job, matched, tree, manifest)
+        title, secrets = self._plan_title(job), self.config.secrets()
+        env = self.config.environment_for(job.branch)
+        try:
+            desired, paths = self._desired("push", job, matched, tree, manifest)
+        except TerminalError as exc:
+            section = prplan.failed(title, str(exc), secrets)
+        else:
+            files = prplan.manifest_files(self.config.manifest_path, env)
+            if not prplan.concerns_plan(changed, files, [paths[f.id] for f in loud]):
+                section = PlanSection(title, skipped="the pull request changes neither the manifest nor a planned function's files")
+            else:
+                hidden: set[str] = set()
+                if job.fork and manifest is not None:  # a fork's manifest must not show what the receiver's environment holds
+                    environ = manifest_environ(os.environ, secrets)
+                    hidden = prplan.environment_values(manifest.source.read_text(encoding="utf-8"), environ)
+                try:
+                    section = await prplan.plan_pull_request(
+                        self.client, desired, [f.id for f in loud], tree, tree.parent / "plan", title, secrets=secrets, hidden=hidden
+                    )
+                except AppwriteError as exc:
+                    raise _appwrite(exc, self.config) from exc
+        self.store.note(claim.delivery_id, f"plan: {section.status().description}")
+        self._report(job, [section.status()], Comment(pending, section))
+        return section
+
+    def _plan_title(self, job: JobRequest) -> str:
+        return prplan.plan_title(job.branch, self.config.environment_for(job.branch))
+
+    async def _deploy(
+        self, claim: Claim, matched: list[Function], tree: Path, changed: tuple[str, ...] | None, manifest: Manifest | None
+    ) -> Outcome:
+        job = claim.job
+        desired, paths = self._desired(job.kind, job, matched, tree, manifest)
         if changed is None:
             targets = [f.id for f in matched]
         else:
@@ -143,10 +193,9 @@ class JobRunner:
         try:
             manifest = load_from_tree(path, tree, manifest_environ(os.environ, self.config.secrets()), env)
         except ManifestError as exc:
-            text = str(exc).replace(f"{tree.resolve()}/", "").replace(f"{tree}/", "")  # repository-relative paths
-            text = scrub(text, self.config.secrets())
+            text = scrub(prplan.relative(str(exc), tree), self.config.secrets())  # repository-relative paths
             where = f" with environment {env!r} (branch {job.branch}, --branch-env)" if env is not None else ""
-            raise TerminalError(f"invalid manifest {self.config.manifest_path}{where}: {text}") from exc
+            raise InvalidManifest(f"invalid manifest {self.config.manifest_path}{where}: {text}", text) from exc
         if env is not None:
             note = f"manifest {self.config.manifest_path} loaded with environment {env} (branch {job.branch})"
             if manifest.project and self.config.project and manifest.project != self.config.project:
@@ -157,10 +206,11 @@ class JobRunner:
         return manifest
 
     def _desired(
-        self, job: JobRequest, matched: list[Function], tree: Path, manifest: Manifest | None
+        self, kind: str, job: JobRequest, matched: list[Function], tree: Path, manifest: Manifest | None
     ) -> tuple[Manifest, dict[str, list[str]]]:
-        """The manifest to reconcile: matched functions only. Pull requests never change settings or variables
-        (a preview must not touch what runs live), so they use the server's settings with the manifest's code path."""
+        """The manifest to reconcile as a `kind` job: matched functions only. Previews (pull requests) never change
+        settings or variables (a preview must not touch what runs live), so they use the server's settings with the
+        manifest's code path; a pull request's plan asks for `push`, what the merge will reconcile."""
         described = manifest.functions if manifest is not None else {}
         wanted: dict[str, FunctionSpec] = {}
         paths: dict[str, list[str]] = {}
@@ -171,7 +221,7 @@ class JobRunner:
                 raise TerminalError(f"function {function.id}: {exc}") from exc
             if function.id in described:
                 from_manifest = described[function.id]  # no `git:` block = the server's link is kept
-                if job.kind == "push":
+                if kind == "push":
                     spec = from_manifest
                 else:
                     spec = server_spec.model_copy(update={"path": from_manifest.path or server_spec.path})
@@ -235,11 +285,19 @@ class JobRunner:
         summary = ", ".join(f"{fid}={dep}" for fid, dep in sorted(deployments.items())) or "nothing to deploy (code unchanged)"
         return Outcome(Status.DONE, f"{what} {job.sha[:12]}: {summary}", deployments)
 
-    def _report(self, job: JobRequest, reports: list[FunctionReport], comment: bool = True) -> None:
+    def _report(self, job: JobRequest, reports: list[FunctionReport], comment: Comment | None = None) -> None:
         """Queue statuses (and the PR comment) for the background reporter; never waits, never raises.
-        `reports` holds only functions not in silent mode."""
+        `reports` holds only functions not in silent mode (and the plan's status)."""
         if reports:
-            self.reports.submit(job, reports, comment=comment)
+            self.reports.submit(job, reports, comment)
+
+
+class InvalidManifest(TerminalError):
+    """The commit's manifest does not load; `issues` are its `file:line: field: message` lines."""
+
+    def __init__(self, message: str, issues: str) -> None:
+        super().__init__(message)
+        self.issues = issues
 
 
 class _DeploymentRecorder(Reporter):

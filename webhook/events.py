@@ -40,6 +40,7 @@ class JobRequest(BaseModel):
     before: str | None = Field(default=None, pattern=COMMIT_ID)  # previous commit (push) or the PR base, for diffing; None when unknown
     changed: tuple[str, ...] | None = None  # files changed per the payload; None = not listed completely
     pr_number: int | None = None
+    fork: bool = False  # a pull request from another repository: its plan never shows the receiver's environment
     web_url: str = ""  # the repository's web page (Gitea: where its API lives when --gitea-api-url is not given)
     # Commits of deliveries this job replaced in the queue (push only); the worker deploys the newest by history.
     candidates: tuple[Annotated[str, Field(pattern=COMMIT_ID)], ...] = ()
@@ -156,6 +157,7 @@ def _pull_request(provider: Provider, event: payloads.PullRequest, allowed: UrlC
         before=pr.base.sha or None,
         changed=None,
         pr_number=event.number,
+        fork=fork,
         web_url=base_repo.html_url,
     )
 
@@ -179,7 +181,8 @@ def _gitlab(event: str, body: dict[str, Any], allowed: UrlCheck, allow_forks: bo
         attrs = mr.object_attributes
         if attrs.action not in GITLAB_MR_ACTIONS:
             return Ignored(reason=f"merge request action {attrs.action!r} does not build a preview")
-        if attrs.source_project_id != attrs.target_project_id and not allow_forks:
+        fork = attrs.source_project_id != attrs.target_project_id
+        if fork and not allow_forks:
             return Ignored(reason=f"merge request !{attrs.iid} comes from a fork (start with --allow-fork-prs to build it)")
         if not allowed(mr.project.git_http_url):
             return _not_allowed(mr.project.git_http_url)
@@ -194,6 +197,7 @@ def _gitlab(event: str, body: dict[str, Any], allowed: UrlCheck, allow_forks: bo
             sha=attrs.last_commit.id,
             before=None,
             pr_number=attrs.iid,
+            fork=fork,
         )
     if event == "Tag Push Hook":
         return Ignored(reason="tag pushes are not deployed")

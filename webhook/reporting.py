@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import SecretStr
 
+from syncer.render_markdown import COMMENT_LIMITS
 from webhook.config import WebhookConfig, scrub
 from webhook.credentials import github_git_host, host_of
 from webhook.events import JobRequest
@@ -37,6 +38,21 @@ class FunctionReport:
     state: State
     description: str
     deployment_id: str = ""
+    context: str = ""  # the status's name; default `fnsync/<function_id>`
+
+
+class CommentSection(Protocol):
+    """A part of the comment rendered to fit what room is left (the plan: `webhook.prplan.PlanSection`)."""
+
+    def markdown(self, limit: int | None = None, host: str = "") -> str: ...
+
+
+@dataclass(frozen=True)
+class Comment:
+    """What the pull request's comment shows: the preview rows and, for pull requests that plan, the plan."""
+
+    rows: list[FunctionReport]
+    plan: CommentSection | None = None
 
 
 class CommentIds(Protocol):
@@ -111,11 +127,13 @@ class VcsReporter:
             path, body = self._status(repo, sha, report)
             await self._call("POST", path, body)
 
-    async def pr_comment(self, repo: str, number: int, sha: str, reports: list[FunctionReport]) -> None:
+    async def pr_comment(
+        self, repo: str, number: int, sha: str, reports: list[FunctionReport], plan: CommentSection | None = None
+    ) -> None:
         """Create the PR's fnsync comment once, then edit it (the id is remembered; else found by its marker)."""
-        if not self.enabled or not reports:
+        if not self.enabled or not (reports or plan):
             return
-        body = render_comment(sha, reports)
+        body = render_comment(sha, reports, plan, limit=COMMENT_LIMITS.get(self.provider), host=self.provider)
         key = self._comment_key(repo)
         comment_id = self._comment_ids.get(key, number) or await self._find_comment(repo, number)
         if comment_id is not None:
@@ -251,9 +269,10 @@ class ReportQueue:
     def __init__(self, reporters: Reporters, secrets: set[str], limit: int = 1000) -> None:
         self.reporters = reporters
         self._secrets = secrets
-        self._queue: asyncio.Queue[tuple[JobRequest, list[FunctionReport], bool]] = asyncio.Queue(limit)
+        self._queue: asyncio.Queue[tuple[JobRequest, list[FunctionReport], Comment | None]] = asyncio.Queue(limit)
 
-    def submit(self, job: JobRequest, reports: list[FunctionReport], comment: bool = True) -> None:
+    def submit(self, job: JobRequest, reports: list[FunctionReport], comment: Comment | None = None) -> None:
+        """Queue `reports` as commit statuses and, for a pull request, `comment` as its comment (None: no edit)."""
         try:
             self._queue.put_nowait((job, reports, comment))
         except asyncio.QueueFull:
@@ -278,14 +297,14 @@ class ReportQueue:
         except TimeoutError:
             log.warning("%d report(s) not posted at shutdown", self._queue.qsize())
 
-    async def post(self, job: JobRequest, reports: list[FunctionReport], comment: bool) -> None:
+    async def post(self, job: JobRequest, reports: list[FunctionReport], comment: Comment | None) -> None:
         target = self.reporters.for_job(job)
         if target is None:
             return
         reporter, repo = target
         await reporter.statuses(repo, job.sha, reports)
-        if comment and job.pr_number is not None:
-            await reporter.pr_comment(repo, job.pr_number, job.sha, reports)
+        if comment is not None and job.pr_number is not None:
+            await reporter.pr_comment(repo, job.pr_number, job.sha, comment.rows, comment.plan)
 
 
 def gitea_base(web_url: str, full_name: str, allowed: Callable[[str], bool]) -> str | None:
@@ -303,7 +322,7 @@ def gitea_base(web_url: str, full_name: str, allowed: Callable[[str], bool]) -> 
 
 
 def context(report: FunctionReport) -> str:
-    return f"fnsync/{report.function_id}"
+    return report.context or f"fnsync/{report.function_id}"
 
 
 def _value(secret: SecretStr | None) -> str | None:
@@ -318,10 +337,19 @@ def _short(report: FunctionReport) -> str:
 ICONS = {"pending": "⏳", "success": "✅", "failure": "❌", "error": "❌"}
 
 
-def render_comment(sha: str, reports: list[FunctionReport]) -> str:
-    lines = [COMMENT_MARKER, f"**fnsync preview** for `{sha[:12]}`", "", "| function | state | deployment | details |", "|---|---|---|---|"]
-    for report in reports:
-        detail = report.description.replace("|", "\\|").replace("\n", " ")
-        lines.append(f"| `{report.function_id}` | {ICONS[report.state]} {report.state} | {report.deployment_id or '–'} | {detail} |")
-    lines += ["", "Preview deployments are not activated."]
-    return "\n".join(lines)
+def render_comment(
+    sha: str, reports: list[FunctionReport], plan: CommentSection | None = None, *, limit: int | None = None, host: str = ""
+) -> str:
+    """The marker, the plan (cut to the room the rest leaves under `limit`), then the table of previews."""
+    head = [COMMENT_MARKER, f"**fnsync** for `{sha[:12]}`", ""]
+    previews: list[str] = []
+    if reports:
+        previews = ["#### Preview deployments", "", "| function | state | deployment | details |", "|---|---|---|---|"]
+        for report in reports:
+            detail = report.description.replace("|", "\\|").replace("\n", " ")
+            previews.append(f"| `{report.function_id}` | {ICONS[report.state]} {report.state} | {report.deployment_id or '–'} | {detail} |")
+        previews += ["", "Preview deployments are not activated."]
+    if plan is None:
+        return "\n".join(head + previews)
+    room = None if limit is None else max(limit - len("\n".join(head + previews)) - 2, 0)
+    return "\n".join([*head, plan.markdown(room, host).rstrip("\n"), "", *previews]).rstrip("\n")

@@ -57,7 +57,7 @@ from webhook.config import BRANCH_ENV_VAR, DEFAULT_CLONE_URLS, parse_branch_envs
     help="Branches (and PRs) with a queued job before a delivery for another one gets 503.",
 )
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1), help="Deliveries processed in parallel.")
-@click.option("--allow-fork-prs", is_flag=True, help="Build previews of pull requests from forks.")
+@click.option("--allow-fork-prs", is_flag=True, help="Build previews of, and plan, pull requests from forks (values their manifest reads from this environment are masked).")
 @click.option(
     "--lock-wait", default=60.0, show_default=True, metavar="SECONDS", type=click.FloatRange(min=0),
     help="Wait this long for the project lock of another fnsync (e.g. `fnsync apply`) before retrying the delivery later.",

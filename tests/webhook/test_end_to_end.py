@@ -158,7 +158,8 @@ async def test_pull_request_builds_previews_and_updates_one_comment(receiver: Re
         methods = [(r.method, r.path.split("/")[-1] if r.method != "POST" else r.path.split("/")[-2]) for r in gh.state.requests if "issues" in r.path]
         assert ("PATCH", str(comments[0]["id"])) in methods
         head_states = {(s["context"], s["state"]) for s in gh.state.statuses[("Codertocat/Hello-World", head2)]}
-        assert head_states == {("fnsync/pa", "pending"), ("fnsync/pa", "success"), ("fnsync/pb", "pending"), ("fnsync/pb", "success")}
+        assert head_states == {("fnsync/pa", "pending"), ("fnsync/pa", "success"), ("fnsync/pb", "pending"), ("fnsync/pb", "success"),
+                               ("fnsync/plan", "pending"), ("fnsync/plan", "success")}
 
 
 async def test_manifest_in_the_commit_reconciles_settings_and_variables(receiver: Receiver, appwrite_sdk: Functions, tmp_path: Path) -> None:

@@ -89,14 +89,16 @@ async def test_gitlab_statuses_and_one_merge_request_note(receiver: Receiver, ap
     assert states(statuses[(str(PROJECT), first)]) == [("fnsync/gl-a", "pending"), ("fnsync/gl-a", "success")]
     success = [s for s in statuses[(str(PROJECT), first)] if s["status"] == "success"][0]
     assert done["deployments"]["gl-a"] in success["description"]
-    assert states(statuses[(str(PROJECT), head2)]) == [("fnsync/gl-a", "pending"), ("fnsync/gl-a", "success")]
+    assert states(statuses[(str(PROJECT), head2)]) == [("fnsync/gl-a", "pending"), ("fnsync/gl-a", "success"),
+                                                        ("fnsync/plan", "pending"), ("fnsync/plan", "success")]
     failure = [s for s in statuses[(str(PROJECT), broken)] if s["status"] == "failed"]
     assert len(failure) == 1 and "invalid manifest" in failure[0]["description"]
     assert not any("gl-quiet" in s["name"] for s in gl.state.all_statuses())  # silent mode
     notes = gl.state.notes[(str(PROJECT), 3)]
     assert len(notes) == 1 and head2[:12] in notes[0]["body"] and updated["deployments"]["gl-a"] in notes[0]["body"]
     assert "gl-quiet" not in notes[0]["body"]
-    assert [r.method for r in gl.state.requests if "/notes" in r.path and r.method != "GET"] == ["POST", "PUT"]
+    # created once, then edited: with the plan while the previews build, and with the previews (each event)
+    assert [r.method for r in gl.state.requests if "/notes" in r.path and r.method != "GET"] == ["POST", "PUT", "PUT", "PUT"]
     assert all(r.headers["private-token"] == GITLAB_TOKEN and "authorization" not in r.headers for r in gl.state.requests)
 
 
@@ -124,7 +126,7 @@ async def test_gitea_statuses_and_one_comment_at_the_repository_host(receiver: R
     assert done["deployments"]["gt-a"] in [s for s in gt.state.statuses[("acme/shop", base)] if s["status"] == "success"][0]["description"]
     comments = gt.state.comments[("acme/shop", 4)]
     assert len(comments) == 1 and head[:12] in comments[0]["body"] and preview["deployments"]["gt-a"] in comments[0]["body"]
-    assert [r.method for r in gt.state.requests if "/comments" in r.path and r.method != "GET"] == ["POST", "PATCH"]
+    assert [r.method for r in gt.state.requests if "/comments" in r.path and r.method != "GET"] == ["POST", "PATCH", "PATCH", "PATCH"]
     assert all(r.headers["authorization"] == f"token {GITEA_TOKEN}" for r in gt.state.requests)
 
 
