@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+from datetime import datetime, timezone
 from collections.abc import Awaitable, Iterable
 from pathlib import Path
 from typing import Any, Literal
@@ -21,6 +22,8 @@ from syncer.client import (
     AppwriteClient,
     AppwriteConnectionError,
     AppwriteError,
+    AppwriteResponseError,
+    RateLimit,
     is_already_exists,
     is_not_found,
     is_transient,
@@ -46,6 +49,21 @@ class BuildPolling(BaseModel):
 
     interval: float = POLL_INTERVAL
     max_interval: float | None = None  # None: the client's default ceiling (5 s)
+
+
+class CreationDeferred(Exception):
+    """The server's function-creation allowance is used up: the create waits for a later run (never slept on)."""
+
+    def __init__(self, limit: RateLimit | None) -> None:
+        self.limit = limit
+        super().__init__(f"not created: the server's function-creation limit is reached{until(limit)}")
+
+
+def until(limit: RateLimit | None) -> str:
+    """" until HH:MM UTC" for a limit's reset time ("" when unknown)."""
+    if limit is None or not limit.reset:
+        return ""
+    return " until " + datetime.fromtimestamp(limit.reset, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 class ApplyFailure(Exception):
@@ -76,6 +94,7 @@ class FunctionResult(BaseModel):
     error: str | None = None
     build_logs: str | None = None
     transient: bool = False  # the failure was the network, a 5xx or a 429: running again later may succeed
+    deferred: bool = False  # not created because the server's creation limit was reached: re-run after the reset
 
     @property
     def ok(self) -> bool:
@@ -89,10 +108,16 @@ class ApplyResult(BaseModel):
     functions: tuple[FunctionResult, ...] = ()
     reads: int = 0
     writes: int = 0
+    creation_limit: RateLimit | None = None  # set when creates were deferred by the server's creation limit
 
     @property
     def ok(self) -> bool:
         return all(fr.ok for fr in self.functions)
+
+    @property
+    def deferred(self) -> list[str]:
+        """Functions left uncreated by the server's creation limit (a re-run after its reset creates them)."""
+        return [fr.function_id for fr in self.functions if fr.deferred]
 
     @property
     def failed(self) -> list[str]:
@@ -109,6 +134,18 @@ class Reporter:
     def build_status(self, function_id: str, deployment_id: str, status: str) -> None: ...
 
     def function_finished(self, result: FunctionResult) -> None: ...
+
+
+class CreationGate:
+    """Shared by one apply's functions: once the server refuses a create for its limit, no other create is tried."""
+
+    def __init__(self) -> None:
+        self.reached = False
+        self.limit: RateLimit | None = None
+
+    def reach(self, limit: RateLimit | None) -> None:
+        self.reached = True
+        self.limit = limit or self.limit
 
 
 def describe(change: Change) -> str:
@@ -135,8 +172,10 @@ class _FunctionRun:
         work_dir: Path,
         secrets: tuple[str, ...],
         polling: BuildPolling,
+        creations: CreationGate,
     ) -> None:
         self.fid = function_id
+        self.creations = creations
         self.polling = polling
         self.changes = changes
         self.manifest = manifest
@@ -156,10 +195,16 @@ class _FunctionRun:
         self.reporter.function_started(self.fid, len(self.changes))
         error: str | None = None
         build_logs: str | None = None
-        transient = False
+        transient = deferred = False
         for index, change in enumerate(self.changes):
             try:
                 status, detail = await self._apply(change)
+            except CreationDeferred as exc:
+                error, deferred, transient = str(exc), True, True
+                self._record(change, "skipped", f"{describe(change)} deferred (creation limit)")
+                for rest in self.changes[index + 1 :]:
+                    self._record(rest, "skipped", f"{describe(rest)} (not attempted)")
+                break
             except Exception as exc:  # noqa: BLE001 - even a bug must end as an outcome, or what was applied goes unsaid
                 known = isinstance(exc, (AppwriteError, ApplyFailure, PackagingError, OSError, ValueError))
                 text = str(exc) or type(exc).__name__
@@ -174,7 +219,12 @@ class _FunctionRun:
             self._record(change, status, detail)
             self.reporter.step(self.fid, detail)
         result = FunctionResult(
-            function_id=self.fid, outcomes=tuple(self.outcomes), error=error, build_logs=build_logs, transient=transient
+            function_id=self.fid,
+            outcomes=tuple(self.outcomes),
+            error=error,
+            build_logs=build_logs,
+            transient=transient,
+            deferred=deferred,
         )
         self.reporter.function_finished(result)
         return result
@@ -200,10 +250,15 @@ class _FunctionRun:
             return "done", "deleted"
         assert change.after is not None
         if change.action is Action.CREATE:
+            if self.creations.reached:
+                raise CreationDeferred(self.creations.limit)
             try:
                 await self.client.create_function(self.fid, change.after)
                 return "done", "created"
-            except AppwriteError as exc:
+            except AppwriteResponseError as exc:
+                if exc.rate_limited:
+                    self.creations.reach(exc.rate_limit)
+                    raise CreationDeferred(exc.rate_limit) from None
                 if not is_already_exists(exc):
                     raise
             # It exists (our own retried create, or someone else's): converge its settings instead.
@@ -224,16 +279,19 @@ class _FunctionRun:
         assert change.after is not None
         value = change.after["value"]
         secret: bool | None = change.after.get("secret")  # only planned against servers with secret variables
+        description: str | None = change.after.get("description")  # only planned where variables have one
         if change.action is Action.UPDATE:
             assert change.before is not None
             try:
-                await self.client.update_variable(self.fid, change.before["id"], key, value, secret=secret)
+                await self.client.update_variable(
+                    self.fid, change.before["id"], key, value, secret=secret, description=description
+                )
                 return "done", f"variable {key} changed"
             except AppwriteError as exc:
                 if not is_not_found(exc):
                     raise
         try:
-            await self.client.create_variable(self.fid, key, value, secret=secret)
+            await self.client.create_variable(self.fid, key, value, secret=secret, description=description)
         except AppwriteError as exc:
             if not is_already_exists(exc):
                 raise
@@ -241,7 +299,9 @@ class _FunctionRun:
             if existing is None:
                 raise
             if existing.value != value or existing.secret:
-                await self.client.update_variable(self.fid, existing.id, key, value, secret=secret)
+                await self.client.update_variable(
+                    self.fid, existing.id, key, value, secret=secret, description=description
+                )
         return "done", f"variable {key} set"
 
     # -- code -------------------------------------------------------------------------------------------------
@@ -336,7 +396,7 @@ class _FunctionRun:
             function = await self.client.activate_deployment(self.fid, deployment_id)
         if not function.live:
             # Manual activation does not touch `live`; a PUT of the unchanged settings recomputes it to true.
-            await self.client.update_function(self.fid, server_settings(function))
+            await self.client.update_function(self.fid, server_settings(function, await self.client.capabilities()))
         return "done", f"{label}, build ready, activated"
 
 
@@ -355,6 +415,7 @@ async def apply_plan(
     reads, writes = client.stats.reads, client.stats.writes
     limit = asyncio.Semaphore(max(1, concurrency))
     secrets = tuple(manifest.sensitive_values())
+    creations = CreationGate()
 
     with tempfile.TemporaryDirectory(prefix="fnsync-apply-") as tmp:
 
@@ -370,6 +431,7 @@ async def apply_plan(
                     work_dir=Path(tmp),
                     secrets=secrets,
                     polling=polling,
+                    creations=creations,
                 )
                 return await run.run()
 
@@ -379,6 +441,7 @@ async def apply_plan(
         functions=tuple(results),
         reads=client.stats.reads - reads,
         writes=client.stats.writes - writes,
+        creation_limit=creations.limit if creations.reached else None,
     )
 
 
@@ -422,10 +485,27 @@ async def make_plan(
         read_state(client, manifest, targets=options.targets, concurrency=concurrency, cache=cache),
         package_all(manifest, work_dir, options.targets),
     )
-    issues = check_against_server(manifest, [r.id for r in state.runtimes], [s.slug for s in state.specifications])
+    issues = check_against_server(
+        manifest, [r.id for r in state.runtimes], [s.slug for s in state.specifications], state.capabilities
+    )
     if issues:
         raise ManifestError(issues)
-    return compute_plan(manifest, state, options, packages), state, packages
+    plan = compute_plan(manifest, state, options, packages)
+    creates = plan.counts()["create"]
+    if creates:
+        allowance = client.creation_limit or await client.probe_creation_limit()
+        if allowance is not None and creates > allowance.remaining:
+            plan = plan.model_copy(update={"notes": (*plan.notes, creation_note(creates, allowance))})
+    return plan, state, packages
+
+
+def creation_note(creates: int, allowance: RateLimit) -> str:
+    """What a plan says when it creates more functions than the server allows now."""
+    return (
+        f"this plan creates {creates} functions but the server allows {allowance.remaining} more function creations"
+        f"{until(allowance)} (Appwrite's limit: {allowance.limit}); apply creates what it may, finishes every other "
+        "change, and says when to re-run for the rest"
+    )
 
 
 async def reconcile(

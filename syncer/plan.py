@@ -15,13 +15,15 @@ from typing import Any, Protocol
 
 from pydantic import Field
 
+from syncer.client.capabilities import Capabilities
 from syncer.client.models import Function, Variable
 from syncer.manifest.models import FunctionSpec, Manifest
 from syncer.secret_digests import RECORD_KEY, DigestRecord, digest, new_salt, written_after
 from syncer.state import Frozen, ServerState
 
-# The function settings fnsync manages, under their Appwrite API names, in the order PUT documents them.
-SETTINGS_FIELDS: tuple[str, ...] = (
+# The settings every manifest declares (their defaults are Appwrite's create defaults), under their API names.
+# Every other setting is managed only when the manifest sets it; `Capabilities.settings` lists what a server has.
+CORE_FIELDS: tuple[str, ...] = (
     "name",
     "runtime",
     "execute",
@@ -33,17 +35,11 @@ SETTINGS_FIELDS: tuple[str, ...] = (
     "entrypoint",
     "commands",
     "scopes",
-    "specification",
-    "installationId",
-    "providerRepositoryId",
-    "providerBranch",
-    "providerRootDirectory",
-    "providerSilentMode",
 )
 # Fields whose change makes Appwrite mark the function not `live` (FUNCTIONS-API.md §6 PUT).
 REBUILD_FIELDS: frozenset[str] = frozenset({"name", "entrypoint", "commands", "providerRootDirectory", "runtime"})
 # Fields whose order carries no meaning: compared as sets so a reorder on the server is not a change.
-SET_FIELDS: frozenset[str] = frozenset({"execute", "events", "scopes"})
+SET_FIELDS: frozenset[str] = frozenset({"execute", "events", "scopes", "providerBranches", "providerPaths"})
 
 
 class PlanError(ValueError):
@@ -82,7 +78,8 @@ class Change(Frozen):
         """For a function update: the settings whose value differs (display and tests)."""
         if self.kind is not ChangeKind.FUNCTION or self.action is not Action.UPDATE or not self.before or not self.after:
             return []
-        return [name for name in SETTINGS_FIELDS if not same_setting(name, self.before.get(name), self.after.get(name))]
+        names = dict.fromkeys([*self.after, *self.before])
+        return [name for name in names if not same_setting(name, self.before.get(name), self.after.get(name))]
 
 
 class PlanOptions(Frozen):
@@ -99,6 +96,7 @@ class Plan(Frozen):
     state_fingerprint: str = ""
     function_digests: dict[str, str] = Field(default_factory=dict)
     options: PlanOptions = PlanOptions()
+    notes: tuple[str, ...] = ()  # things to know before applying (e.g. the server's creation limit)
 
     @property
     def has_changes(self) -> bool:
@@ -136,63 +134,75 @@ class LocalCode(Protocol):
 # --- settings ------------------------------------------------------------------------------------------
 
 
-GIT_FIELDS = ("installationId", "providerRepositoryId", "providerBranch", "providerRootDirectory", "providerSilentMode")
+GIT_FIELDS = ("installationId", "providerRepositoryId", "providerBranch", "providerRootDirectory")
 
 
-def desired_settings(
-    spec: FunctionSpec, default_specification: str, current: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """The full config PUT/POST must send for `spec` (PUT replaces everything, so every field is here).
+def manifest_settings(spec: FunctionSpec) -> dict[str, Any]:
+    """Every setting by API name: the manifest's value, or None where it leaves the setting to the server.
 
-    A function without a `git:` block leaves its VCS connection to whoever made it (the console, the webhook):
-    the server's `current` provider settings are sent back unchanged. `git: {}` disconnects explicitly.
+    `specification` is shorthand for both specifications (1.9+ split it); a `git:` block manages the connection
+    (unset keys there mean "none"; `git: {}` disconnects), while silent mode, branches and paths are managed
+    only when set. Without a `git:` block the connection is left to whoever made it (the console, the webhook).
     """
     git = spec.git
-    settings = {
+    connection = (
+        {
+            "installationId": git.installation_id,
+            "providerRepositoryId": git.repository_id,
+            "providerBranch": git.branch,
+            "providerRootDirectory": git.root_directory,
+        }
+        if git
+        else dict.fromkeys(GIT_FIELDS)
+    )
+    return {
         "name": spec.name,
+        "description": spec.description,
         "runtime": spec.runtime,
         "execute": list(spec.execute),
         "events": list(spec.events),
         "schedule": spec.schedule,
+        "interval": spec.interval,
         "timeout": spec.timeout,
         "enabled": spec.enabled,
         "logging": spec.logging,
         "entrypoint": spec.entrypoint,
         "commands": spec.commands,
         "scopes": list(spec.scopes),
-        "specification": spec.specification or default_specification,
-        "installationId": git.installation_id if git else "",
-        "providerRepositoryId": git.repository_id if git else "",
-        "providerBranch": git.branch if git else "",
-        "providerRootDirectory": git.root_directory if git else "",
-        "providerSilentMode": git.silent_mode if git else False,
+        "specification": spec.specification,
+        "buildSpecification": spec.build_specification or spec.specification,
+        "runtimeSpecification": spec.runtime_specification or spec.specification,
+        "deploymentRetention": spec.deployment_retention,
+        **connection,
+        "providerSilentMode": git.silent_mode if git else None,
+        "providerBranches": list(git.branches) if git and git.branches is not None else None,
+        "providerPaths": list(git.paths) if git and git.paths is not None else None,
+        "emailEnabled": None,
     }
-    if git is None and current is not None:
-        settings.update({name: current[name] for name in GIT_FIELDS})
+
+
+def desired_settings(
+    spec: FunctionSpec, capabilities: Capabilities, current: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The body POST/PUT sends for `spec`: every setting the server has, from the manifest where it says, else the
+    server's `current` value (PUT resets what it is not sent, so nothing the manifest leaves alone may be omitted).
+    On create (`current` None) what the manifest leaves unset is omitted: the server's default applies."""
+    wanted = manifest_settings(spec)
+    settings: dict[str, Any] = {}
+    for name in capabilities.settings:
+        value = wanted.get(name)
+        if value is None and current is not None:
+            value = current.get(name)
+            if name == "interval" and wanted["schedule"]:
+                value = None  # a schedule replaces an interval the manifest does not manage
+        if value is not None:
+            settings[name] = value
     return settings
 
 
-def server_settings(function: Function) -> dict[str, Any]:
-    """The same fields as `desired_settings`, read from the server's model."""
-    return {
-        "name": function.name,
-        "runtime": function.runtime,
-        "execute": list(function.execute),
-        "events": list(function.events),
-        "schedule": function.schedule,
-        "timeout": function.timeout,
-        "enabled": function.enabled,
-        "logging": function.logging,
-        "entrypoint": function.entrypoint,
-        "commands": function.commands,
-        "scopes": list(function.scopes),
-        "specification": function.specification,
-        "installationId": function.installation_id,
-        "providerRepositoryId": function.provider_repository_id,
-        "providerBranch": function.provider_branch,
-        "providerRootDirectory": function.provider_root_directory,
-        "providerSilentMode": function.provider_silent_mode,
-    }
+def server_settings(function: Function, capabilities: Capabilities) -> dict[str, Any]:
+    """The settings `desired_settings` covers, read from the server's model (None: the server has none)."""
+    return {name: function.setting(name) for name in capabilities.settings}
 
 
 def same_setting(name: str, current: Any, desired: Any) -> bool:
@@ -207,7 +217,7 @@ def same_setting(name: str, current: Any, desired: Any) -> bool:
 def _resolve_settings(desired: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
     """Fill the fields the manifest leaves to the server (an empty entrypoint keeps the stored one)."""
     resolved = dict(desired)
-    if not resolved["entrypoint"]:
+    if not resolved.get("entrypoint"):
         resolved["entrypoint"] = current.get("entrypoint", "")
     return resolved
 
@@ -249,7 +259,7 @@ def compute_plan(
                     kind=ChangeKind.FUNCTION,
                     address=f"function.{function_id}",
                     action=Action.DELETE,
-                    before=server_settings(remote.function) | {"deployment": remote.function.deployment},
+                    before=server_settings(remote.function, state.capabilities) | {"deployment": remote.function.deployment},
                     reason="not in the manifest (--prune)",
                     function_id=function_id,
                 )
@@ -273,8 +283,8 @@ def _kept(function_id: str, keep: tuple[str, ...]) -> bool:
 def _plan_function(spec: FunctionSpec, state: ServerState, options: PlanOptions, local: LocalCode | None) -> list[Change]:
     fid = spec.id
     remote = state.functions.get(fid)
-    current = server_settings(remote.function) if remote is not None else None
-    desired = desired_settings(spec, state.default_specification, current)
+    current = server_settings(remote.function, state.capabilities) if remote is not None else None
+    desired = desired_settings(spec, state.capabilities, current)
     changes: list[Change] = []
 
     if remote is None:
@@ -292,7 +302,7 @@ def _plan_function(spec: FunctionSpec, state: ServerState, options: PlanOptions,
         current_vars: dict[str, Variable] = {}
     else:
         assert current is not None
-        differing = [name for name in SETTINGS_FIELDS if not same_setting(name, current[name], desired[name])]
+        differing = [name for name in desired if not same_setting(name, current.get(name), desired[name])]
         live = remote.function.live
         not_live_reason = "" if live else "the server marks the function not live"
         if differing:
@@ -313,7 +323,9 @@ def _plan_function(spec: FunctionSpec, state: ServerState, options: PlanOptions,
         active = remote.active
         current_vars = {v.key: v for v in remote.function.vars}
 
-    var_changes = _plan_variables(spec, current_vars, secret_mode=state.secret_variables)
+    var_changes = _plan_variables(
+        spec, current_vars, secret_mode=state.secret_variables, descriptions=state.capabilities.variable_descriptions
+    )
     changes.extend(var_changes)
     if var_changes:
         live = False  # every variable write marks the function not live
@@ -364,11 +376,15 @@ def _plan_function(spec: FunctionSpec, state: ServerState, options: PlanOptions,
     return changes
 
 
-def _plan_variables(spec: FunctionSpec, current: Mapping[str, Variable], *, secret_mode: bool = False) -> list[Change]:
+def _plan_variables(
+    spec: FunctionSpec, current: Mapping[str, Variable], *, secret_mode: bool = False, descriptions: bool = False
+) -> list[Change]:
     """Per key: add, change or remove; matching on key avoids the wipe-and-recreate churn of the Appwrite CLI.
 
-    With `secret_mode` (Appwrite 1.8+) sensitive values go to secret variables, which read back empty: they are
-    compared through the function's digest record (`syncer.secret_digests`), planned as one more variable.
+    With `secret_mode` (Appwrite 1.7+) sensitive values (and those marked `secret: true`) go to secret variables,
+    which read back empty: they are compared through the function's digest record (`syncer.secret_digests`),
+    planned as one more variable. Plain -> secret is an update; Appwrite refuses secret -> plain, so a variable the
+    manifest marks `secret: false` is deleted and created again, and one it leaves unmarked stays secret.
     """
     fid = spec.id
     if RECORD_KEY in spec.variables:
@@ -382,12 +398,27 @@ def _plan_variables(spec: FunctionSpec, current: Mapping[str, Variable], *, secr
     for key, wanted in spec.variables.items():
         address = f"function.{fid}.variable.{key}"
         server = current.get(key)
-        secret = secret_mode and (wanted.sensitive or (server is not None and server.secret))
-        after: dict[str, Any] = {"value": wanted.value, "sensitive": wanted.sensitive}
+        asked = wanted.secret if wanted.secret is not None else wanted.sensitive
+        unsecret = secret_mode and wanted.secret is False and server is not None and server.secret
+        # A secret stays secret unless the manifest says `secret: false` (then it is replaced, see below).
+        secret = secret_mode and (asked or (server is not None and server.secret and not unsecret))
+        after: dict[str, Any] = {"value": wanted.value, "sensitive": wanted.sensitive or secret}
         if secret_mode:
-            after["secret"] = secret  # a secret stays secret: Appwrite cannot unset the flag
+            after["secret"] = secret
+        if descriptions and wanted.description is not None:
+            after["description"] = wanted.description
         if secret:
             wanted_digests[key] = digest(salt, key, wanted.value)
+        if unsecret:
+            assert server is not None
+            before_secret = {"id": server.id, "value": server.value, "sensitive": True, "secret": True}
+            reason = "Appwrite cannot make a secret variable plain: it is deleted and created again"
+            for action, before, after_ in ((Action.DELETE, before_secret, None), (Action.CREATE, None, after)):
+                changes.append(
+                    Change(kind=ChangeKind.VARIABLE, address=address, action=action, before=before, after=after_,
+                           reason=reason, function_id=fid, key=key)
+                )
+            continue
         if server is None:
             changes.append(
                 Change(
@@ -408,6 +439,8 @@ def _plan_variables(spec: FunctionSpec, current: Mapping[str, Variable], *, secr
             reason = "value differs" if server.value != wanted.value else "to be made secret"
         else:
             reason = "value differs" if server.value != wanted.value else ""
+        if not reason and "description" in after and server.description != after["description"]:
+            reason = "description differs"
         if reason:
             before: dict[str, Any] = {"id": server.id, "value": server.value, "sensitive": wanted.sensitive}
             if secret_mode:

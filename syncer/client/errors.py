@@ -15,7 +15,10 @@ No error text ever contains the API key: the client scrubs every message it puts
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+import httpx
 
 if TYPE_CHECKING:
     from syncer.client.models import Deployment
@@ -23,6 +26,7 @@ if TYPE_CHECKING:
 # A create whose id is taken answers 409 with one of these, depending on the server version (§2, §13.8).
 ALREADY_EXISTS_TYPES = frozenset({"document_already_exists", "function_already_exists", "variable_already_exists"})
 NOT_FOUND_STATUS = 404
+RATE_LIMITED_STATUS = 429
 REDACTED = "[redacted]"
 
 
@@ -34,6 +38,26 @@ def scrub(text: str, secrets: tuple[str, ...]) -> str:
     for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
         text = text.replace(secret, REDACTED)
     return text
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """Appwrite's `X-RateLimit-Limit/-Remaining/-Reset` (reset = unix seconds), e.g. of the function-creation limit."""
+
+    limit: int
+    remaining: int
+    reset: float
+
+    @classmethod
+    def from_headers(cls, headers: httpx.Headers) -> RateLimit | None:
+        try:
+            return cls(
+                limit=int(headers["x-ratelimit-limit"]),
+                remaining=int(headers["x-ratelimit-remaining"]),
+                reset=float(headers["x-ratelimit-reset"]),
+            )
+        except (KeyError, ValueError):
+            return None
 
 
 class AppwriteError(Exception):
@@ -58,7 +82,9 @@ class AppwriteResponseError(AppwriteError):
         request_method: str = "",
         request_path: str = "",
         retried: bool = False,
+        rate_limit: RateLimit | None = None,
     ) -> None:
+        self.rate_limit = rate_limit
         self.status = status
         self.type = type
         self.message = message
@@ -82,6 +108,10 @@ class AppwriteResponseError(AppwriteError):
     @property
     def not_found(self) -> bool:
         return self.status == NOT_FOUND_STATUS
+
+    @property
+    def rate_limited(self) -> bool:
+        return self.status == RATE_LIMITED_STATUS
 
 
 class AppwriteConnectionError(AppwriteError):
@@ -118,7 +148,7 @@ class UnsupportedServerVersion(AppwriteError):
         where = f" at {endpoint}" if endpoint else ""
         super().__init__(
             f"the server{where} runs Appwrite {version}, which fnsync does not support: "
-            f"it needs Appwrite {minimum} or newer (1.6, 1.7 and 1.8 are supported)"
+            f"it needs Appwrite {minimum} or newer (1.6 to 1.9 and Cloud 2.5 are supported)"
         )
 
 

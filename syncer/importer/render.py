@@ -37,6 +37,11 @@ DEFAULTS: dict[str, Any] = {
     "logging": True,
     "scopes": [],
     "specification": None,
+    "buildSpecification": None,
+    "runtimeSpecification": None,
+    "deploymentRetention": 0,
+    "description": None,
+    "interval": None,
 }
 GIT_DEFAULTS: dict[str, Any] = {
     "installationId": "",
@@ -44,6 +49,8 @@ GIT_DEFAULTS: dict[str, Any] = {
     "branch": "",
     "rootDirectory": "",
     "silentMode": False,
+    "branches": None,
+    "paths": None,
 }
 
 
