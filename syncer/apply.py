@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-from datetime import datetime, timezone
 from collections.abc import Awaitable, Iterable
 from pathlib import Path
 from typing import Any, Literal
@@ -60,10 +59,7 @@ class CreationDeferred(Exception):
 
 
 def until(limit: RateLimit | None) -> str:
-    """" until HH:MM UTC" for a limit's reset time ("" when unknown)."""
-    if limit is None or not limit.reset:
-        return ""
-    return " until " + datetime.fromtimestamp(limit.reset, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return limit.until if limit is not None else ""
 
 
 class ApplyFailure(Exception):

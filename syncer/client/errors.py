@@ -16,6 +16,7 @@ No error text ever contains the API key: the client scrubs every message it puts
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 import httpx
@@ -58,6 +59,13 @@ class RateLimit:
             )
         except (KeyError, ValueError):
             return None
+
+    @property
+    def until(self) -> str:
+        """" until 2026-11-30 14:00 UTC": when the allowance is renewed ("" when the server gave no time)."""
+        if not self.reset:
+            return ""
+        return " until " + datetime.fromtimestamp(self.reset, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 class AppwriteError(Exception):

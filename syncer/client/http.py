@@ -184,6 +184,7 @@ class AppwriteClient:
         self.stats = ClientStats()
         self._capabilities = capabilities  # given: no negotiation (tests, or a caller that already knows)
         self._version_lock = asyncio.Lock()
+        self._refused: ServerVersion | None = None  # a server too old: refused on every call, asked once
         self.creation_limit: RateLimit | None = None  # the last X-RateLimit-* seen on a function create
         self._http = httpx.AsyncClient(
             base_url=self.endpoint + "/",
@@ -375,8 +376,9 @@ class AppwriteClient:
         if self._capabilities is None:
             async with self._version_lock:
                 if self._capabilities is None:
-                    version = await self._detect_version()
+                    version = self._refused or await self._detect_version()
                     if version < MINIMUM_VERSION:
+                        self._refused = version
                         raise UnsupportedServerVersion(str(version), str(MINIMUM_VERSION), self.endpoint)
                     self._capabilities = Capabilities.negotiate(version)
                     if self._capabilities.notice:
@@ -475,7 +477,14 @@ class AppwriteClient:
     async def list_runtimes(self) -> list[Runtime]:
         """Runtimes. A public route on 1.7+, where an API key is refused (401), so it goes without one there."""
         caps = await self.capabilities()
-        payload = await self._json("GET", "/functions/runtimes", auth=not caps.keyless_runtimes)
+        try:
+            payload = await self._json("GET", "/functions/runtimes", auth=not caps.keyless_runtimes)
+        except AppwriteResponseError as exc:
+            # The public scope on 1.7+ is read from source, not observed [NEWER-SERVERS §0.10]: a server that
+            # still wants the key for it gets it, once.
+            if not (caps.keyless_runtimes and exc.status == 401):
+                raise
+            payload = await self._json("GET", "/functions/runtimes")
         return self._items(payload, "runtimes", Runtime)
 
     async def list_specifications(self) -> list[Specification]:

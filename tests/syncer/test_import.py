@@ -154,7 +154,7 @@ def snapshot(server: LocalServer) -> dict[str, Any]:
                     continue
                 active = await read_active_code(client, fn) if fn.deployment else None
                 result[fn.id] = {
-                    "settings": server_settings(fn),
+                    "settings": server_settings(fn, await client.capabilities()),
                     "variables": {v.key: v.value for v in fn.vars},
                     "code_hash": active.code_hash if active else None,
                 }

@@ -82,7 +82,7 @@ async def assert_noop(manifest: Manifest, client: AppwriteClient) -> None:
 async def test_version_is_detected_once_and_parsed(server: LocalServer, client: AppwriteClient) -> None:
     version = await client.server_version()
     assert str(version) == server.config.emulate_version
-    assert version.secret_variables is (server.config.emulate_version == "1.8.1")
+    assert (await client.capabilities()).secret_variables is (server.config.emulate_version == "1.8.1")
     reads = client.stats.reads
     assert await client.server_version() is version
     assert client.stats.reads == reads  # cached: asked once per client
@@ -99,7 +99,9 @@ async def test_servers_older_than_1_6_are_refused(tmp_path: Path, project: Proje
             with pytest.raises(UnsupportedServerVersion):
                 await reconcile(project.load(), client)
             assert client.stats.writes == 0
-            assert await client.list_functions() == []  # nothing was created
+            with pytest.raises(UnsupportedServerVersion):  # every call is refused, none is sent
+                await client.list_functions()
+            assert client.stats.requests == 1  # the version probe, once
 
 
 @pytest.mark.parametrize(
@@ -122,21 +124,22 @@ async def test_version_from_health_or_its_error(answer: httpx.Response, expected
     assert [r.url.path for r in seen] == ["/v1/health/version"] and "x-appwrite-key" not in seen[0].headers
 
 
-async def test_1_7_keeps_the_1_6_format_and_has_no_secrets() -> None:
+async def test_1_7_speaks_its_own_format_and_sends_secret_explicitly() -> None:
     formats: list[str] = []
+    bodies: list[dict[str, Any]] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
-        formats.append(request.headers["x-appwrite-response-format"])
         if request.url.path.endswith("/health/version"):
             return httpx.Response(200, json={"version": "1.7.4"})
-        assert "secret" not in json.loads(request.content or b"{}")
+        formats.append(request.headers["x-appwrite-response-format"])
+        bodies.append(json.loads(request.content or b"{}"))
         return httpx.Response(201, json={"$id": "v1", "key": "K", "value": "v"})
 
     async with AppwriteClient("http://x/v1", "p", "key", transport=httpx.MockTransport(handler)) as client:
-        with pytest.raises(ValueError, match="secret variables need Appwrite 1.8"):
-            await client.create_variable("fn", "K", "v", secret=True)
-        await client.create_variable("fn", "K", "v", secret=False)
-    assert formats == ["1.6.0", "1.6.0"]
+        await client.create_variable("fn", "K", "v", secret=True)
+        await client.create_variable("fn", "K", "v")
+    assert formats == ["1.7.0", "1.7.0"]
+    assert [b["secret"] for b in bodies] == [True, False]  # never left to 1.7's default (true)
 
 
 async def test_unparsable_version_is_a_protocol_error() -> None:
