@@ -38,6 +38,7 @@ from syncer.state import HashCache, ServerState, read_state
 
 Status = Literal["done", "started", "failed", "skipped"]
 BUILD_TIMEOUT = 900.0
+DEFAULT_CREATION_LIMIT = 50  # Appwrite's default _APP_FUNCTIONS_CREATION_ABUSE_LIMIT (per project and day)
 POLL_INTERVAL = 0.2  # first build poll; the client grows it to 5 s for long builds
 
 
@@ -475,8 +476,13 @@ async def make_plan(
     work_dir: Path,
     concurrency: int = 8,
     cache: HashCache | None = None,
+    probe_creations: bool = False,
 ) -> tuple[Plan, ServerState, dict[str, CodePackage]]:
-    """Package, read the server, check the manifest against what the server offers, and plan. No writes."""
+    """Package, read the server, check the manifest against what the server offers, and plan. No writes.
+
+    `probe_creations`: when the plan creates functions, learn the server's creation allowance (one probe, see
+    `creation_note`) so the plan can say it will not all fit.
+    """
     state, packages = await gather_settled(
         read_state(client, manifest, targets=options.targets, concurrency=concurrency, cache=cache),
         package_all(manifest, work_dir, options.targets),
@@ -487,20 +493,38 @@ async def make_plan(
     if issues:
         raise ManifestError(issues)
     plan = compute_plan(manifest, state, options, packages)
-    creates = plan.counts()["create"]
-    if creates:
-        allowance = client.creation_limit or await client.probe_creation_limit()
-        if allowance is not None and creates > allowance.remaining:
-            plan = plan.model_copy(update={"notes": (*plan.notes, creation_note(creates, allowance))})
+    note = await creation_note(plan, state, client) if probe_creations else ""
+    if note:
+        plan = plan.model_copy(update={"notes": (*plan.notes, note)})
     return plan, state, packages
 
 
-def creation_note(creates: int, allowance: RateLimit) -> str:
-    """What a plan says when it creates more functions than the server allows now."""
+async def creation_note(plan: Plan, state: ServerState, client: AppwriteClient) -> str:
+    """What a plan says when it creates more functions than the server allows now ("" when it fits).
+
+    The allowance comes from the `X-RateLimit-*` headers of this client's last create, or of one probe
+    (`AppwriteClient.probe_creation_limit`, which needs a function on the server to collide with); when neither
+    is possible, only a plan creating more than Appwrite's default daily limit says so.
+    """
+    creates = plan.counts()["create"]
+    if not creates:
+        return ""
+    allowance = client.creation_limit
+    if allowance is None and state.functions:
+        allowance = await client.probe_creation_limit(next(iter(state.functions.values())).function)
+    tail = "apply creates what it may, finishes every other change, and says when to re-run for the rest"
+    if allowance is None:
+        if creates <= DEFAULT_CREATION_LIMIT:
+            return ""
+        return (
+            f"this plan creates {creates} functions; Appwrite allows {DEFAULT_CREATION_LIMIT} function creations per "
+            f"project per day by default (the server did not say how many remain): {tail}"
+        )
+    if creates <= allowance.left:
+        return ""
     return (
-        f"this plan creates {creates} functions but the server allows {allowance.remaining} more function creations"
-        f"{until(allowance)} (Appwrite's limit: {allowance.limit}); apply creates what it may, finishes every other "
-        "change, and says when to re-run for the rest"
+        f"this plan creates {creates} functions but the server allows {allowance.left} more function creations"
+        f"{until(allowance)} (Appwrite's limit: {allowance.limit}): {tail}"
     )
 
 

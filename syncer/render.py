@@ -23,6 +23,7 @@ from rich.console import Group
 from rich.text import Text
 
 from syncer.plan import GIT_FIELDS, Action, Change, ChangeKind, Plan, tally
+from syncer.secret_digests import RECORD_KEY
 
 if TYPE_CHECKING:
     from syncer.apply import ApplyResult
@@ -148,7 +149,9 @@ def _variable_line(change: Change) -> Text:
         body = f"variable {change.key}: {value(change.before)} -> {value(change.after)}"
     else:
         body = f"variable {change.key}"
-    return _line(symbol, body, indent=6)
+    # A secret replaced by a plain variable is the one variable change whose why is not obvious from its values.
+    replaced = change.action is Action.DELETE and bool((change.before or {}).get("secret")) and change.key != RECORD_KEY
+    return _line(symbol, body, indent=6, note=change.reason if replaced else "")
 
 
 def _code_line(change: Change) -> Text:

@@ -14,14 +14,14 @@ import os
 import tempfile
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
 
 from syncer.apply import make_plan
-from syncer.client import AppwriteClient, AppwriteError
+from syncer.client import AppwriteClient, AppwriteError, Capabilities
 from syncer.client.errors import scrub
 from syncer.connection import ENV_API_KEY, ConnectionSettings, resolve_connection
 from syncer.history import HistoryError
@@ -157,12 +157,22 @@ class Connection:
     embedded: bool
     api_key: str
     cache_scope: str = ""  # what identifies this server across runs (the embedded one changes port every run)
+    # Clients made for this run: the first to negotiate the server's capabilities hands them to later ones,
+    # so one command asks the server's version once, however many clients it opens.
+    clients: list[AppwriteClient] = field(default_factory=list)
+    capabilities: Capabilities | None = None
 
     def client(self, manifest: Manifest | None = None) -> AppwriteClient:
         """A fresh client; with a manifest, its sensitive values are scrubbed from the client's errors too."""
         assert self.settings.endpoint and self.settings.project
         secrets = tuple(manifest.sensitive_values()) if manifest is not None else ()
-        return AppwriteClient(self.settings.endpoint, self.settings.project, self.api_key, secrets=secrets)
+        if self.capabilities is None:
+            self.capabilities = next((c.negotiated for c in self.clients if c.negotiated is not None), None)
+        client = AppwriteClient(
+            self.settings.endpoint, self.settings.project, self.api_key, secrets=secrets, capabilities=self.capabilities
+        )
+        self.clients = [] if self.capabilities is not None else [*self.clients, client]
+        return client
 
     def cache(self, manifest: Manifest) -> HashCache:
         scope = self.cache_scope or f"{self.settings.endpoint}|{self.settings.project}"
@@ -253,7 +263,12 @@ class Session:
         assert self.manifest is not None
         async with self.client() as client:
             return await make_plan(
-                self.manifest, client, options, work_dir=self.work_dir, cache=self.connection.cache(self.manifest)
+                self.manifest,
+                client,
+                options,
+                work_dir=self.work_dir,
+                cache=self.connection.cache(self.manifest),
+                probe_creations=True,
             )
 
 

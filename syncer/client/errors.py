@@ -61,6 +61,11 @@ class RateLimit:
             return None
 
     @property
+    def left(self) -> int:
+        """What is left now: `remaining` counts the request that carried the headers as not yet made."""
+        return max(self.remaining - 1, 0)
+
+    @property
     def until(self) -> str:
         """" until 2026-11-30 14:00 UTC": when the allowance is renewed ("" when the server gave no time)."""
         if not self.reset:

@@ -385,6 +385,11 @@ class AppwriteClient:
                         logger.warning("%s", self._capabilities.notice)
         return self._capabilities
 
+    @property
+    def negotiated(self) -> Capabilities | None:
+        """The capabilities once known (negotiated or given), without asking the server."""
+        return self._capabilities
+
     async def server_version(self) -> ServerVersion:
         """The server's version, as negotiated (see `capabilities`)."""
         return (await self.capabilities()).server
@@ -432,19 +437,24 @@ class AppwriteClient:
         self.creation_limit = RateLimit.from_headers(response.headers) or self.creation_limit
         return self._parse(Function, self._body(response, "POST /functions"), "function")
 
-    async def probe_creation_limit(self) -> RateLimit | None:
-        """The function-creation allowance left, without creating anything (None: the server sends no limit headers).
+    async def probe_creation_limit(self, existing: Function) -> RateLimit | None:
+        """The function-creation allowance left, without creating anything (None: the server sent no limit headers).
 
-        Appwrite checks its creation limit before it validates parameters, so a create with an invalid id
-        answers 400 with the `X-RateLimit-*` headers. The probe counts as one hit against the allowance.
+        Appwrite counts a create against its limit after validating the parameters and before looking for a taken
+        id, so creating `existing` (a function the server has) again answers 409 with the `X-RateLimit-*` headers.
+        The probe uses up one unit of the allowance. Should `existing` have been deleted meanwhile, the probe
+        recreated it: it is deleted again at once.
         """
+        body = {"functionId": existing.id, "name": existing.name, "runtime": existing.runtime, "enabled": False}
         try:
-            await self._call("POST", "/functions", json={"functionId": "!probe"}, safety=Safety.UNSAFE)
+            response, _ = await self._call("POST", "/functions", json=body, safety=Safety.UNSAFE)
         except AppwriteResponseError as exc:
             if exc.rate_limit is not None:
                 self.creation_limit = exc.rate_limit
             return exc.rate_limit
-        return None  # pragma: no cover - no Appwrite accepts that id
+        await self.delete_function(existing.id)
+        self.creation_limit = RateLimit.from_headers(response.headers) or self.creation_limit
+        return self.creation_limit
 
     def _body(self, response: httpx.Response, what: str) -> Any:
         try:

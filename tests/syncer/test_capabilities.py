@@ -240,14 +240,16 @@ async def test_variable_create_sends_what_the_server_needs(version: str, body: d
 async def test_creation_limit_is_read_from_the_headers_of_a_refused_probe() -> None:
     def create(request: httpx.Request) -> httpx.Response:
         headers = {"X-RateLimit-Limit": "50", "X-RateLimit-Remaining": "3", "X-RateLimit-Reset": "1900000000"}
-        return httpx.Response(
-            400, headers=headers, json={"message": "bad id", "code": 400, "type": "general_argument_invalid", "version": "1.9.6"}
-        )
+        body = {"message": "taken", "code": 409, "type": "function_already_exists", "version": "1.9.6"}
+        return httpx.Response(409, headers=headers, json=body)
 
     server = Recorder("1.9.6", {"POST /v1/functions": create})
     async with client_for(server) as client:
-        limit = await client.probe_creation_limit()
+        from syncer.client.models import Function
+
+        limit = await client.probe_creation_limit(Function.model_validate(FN))
     assert limit is not None and (limit.limit, limit.remaining, limit.reset) == (50, 3, 1_900_000_000.0)
+    assert json.loads(server.seen[-1].content)["functionId"] == "f"  # collides with an existing function
 
 
 async def test_a_1_9_function_reads_both_specifications_and_new_settings(tmp_path: Path) -> None:
