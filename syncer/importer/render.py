@@ -190,10 +190,11 @@ def manifest_text(
         if entry.get("schedule"):
             entry["schedule"] = Quoted(entry["schedule"])
         if function.variables:
-            entry["variables"] = {
-                key: (f"${{{env_names[(function.id, key)]}}}" if env_names is not None else escape_literal(value))
-                for key, value in function.variables.items()
-            }
+            entry["variables"] = {}
+            for key, value in function.variables.items():
+                written = f"${{{env_names[(function.id, key)]}}}" if env_names is not None else escape_literal(value)
+                options = function.variable_options.get(key)
+                entry["variables"][key] = {"value": written, **options} if options else written
         blocks.append(textwrap.indent(_dump({function.id: entry}), "  ", lambda line: True))
     if not blocks:
         return text + "functions: {}\n"

@@ -114,9 +114,13 @@ async def import_from_server(
         archives = Path(tmp) / "archives"
         archives.mkdir()
 
+        capabilities = await client.capabilities()
+
         async def one(fn: Function) -> ImportedFunction:
             async with limit:
-                return await _import_function(client, fn, staging, archives, default_specification)
+                imported = await _import_function(client, fn, staging, archives, default_specification)
+                imported.variable_options = _variable_options(fn, capabilities, in_dotenv=not inline_values)
+                return imported
 
         imported = list(await asyncio.gather(*(one(fn) for fn in selected)))
         header = f"Imported by `fnsync import` from {endpoint}" + (f" (project {project})" if project else "") if endpoint else ""
@@ -130,7 +134,6 @@ async def import_from_server(
             project=project,
             header=header,
         )
-        capabilities = await client.capabilities()
         _check_settings(draft.manifest, {fn.id: fn for fn in selected}, imported, capabilities)
         return commit(draft, force=force)
 
@@ -174,6 +177,21 @@ async def _import_function(
         return function
     _settle_code(function, fn, folder, archive, unpacked, deployment.entrypoint)
     return function
+
+
+def _variable_options(fn: Function, capabilities: Capabilities, *, in_dotenv: bool) -> dict[str, dict[str, Any]]:
+    """What the long variable form must say so the manifest plans no change: a secret stays `secret: true`; a
+    plain variable whose value goes to `.env` (so it loads as sensitive) stays `secret: false`; a description."""
+    options: dict[str, dict[str, Any]] = {}
+    for variable in fn.vars:
+        extra: dict[str, Any] = {}
+        if capabilities.secret_variables and (variable.secret or in_dotenv):
+            extra["secret"] = variable.secret
+        if capabilities.variable_descriptions and variable.description:
+            extra["description"] = variable.description
+        if extra:
+            options[variable.key] = extra
+    return options
 
 
 def _unusable(unpacked: Unpacked, entrypoint: str) -> str | None:
