@@ -38,6 +38,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 LOCAL_DATA = Path(".fnsync") / "local"
 LOCAL_PROJECT = "local"
+# The Appwrite the embedded local server answers as: today's self-hosted stable.
+EMBEDDED_APPWRITE_VERSION = "1.9.6"
 CACHE_FILE = Path(".fnsync") / "cache" / "code-hashes.json"
 
 
@@ -220,10 +222,13 @@ def _embedded(terminal: Terminal, data_dir: Path) -> Iterator[Connection]:
         terminal.info(f"Using the local server running at {endpoint} (state in {data_dir}); no endpoint configured.")
         yield _local_connection(endpoint, project, key, data_dir)
         return
-    config = ServerConfig(data_dir=data_dir, project_id=LOCAL_PROJECT, api_key=key)
+    config = ServerConfig(
+        data_dir=data_dir, project_id=LOCAL_PROJECT, api_key=key, appwrite_version=EMBEDDED_APPWRITE_VERSION
+    )
     running = start_in_thread(config)
     terminal.info(
-        f"Using the embedded local server (state in {data_dir}); set --endpoint or APPWRITE_ENDPOINT for another server."
+        f"Using the embedded local server as Appwrite {EMBEDDED_APPWRITE_VERSION} (state in {data_dir}); "
+        "set --endpoint or APPWRITE_ENDPOINT for another server."
     )
     try:
         yield _local_connection(running.endpoint, LOCAL_PROJECT, key, data_dir)
