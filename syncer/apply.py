@@ -33,7 +33,7 @@ from syncer.manifest import ManifestError, check_against_server
 from syncer.manifest.models import Manifest
 from syncer.history import header_hash
 from syncer.packaging import CodePackage, PackagingError, archive_header_hash, package_function
-from syncer.plan import Action, Change, ChangeKind, Plan, PlanOptions, compute_plan, server_settings
+from syncer.plan import Action, Change, ChangeKind, Plan, PlanOptions, compute_plan, unchanged_settings
 from syncer.state import HashCache, ServerState, read_state
 
 Status = Literal["done", "started", "failed", "skipped"]
@@ -258,7 +258,13 @@ class _FunctionRun:
                     raise CreationDeferred(exc.rate_limit) from None
                 if not is_already_exists(exc):
                     raise
-            # It exists (our own retried create, or someone else's): converge its settings instead.
+            # It exists (our own retried create, or someone else's): converge its settings instead, keeping
+            # what the create body leaves to the server (a PUT resets what it is not sent).
+            existing = await self.client.get_function(self.fid)
+            if existing is not None:
+                kept = unchanged_settings(existing, await self.client.capabilities())
+                await self.client.update_function(self.fid, {**kept, **change.after})
+                return "done", "updated settings (it existed already)"
         await self.client.update_function(self.fid, change.after)
         fields = change.changed_fields()
         return "done", "updated " + ", ".join(fields) if fields else "updated settings"
@@ -393,7 +399,7 @@ class _FunctionRun:
             function = await self.client.activate_deployment(self.fid, deployment_id)
         if not function.live:
             # Manual activation does not touch `live`; a PUT of the unchanged settings recomputes it to true.
-            await self.client.update_function(self.fid, server_settings(function, await self.client.capabilities()))
+            await self.client.update_function(self.fid, unchanged_settings(function, await self.client.capabilities()))
         return "done", f"{label}, build ready, activated"
 
 

@@ -78,8 +78,7 @@ class Change(Frozen):
         """For a function update: the settings whose value differs (display and tests)."""
         if self.kind is not ChangeKind.FUNCTION or self.action is not Action.UPDATE or not self.before or not self.after:
             return []
-        names = dict.fromkeys([*self.after, *self.before])
-        return [name for name in names if not same_setting(name, self.before.get(name), self.after.get(name))]
+        return [name for name in self.after if not same_setting(name, self.before.get(name), self.after.get(name))]
 
 
 class PlanOptions(Frozen):
@@ -197,12 +196,25 @@ def desired_settings(
                 value = None  # a schedule replaces an interval the manifest does not manage
         if value is not None:
             settings[name] = value
+    if not settings.get("providerRepositoryId") and not (current or {}).get("providerRepositoryId"):
+        # Not connected and not to be: leave the id out. An explicit "" means "disconnect" to Appwrite, which on
+        # 1.8.1+ also switches silent mode on; omitted, the (absent) connection is simply kept.
+        settings.pop("providerRepositoryId", None)
     return settings
 
 
 def server_settings(function: Function, capabilities: Capabilities) -> dict[str, Any]:
     """The settings `desired_settings` covers, read from the server's model (None: the server has none)."""
     return {name: function.setting(name) for name in capabilities.settings}
+
+
+def unchanged_settings(function: Function, capabilities: Capabilities) -> dict[str, Any]:
+    """A PUT body that changes nothing (to make Appwrite recompute `live`): every setting as the server has it,
+    without an empty repository id (which Appwrite reads as "disconnect")."""
+    settings = {name: value for name, value in server_settings(function, capabilities).items() if value is not None}
+    if not settings.get("providerRepositoryId"):
+        settings.pop("providerRepositoryId", None)
+    return settings
 
 
 def same_setting(name: str, current: Any, desired: Any) -> bool:
