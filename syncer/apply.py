@@ -28,6 +28,7 @@ from syncer.client import (
     is_transient,
 )
 from syncer.client.errors import BuildWaitTimeout, scrub
+from syncer.creation_limit import CreationDeferred, CreationGate, creation_note
 from syncer.client.models import Deployment
 from syncer.manifest import ManifestError, check_against_server
 from syncer.manifest.models import Manifest
@@ -38,7 +39,6 @@ from syncer.state import HashCache, ServerState, read_state
 
 Status = Literal["done", "started", "failed", "skipped"]
 BUILD_TIMEOUT = 900.0
-DEFAULT_CREATION_LIMIT = 50  # Appwrite's default _APP_FUNCTIONS_CREATION_ABUSE_LIMIT (per project and day)
 POLL_INTERVAL = 0.2  # first build poll; the client grows it to 5 s for long builds
 
 
@@ -49,18 +49,6 @@ class BuildPolling(BaseModel):
 
     interval: float = POLL_INTERVAL
     max_interval: float | None = None  # None: the client's default ceiling (5 s)
-
-
-class CreationDeferred(Exception):
-    """The server's function-creation allowance is used up: the create waits for a later run (never slept on)."""
-
-    def __init__(self, limit: RateLimit | None) -> None:
-        self.limit = limit
-        super().__init__(f"not created: the server's function-creation limit is reached{until(limit)}")
-
-
-def until(limit: RateLimit | None) -> str:
-    return limit.until if limit is not None else ""
 
 
 class ApplyFailure(Exception):
@@ -131,18 +119,6 @@ class Reporter:
     def build_status(self, function_id: str, deployment_id: str, status: str) -> None: ...
 
     def function_finished(self, result: FunctionResult) -> None: ...
-
-
-class CreationGate:
-    """Shared by one apply's functions: once the server refuses a create for its limit, no other create is tried."""
-
-    def __init__(self) -> None:
-        self.reached = False
-        self.limit: RateLimit | None = None
-
-    def reach(self, limit: RateLimit | None) -> None:
-        self.reached = True
-        self.limit = limit or self.limit
 
 
 def describe(change: Change) -> str:
@@ -503,35 +479,6 @@ async def make_plan(
     if note:
         plan = plan.model_copy(update={"notes": (*plan.notes, note)})
     return plan, state, packages
-
-
-async def creation_note(plan: Plan, state: ServerState, client: AppwriteClient) -> str:
-    """What a plan says when it creates more functions than the server allows now ("" when it fits).
-
-    The allowance comes from the `X-RateLimit-*` headers of this client's last create, or of one probe
-    (`AppwriteClient.probe_creation_limit`, which needs a function on the server to collide with); when neither
-    is possible, only a plan creating more than Appwrite's default daily limit says so.
-    """
-    creates = plan.counts()["create"]
-    if not creates:
-        return ""
-    allowance = client.creation_limit
-    if allowance is None and state.functions:
-        allowance = await client.probe_creation_limit(next(iter(state.functions.values())).function)
-    tail = "apply creates what it may, finishes every other change, and says when to re-run for the rest"
-    if allowance is None:
-        if creates <= DEFAULT_CREATION_LIMIT:
-            return ""
-        return (
-            f"this plan creates {creates} functions; Appwrite allows {DEFAULT_CREATION_LIMIT} function creations per "
-            f"project per day by default (the server did not say how many remain): {tail}"
-        )
-    if creates <= allowance.left:
-        return ""
-    return (
-        f"this plan creates {creates} functions but the server allows {allowance.left} more function creations"
-        f"{until(allowance)} (Appwrite's limit: {allowance.limit}): {tail}"
-    )
 
 
 async def reconcile(

@@ -15,31 +15,40 @@ from typing import Any, Protocol
 
 from pydantic import Field
 
-from syncer.client.capabilities import Capabilities
-from syncer.client.models import Function, Variable
+from syncer.client.models import Variable
+from syncer.function_settings import (  # re-exported: callers know them as `syncer.plan.*`
+    GIT_FIELDS,
+    REBUILD_FIELDS,
+    SET_FIELDS,
+    desired_settings,
+    manifest_settings,
+    resolve_settings,
+    same_setting,
+    server_settings,
+    unchanged_settings,
+)
 from syncer.manifest.models import FunctionSpec, Manifest
 from syncer.secret_digests import RECORD_KEY, DigestRecord, digest, new_salt, written_after
 from syncer.state import Frozen, ServerState
 
-# The settings every manifest declares (their defaults are Appwrite's create defaults), under their API names.
-# Every other setting is managed only when the manifest sets it; `Capabilities.settings` lists what a server has.
-CORE_FIELDS: tuple[str, ...] = (
-    "name",
-    "runtime",
-    "execute",
-    "events",
-    "schedule",
-    "timeout",
-    "enabled",
-    "logging",
-    "entrypoint",
-    "commands",
-    "scopes",
-)
-# Fields whose change makes Appwrite mark the function not `live` (FUNCTIONS-API.md §6 PUT).
-REBUILD_FIELDS: frozenset[str] = frozenset({"name", "entrypoint", "commands", "providerRootDirectory", "runtime"})
-# Fields whose order carries no meaning: compared as sets so a reorder on the server is not a change.
-SET_FIELDS: frozenset[str] = frozenset({"execute", "events", "scopes", "providerBranches", "providerPaths"})
+__all__ = [
+    "GIT_FIELDS",
+    "REBUILD_FIELDS",
+    "SET_FIELDS",
+    "Action",
+    "Change",
+    "ChangeKind",
+    "Plan",
+    "PlanError",
+    "PlanOptions",
+    "compute_plan",
+    "desired_settings",
+    "manifest_settings",
+    "same_setting",
+    "server_settings",
+    "tally",
+    "unchanged_settings",
+]
 
 
 class PlanError(ValueError):
@@ -128,110 +137,6 @@ class LocalCode(Protocol):
     file_count: int
     size: int
     archive: Path
-
-
-# --- settings ------------------------------------------------------------------------------------------
-
-
-GIT_FIELDS = ("installationId", "providerRepositoryId", "providerBranch", "providerRootDirectory")
-
-
-def manifest_settings(spec: FunctionSpec) -> dict[str, Any]:
-    """Every setting by API name: the manifest's value, or None where it leaves the setting to the server.
-
-    `specification` is shorthand for both specifications (1.9+ split it); a `git:` block manages the connection
-    (unset keys there mean "none"; `git: {}` disconnects), while silent mode, branches and paths are managed
-    only when set. Without a `git:` block the connection is left to whoever made it (the console, the webhook).
-    """
-    git = spec.git
-    connection = (
-        {
-            "installationId": git.installation_id,
-            "providerRepositoryId": git.repository_id,
-            "providerBranch": git.branch,
-            "providerRootDirectory": git.root_directory,
-        }
-        if git
-        else dict.fromkeys(GIT_FIELDS)
-    )
-    return {
-        "name": spec.name,
-        "description": spec.description,
-        "runtime": spec.runtime,
-        "execute": list(spec.execute),
-        "events": list(spec.events),
-        "schedule": spec.schedule,
-        "interval": spec.interval,
-        "timeout": spec.timeout,
-        "enabled": spec.enabled,
-        "logging": spec.logging,
-        "entrypoint": spec.entrypoint,
-        "commands": spec.commands,
-        "scopes": list(spec.scopes),
-        "specification": spec.specification,
-        "buildSpecification": spec.build_specification or spec.specification,
-        "runtimeSpecification": spec.runtime_specification or spec.specification,
-        "deploymentRetention": spec.deployment_retention,
-        **connection,
-        "providerSilentMode": git.silent_mode if git else None,
-        "providerBranches": list(git.branches) if git and git.branches is not None else None,
-        "providerPaths": list(git.paths) if git and git.paths is not None else None,
-        "emailEnabled": None,
-    }
-
-
-def desired_settings(
-    spec: FunctionSpec, capabilities: Capabilities, current: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """The body POST/PUT sends for `spec`: every setting the server has, from the manifest where it says, else the
-    server's `current` value (PUT resets what it is not sent, so nothing the manifest leaves alone may be omitted).
-    On create (`current` None) what the manifest leaves unset is omitted: the server's default applies."""
-    wanted = manifest_settings(spec)
-    settings: dict[str, Any] = {}
-    for name in capabilities.settings:
-        value = wanted.get(name)
-        if value is None and current is not None:
-            value = current.get(name)
-            if name == "interval" and wanted["schedule"]:
-                value = None  # a schedule replaces an interval the manifest does not manage
-        if value is not None:
-            settings[name] = value
-    if not settings.get("providerRepositoryId") and not (current or {}).get("providerRepositoryId"):
-        # Not connected and not to be: leave the id out. An explicit "" means "disconnect" to Appwrite, which on
-        # 1.8.1+ also switches silent mode on; omitted, the (absent) connection is simply kept.
-        settings.pop("providerRepositoryId", None)
-    return settings
-
-
-def server_settings(function: Function, capabilities: Capabilities) -> dict[str, Any]:
-    """The settings `desired_settings` covers, read from the server's model (None: the server has none)."""
-    return {name: function.setting(name) for name in capabilities.settings}
-
-
-def unchanged_settings(function: Function, capabilities: Capabilities) -> dict[str, Any]:
-    """A PUT body that changes nothing (to make Appwrite recompute `live`): every setting as the server has it,
-    without an empty repository id (which Appwrite reads as "disconnect")."""
-    settings = {name: value for name, value in server_settings(function, capabilities).items() if value is not None}
-    if not settings.get("providerRepositoryId"):
-        settings.pop("providerRepositoryId", None)
-    return settings
-
-
-def same_setting(name: str, current: Any, desired: Any) -> bool:
-    """Equality after normalising what the server normalises (set-like lists, empty entrypoint = keep)."""
-    if name in SET_FIELDS:
-        return sorted(set(current or ())) == sorted(set(desired or ()))
-    if name == "entrypoint" and desired == "":
-        return True  # PUT falls back to the stored entrypoint when it is empty
-    return bool(current == desired)
-
-
-def _resolve_settings(desired: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
-    """Fill the fields the manifest leaves to the server (an empty entrypoint keeps the stored one)."""
-    resolved = dict(desired)
-    if not resolved.get("entrypoint"):
-        resolved["entrypoint"] = current.get("entrypoint", "")
-    return resolved
 
 
 # --- the planner ----------------------------------------------------------------------------------------
@@ -324,7 +229,7 @@ def _plan_function(spec: FunctionSpec, state: ServerState, options: PlanOptions,
                     address=f"function.{fid}",
                     action=Action.UPDATE,
                     before=current,
-                    after=_resolve_settings(desired, current),
+                    after=resolve_settings(desired, current),
                     reason="settings differ: " + ", ".join(differing),
                     function_id=fid,
                 )
