@@ -203,14 +203,25 @@ def test_a_key_the_server_lacks_is_a_plan_error_naming_its_version(server: Local
 def test_build_and_runtime_specifications_and_retention_are_managed(version: str, tmp_path: Path) -> None:
     with running_server(tmp_path / "server", appwrite_version=version) as server:
         project = Project(tmp_path / "project")
+        cloud = {"description": "The API", "interval": 15} if version == "2.5.0" else {}
         project.add("api", specification="s-1vcpu-1gb", runtimeSpecification="s-2vcpu-2gb", deploymentRetention=3,
-                    git={"branches": ["main"], "paths": ["src/**"]})  # fmt: skip
+                    git={"branches": ["main"], "paths": ["src/**"]}, **cloud)  # fmt: skip
         project.write()
-        assert fnsync(project, server_env(server), "apply", "--yes").exit_code == 0
+        applied = fnsync(project, server_env(server), "apply", "--yes")
+        assert applied.exit_code == 0, applied.output
         fn = raw_function(server, "api")
         assert (fn["buildSpecification"], fn["runtimeSpecification"], fn["deploymentRetention"]) == ("s-1vcpu-1gb", "s-2vcpu-2gb", 3)
         assert (fn["providerBranches"], fn["providerPaths"]) == (["main"], ["src/**"])
+        assert {name: fn[name] for name in cloud} == cloud
         assert fnsync(project, server_env(server), "plan", "--detailed-exitcode").exit_code == 0
+        if cloud:  # a schedule replaces the interval; the two are never sent together
+            project.functions["api"].pop("interval")
+            project.functions["api"]["schedule"] = "0 * * * *"
+            project.write()
+            assert fnsync(project, server_env(server), "apply", "--yes").exit_code == 0
+            fn = raw_function(server, "api")
+            assert fn["schedule"] == "0 * * * *" and not fn.get("interval")
+            assert fnsync(project, server_env(server), "plan", "--detailed-exitcode").exit_code == 0
 
 
 # --- secrets on 1.7+ -----------------------------------------------------------------------------------------------
