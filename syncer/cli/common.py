@@ -263,8 +263,14 @@ class Session:
         """Indented JSON on stdout, scrubbed like everything else."""
         emit(self.terminal, json.dumps(data, indent=2) + "\n", self.secrets, raw=True)
 
-    async def plan(self, options: PlanOptions) -> tuple[Plan, ServerState, dict[str, CodePackage]]:
-        """`syncer.apply.make_plan` with a fresh client, this run's archives folder and the code-hash cache."""
+    async def plan(
+        self, options: PlanOptions, *, probe_creations: bool = True
+    ) -> tuple[Plan, ServerState, dict[str, CodePackage]]:
+        """`syncer.apply.make_plan` with a fresh client, this run's archives folder and the code-hash cache.
+
+        `probe_creations`: a plan that creates functions asks the server's creation allowance (one refused
+        create, see `syncer.creation_limit`); commands that promise never to send a write turn it off.
+        """
         assert self.manifest is not None
         async with self.client() as client:
             return await make_plan(
@@ -273,7 +279,7 @@ class Session:
                 options,
                 work_dir=self.work_dir,
                 cache=self.connection.cache(self.manifest),
-                probe_creations=True,
+                probe_creations=probe_creations,
             )
 
 
