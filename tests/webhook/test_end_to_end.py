@@ -6,6 +6,8 @@ payloads in GitHub's exact shapes, then waits on the delivery log for the final 
 
 from __future__ import annotations
 
+import pytest
+
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,8 @@ from tests.helpers import async_wait_until, wait_until
 from tests.webhook.conftest import INSTALLATION, Receiver, admin
 from tests.webhook.fake_github import FakeGitHub
 from tests.webhook.support import ZERO, Remote, encode, github_headers, pull_request_payload, push_payload
+
+pytestmark = pytest.mark.both_stores
 
 REPO_ID = 4242
 NODE = "export default async ({ res }) => res.send('{}');\n"
