@@ -153,7 +153,7 @@ def test_two_receivers_one_killed_every_delivery_deployed_once(
 
     assert sender.errors == [], sender.errors[:5]
     assert 0 < killed_at < len(plan)
-    by_id = {r["id"]: r for r in rows}
+    by_id = {r["id"].removeprefix("github:"): r for r in rows}
     # every accepted delivery is in the shared log, final, and none failed
     assert set(sender.accepted) == {d for d, _ in plan}
     assert set(sender.accepted) <= set(by_id)
@@ -162,8 +162,9 @@ def test_two_receivers_one_killed_every_delivery_deployed_once(
     # no job run twice: attempts are the history's `deploying` lines, and a second attempt only follows a resume
     attempts: dict[str, int] = {}
     resumed: set[str] = set()
-    for delivery, status, message in history:
-        attempts[delivery] = attempts.get(delivery, 0) + (status == "deploying")
+    for stored_id, status, message in history:
+        delivery = stored_id.removeprefix("github:")
+        attempts[delivery] = attempts.get(delivery, 0) + (status == "deploying" and message.startswith("attempt "))
         if "resuming" in message:
             resumed.add(delivery)
     assert resumed, "the killed receiver held a job: it must have been resumed"
