@@ -48,11 +48,11 @@ def create_app(config: WebhookConfig, client: AppwriteClient | None = None, *, r
     `run_workers=False` only receives and queues (tests of the HTTP contract; a receive-only replica)."""
     if not config.endpoint and client is None:
         raise ValueError("an Appwrite endpoint is required (APPWRITE_ENDPOINT)")
-    config.data_dir.mkdir(parents=True, exist_ok=True)
     database = config.database.get_secret_value() if config.database else None
     metrics = Metrics()
     store = MeteredStore(open_store(database, config.data_dir, fsync=config.fsync, lease=config.lease,
                                     pool_size=config.workers + config.max_concurrent_bodies + 2), metrics)
+    config.data_dir.mkdir(parents=True, exist_ok=True)  # after the store: a database that cannot be opened changes nothing
     metrics.watch_queue(store)
     appwrite = client or AppwriteClient(
         config.endpoint,

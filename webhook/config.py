@@ -83,6 +83,22 @@ class WebhookConfig(BaseModel):
             raise ValueError("the webhook secret must not be empty")
         return value
 
+    @field_validator("database")
+    @classmethod
+    def _database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        url = value.get_secret_value().strip()
+        scheme = url.split(":", 1)[0].lower()
+        if scheme in ("postgresql", "postgres") and url[len(scheme):].startswith("://"):
+            return SecretStr(url)
+        if scheme == "sqlite" and url.startswith("sqlite:///") and len(url) > len("sqlite:///"):
+            return SecretStr(url)
+        raise ValueError(
+            f"--database {url.rsplit('@', 1)[-1] if '@' in url else url[:40]!r}: expected sqlite:///PATH or "
+            "postgresql://USER@HOST:PORT/DBNAME (or FNSYNC_DATABASE_URL)"
+        )
+
     @field_validator("manifest_path")
     @classmethod
     def _relative_manifest(cls, value: str) -> str:

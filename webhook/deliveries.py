@@ -169,6 +169,19 @@ def to_record(row: Any, history: list[HistoryEntry] | None) -> DeliveryRecord:
     )
 
 
+def to_claim(row: Any, attempts: int, head: Any | None, superseded: list[Any]) -> Claim:
+    """A claimed delivery row as the worker gets it, with its key's head row and the rows it replaced."""
+    return Claim(
+        delivery_id=row["id"],
+        job=JobRequest.model_validate_json(row["job"]),
+        attempts=attempts,
+        interrupted=attempts > 1 or any(r["attempts"] > 0 for r in superseded),
+        superseded=tuple(r["id"] for r in superseded),
+        deployments=json.loads(row["deployments"]),
+        deployed=None if head is None else Head(sha=head["sha"], delivery_id=head["delivery_id"]),
+    )
+
+
 def replica_name(data_dir: Path) -> str:
     """This receiver's name in job leases: stable across restarts (host and data dir), so a restarted receiver
     resumes its own interrupted jobs at once; two receivers never share a data dir."""

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from webhook.deliveries import FINAL, Accepted, Claim, DeliveryRecord, Head, HistoryEntry, QueueStats, Status, to_record
+from webhook.deliveries import FINAL, Accepted, Claim, DeliveryRecord, Head, HistoryEntry, QueueStats, Status, to_claim, to_record
 from webhook.events import Decision, Ignored, JobRequest
 
 __all__ = ["FINAL", "Accepted", "Claim", "DeliveryRecord", "DeliveryStore", "Head", "HistoryEntry", "Status"]
@@ -195,15 +195,7 @@ class DeliveryStore:
             superseded = self._db.execute(
                 "SELECT id, attempts FROM deliveries WHERE superseded_by = ? ORDER BY seq", (row["id"],)
             ).fetchall()
-            return Claim(
-                delivery_id=row["id"],
-                job=JobRequest.model_validate_json(row["job"]),
-                attempts=attempts,
-                interrupted=attempts > 1 or any(r["attempts"] > 0 for r in superseded),
-                superseded=tuple(r["id"] for r in superseded),
-                deployments=json.loads(row["deployments"]),
-                deployed=None if head is None else Head(sha=head["sha"], delivery_id=head["delivery_id"]),
-            )
+            return to_claim(row, attempts, head, superseded)
 
     def note(self, delivery_id: str, message: str) -> None:
         """Add a history line (progress) without changing the state."""

@@ -26,7 +26,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from webhook.deliveries import FINAL, Accepted, Claim, DeliveryRecord, Head, HistoryEntry, QueueStats, Status, to_record
+from webhook.deliveries import FINAL, Accepted, Claim, DeliveryRecord, HistoryEntry, QueueStats, Status, to_claim, to_record
 from webhook.events import Decision, Ignored, JobRequest
 
 log = logging.getLogger("fnsync.webhook")
@@ -160,6 +160,8 @@ class PostgresStore:
         self._pool = ConnectionPool(
             conninfo, min_size=1, max_size=pool_size, kwargs={"row_factory": dict_row}, open=True, name="fnsync-webhook"
         )
+        self._holding: set[str] = set()  # jobs this receiver's workers run now: only their leases are renewed
+        self._holding_lock = threading.Lock()
         self._stop = threading.Event()
         self._renewer = threading.Thread(target=self._renew_leases, name="fnsync-webhook-leases", daemon=True)
         self._renewer.start()
@@ -178,13 +180,19 @@ class PostgresStore:
         conn.execute("INSERT INTO history (delivery_seq, at, status, message) VALUES (%s, %s, %s, %s)", (seq, _now(), status, message))
 
     def _renew_leases(self) -> None:
+        """Every third of the lease, extend the leases of the jobs held here. A job whose outcome could not be
+        written (database away for long) is no longer held, so its lease runs out and it is run again."""
         while not self._stop.wait(self.lease / 3):
+            with self._holding_lock:
+                holding = sorted(self._holding)
+            if not holding:
+                continue
             try:
                 with self._tx() as conn:
                     conn.execute(
                         "UPDATE deliveries SET lease_until = now() + make_interval(secs => %s)"
-                        " WHERE status = %s AND lease_owner = %s",
-                        (self.lease, Status.DEPLOYING, self.owner),
+                        " WHERE status = %s AND lease_owner = %s AND id = ANY(%s)",
+                        (self.lease, Status.DEPLOYING, self.owner, holding),
                     )
             except psycopg.Error as exc:  # the next round tries again before the lease runs out
                 log.warning("could not renew job leases: %s", exc)
@@ -298,18 +306,12 @@ class PostgresStore:
             conn.execute("UPDATE job_keys SET holder = %s WHERE key = %s", (row["id"], row["key"]))
             self._history(conn, row["seq"], Status.DEPLOYING, f"attempt {attempts} by {self.owner}")
             head = conn.execute("SELECT sha, delivery_id FROM heads WHERE key = %s", (row["key"],)).fetchone()
+            with self._holding_lock:
+                self._holding.add(row["id"])
             superseded = conn.execute(
                 "SELECT id, attempts FROM deliveries WHERE superseded_by = %s ORDER BY seq", (row["id"],)
             ).fetchall()
-            return Claim(
-                delivery_id=row["id"],
-                job=JobRequest.model_validate_json(row["job"]),
-                attempts=attempts,
-                interrupted=attempts > 1 or any(r["attempts"] > 0 for r in superseded),
-                superseded=tuple(r["id"] for r in superseded),
-                deployments=json.loads(row["deployments"]),
-                deployed=None if head is None else Head(sha=head["sha"], delivery_id=head["delivery_id"]),
-            )
+            return to_claim(row, attempts, head, superseded)
 
     def _row(self, conn: psycopg.Connection[Any], delivery_id: str, lock: bool = False) -> dict[str, Any] | None:
         row: dict[str, Any] | None = conn.execute(
@@ -349,8 +351,27 @@ class PostgresStore:
             )
             self._history(conn, row["seq"], row["status"], f"deployment {deployment_id} created for {function_id}")
 
-    @_retried(None, swallow=True)
     def finish(
+        self, delivery_id: str, status: Status, reason: str, error: str = "", *, deployed: str | None = None,
+        superseded_by: str | None = None,
+    ) -> None:
+        try:
+            self._finish(delivery_id, status, reason, error, deployed=deployed, superseded_by=superseded_by)
+        finally:
+            self._release(delivery_id)
+
+    def retry_later(self, delivery_id: str, delay: float, error: str) -> None:
+        try:
+            self._retry_later(delivery_id, delay, error)
+        finally:
+            self._release(delivery_id)
+
+    def _release(self, delivery_id: str) -> None:
+        with self._holding_lock:
+            self._holding.discard(delivery_id)
+
+    @_retried(None, swallow=True)
+    def _finish(
         self, delivery_id: str, status: Status, reason: str, error: str = "", *, deployed: str | None = None,
         superseded_by: str | None = None,
     ) -> None:
@@ -375,7 +396,7 @@ class PostgresStore:
                 )
 
     @_retried(None, swallow=True)
-    def retry_later(self, delivery_id: str, delay: float, error: str) -> None:
+    def _retry_later(self, delivery_id: str, delay: float, error: str) -> None:
         with self._tx() as conn:
             row = self._row(conn, delivery_id, lock=True)
             if row is None or not self._held(row):

@@ -137,3 +137,17 @@ async def test_metrics_and_readiness_when_the_database_goes_away(
         assert ready.status_code == 503 and "database unreachable" in ready.json()["problems"][0], ready.text
         text = (await client.get("/metrics")).text
         assert "fnsync_webhook_database_up 0.0" in text
+
+
+def test_cli_refuses_a_bad_or_unreachable_database_before_starting(tmp_path: Path) -> None:
+    from tests.syncer.support import run_cli
+
+    env = {"FNSYNC_WEBHOOK_SECRET": "webhook-secret", "APPWRITE_ENDPOINT": "http://127.0.0.1:9/v1",
+           "APPWRITE_PROJECT_ID": "p", "APPWRITE_API_KEY": "api-key", "FNSYNC_DATABASE_URL": None}
+    result = run_cli(env, "webhook", "--data", str(tmp_path / "d"), "--database", "mysql://db/x")
+    assert result.exit_code == 1 and "expected sqlite:///PATH or postgresql://" in result.output, result.output
+    unreachable = "postgresql://fnsync:hunter2-secret@127.0.0.1:9/fnsync?connect_timeout=2"
+    result = run_cli({**env, "FNSYNC_DATABASE_URL": unreachable}, "webhook", "--data", str(tmp_path / "d"))
+    assert result.exit_code == 1 and "cannot open the database postgresql://127.0.0.1:9/" in result.output, result.output
+    assert "hunter2" not in result.output
+    assert not (tmp_path / "d").exists()
