@@ -126,8 +126,17 @@ def test_two_receivers_one_killed_every_delivery_deployed_once(
         with receiver_process(local_server, data_b, tmp_path / "b.log", extra) as (url_b, proc_b):
             sender = Sender(plan, [url_a, url_b])
             sender.thread.start()
-            wait_until(lambda: sender.sent >= 80 and held_by(owner_b) > 0, timeout=60, interval=0.01,
-                       what="receiver B to hold a job after 80 deliveries")
+            wait_until(lambda: sender.sent >= 80, timeout=60, what="80 deliveries sent")
+
+            def frozen_holding_a_job() -> bool:
+                """Freeze B; keep it frozen only if it holds a job at that instant (then it cannot finish it)."""
+                os.kill(proc_b.pid, signal.SIGSTOP)
+                if held_by(owner_b) > 0:
+                    return True
+                os.kill(proc_b.pid, signal.SIGCONT)
+                return False
+
+            wait_until(frozen_holding_a_job, timeout=60, interval=0.05, what="receiver B to hold a job")
             sender.urls[1] = None
             os.kill(proc_b.pid, signal.SIGKILL)
             proc_b.wait(timeout=10)
