@@ -6,9 +6,12 @@
    server reports the new deployment active (fetch, export, package, upload, build, activate).
 3. A burst: N pushes to one branch at full speed (the queue counts branches, so none is refused), the
    answers by status, and the time until the newest commit is active.
+4. With `--database postgresql://…`: deploy throughput with one receiver, then two on the same database
+   (rounds of one new commit on each of 10 branches, each linked to its own function; deploys per second).
 
 Usage: python bench/webhook_bench.py [--rate 50] [--duration 10] [--pushes 5] [--burst 300]
-Runs the local server in-process and the receiver as a subprocess (`fnsync webhook`), all on 127.0.0.1.
+       [--database postgresql://USER@HOST:PORT/DB] [--rounds 3]
+Runs the local server in-process and the receivers as subprocesses (`fnsync webhook`), all on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -47,12 +52,16 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[index]
 
 
-def start_receiver(endpoint: str, project: str, key: str, data: Path, log: Path) -> tuple[str, subprocess.Popen[bytes]]:
+def start_receiver(
+    endpoint: str, project: str, key: str, data: Path, log: Path, database: str | None = None
+) -> tuple[str, subprocess.Popen[bytes]]:
     env = {**os.environ, "FNSYNC_WEBHOOK_SECRET": SECRET, "FNSYNC_ADMIN_TOKEN": ADMIN, "APPWRITE_ENDPOINT": endpoint,
            "APPWRITE_PROJECT_ID": project, "APPWRITE_API_KEY": key}
     env.pop("GITHUB_TOKEN", None)
     argv = [sys.executable, "-c", "from syncer.cli import main; main()", "webhook", "--port", "0", "--data", str(data),
             "--allow-clone-url", "file://*"]
+    if database:
+        argv += ["--database", database]
     with log.open("wb") as out:
         proc = subprocess.Popen(argv, env=env, stdout=out, stderr=out, cwd=ROOT)
     deadline = time.monotonic() + 30
@@ -71,24 +80,31 @@ def start_receiver(endpoint: str, project: str, key: str, data: Path, log: Path)
     raise RuntimeError(f"receiver did not start:\n{log.read_text()}")
 
 
-def ack_latency(url: str, payload: dict, rate: float, duration: float) -> list[float]:
-    """Open-loop schedule: request i is sent at start + i/rate (or as soon as the previous one returns)."""
-    latencies: list[float] = []
-    with httpx.Client(base_url=url, timeout=10) as client:
-        start = time.perf_counter()
-        count = int(rate * duration)
-        for i in range(count):
-            due = start + i / rate
-            delay = due - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
-            body = encode({**payload, "bench_sequence": i})  # a distinct body: the same one twice is a duplicate
-            sent = time.perf_counter()
-            response = client.post("/webhooks/github", content=body, headers=github_headers("push", body, secret=SECRET))
-            latencies.append((time.perf_counter() - sent) * 1000)
-            if response.status_code not in (200, 202):
-                raise RuntimeError(f"unexpected {response.status_code}: {response.text}")
-    return latencies
+def ack_latency(url: str, payload: dict, rate: float, duration: float, senders: int = 16) -> tuple[list[float], float]:
+    """Open-loop schedule: request i is due at start + i/rate and sent by one of `senders` threads (so a slow answer
+    does not lower the offered rate); (latencies in ms, achieved requests per second)."""
+    count = int(rate * duration)
+    local = threading.local()
+
+    def send(i: int, due: float) -> float:
+        delay = due - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        client = getattr(local, "client", None)
+        if client is None:
+            client = local.client = httpx.Client(base_url=url, timeout=10)
+        body = encode({**payload, "bench_sequence": i})  # a distinct body: the same one twice is a duplicate
+        sent = time.perf_counter()
+        response = client.post("/webhooks/github", content=body, headers=github_headers("push", body, secret=SECRET))
+        if response.status_code not in (200, 202):
+            raise RuntimeError(f"unexpected {response.status_code}: {response.text}")
+        return (time.perf_counter() - sent) * 1000
+
+    start = time.perf_counter() + 0.1
+    with ThreadPoolExecutor(max_workers=senders) as pool:
+        futures = [pool.submit(send, i, start + i / rate) for i in range(count)]
+        latencies = [future.result() for future in futures]
+    return latencies, count / (time.perf_counter() - start)
 
 
 def push_to_active(url: str, remote: Remote, sdk_get: httpx.Client, pushes: int, before: str) -> list[float]:
@@ -142,6 +158,52 @@ def burst(url: str, remote: Remote, api: httpx.Client, count: int, before: str) 
     return answers, time.perf_counter() - started
 
 
+THROUGHPUT_BRANCHES = 10
+
+
+def throughput(urls: list[str], remote: Remote, api: httpx.Client, prefix: str, rounds: int) -> tuple[int, float]:
+    """Rounds of one new commit on each of 10 branches (each its own function), delivered alternately to the
+    receivers; (deploys done, seconds). Every round waits for the previous one, so each push is one deploy."""
+    branches = [f"{prefix}-{n}" for n in range(THROUGHPUT_BRANCHES)]
+    base = remote.work.head.commit.hexsha
+    for number, branch in enumerate(branches):
+        api.post("/functions", json={"functionId": f"{prefix}-{number}", "name": branch, "runtime": "node-18.0",
+                                     "entrypoint": "index.js", "installationId": "inst1", "providerRepositoryId": str(REPO_ID),
+                                     "providerBranch": branch, "providerRootDirectory": "fn"}).raise_for_status()
+        remote.work.git.branch(branch, base)
+        remote.work.git.push("origin", f"{branch}:refs/heads/{branch}")
+    series = {b: remote.commit_series("fn/index.js", [NODE + f"// {b} {n} {time.time()}\n" for n in range(rounds)], branch=b)
+              for b in branches}
+    heads = {b: base for b in branches}
+    done = 0
+    started = time.perf_counter()
+    with httpx.Client(timeout=30) as client:
+        for step in range(rounds):
+            deliveries: list[tuple[str, str]] = []
+            for number, branch in enumerate(branches):
+                sha = series[branch][step]
+                payload = push_payload(repo_id=REPO_ID, clone_url=remote.url, branch=branch, before=heads[branch], after=sha,
+                                       commits=[{"id": sha, "modified": ["fn/index.js"]}])
+                body = encode(payload)
+                url = urls[number % len(urls)]
+                response = client.post(url + "/webhooks/github", content=body, headers=github_headers("push", body, secret=SECRET))
+                if response.status_code != 202:
+                    raise RuntimeError(f"unexpected {response.status_code}: {response.text}")
+                deliveries.append((url, response.json()["delivery"]))
+                heads[branch] = sha
+            deadline = time.monotonic() + 300
+            for url, delivery in deliveries:
+                while True:
+                    record = client.get(f"{url}/deliveries/{delivery}", headers={"Authorization": f"Bearer {ADMIN}"}).json()
+                    if record["status"] not in ("queued", "deploying"):
+                        done += record["status"] == "done"
+                        break
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("a throughput round did not finish within 300s")
+                    time.sleep(0.02)
+    return done, time.perf_counter() - started
+
+
 def main() -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -149,6 +211,8 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of steady load")
     parser.add_argument("--pushes", type=int, default=5, help="push-to-active samples")
     parser.add_argument("--burst", type=int, default=300, help="pushes to one branch at full speed (0 = skip)")
+    parser.add_argument("--database", default=None, help="queue database URL (default: SQLite in the receiver's data dir)")
+    parser.add_argument("--rounds", type=int, default=3, help="with a PostgreSQL --database: throughput rounds (0 = skip)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="fnsync-webhook-bench-") as tmp_name:
@@ -162,7 +226,9 @@ def main() -> None:
                                      "providerRootDirectory": "fn"}).raise_for_status()
         remote = Remote(tmp)
         first = remote.commit({"fn/index.js": NODE, "other/readme.md": "x"})
-        url, proc = start_receiver(server.endpoint, "bench", config.api_key, tmp / "webhook", tmp / "receiver.log")
+        url, proc = start_receiver(server.endpoint, "bench", config.api_key, tmp / "webhook", tmp / "receiver.log", args.database)
+        procs = [proc]
+        print(f"queue: {args.database.rsplit('@', 1)[-1] if args.database else 'SQLite'}")
         try:
             # 0) baseline: the same HTTP stack without signature, JSON or SQLite work
             with httpx.Client(base_url=url, timeout=10) as client:
@@ -178,8 +244,9 @@ def main() -> None:
             for label, branch in (("workers idle: unlinked branch, recorded as ignored", "elsewhere"),
                                   ("workers busy: linked branch, queued and coalesced", "main")):
                 payload = push_payload(repo_id=REPO_ID, clone_url=remote.url, branch=branch, before=ZERO, after=first, created=True)
-                latencies = ack_latency(url, payload, args.rate, args.duration)
-                print(f"acknowledgement latency, {len(latencies)} signed pushes at {args.rate:g}/s for {args.duration:g}s ({label}):")
+                latencies, achieved = ack_latency(url, payload, args.rate, args.duration)
+                print(f"acknowledgement latency, {len(latencies)} signed pushes offered at {args.rate:g}/s for {args.duration:g}s, "
+                      f"{achieved:.0f}/s answered ({label}):")
                 print(f"  p50 {percentile(latencies, 50):.2f} ms   p99 {percentile(latencies, 99):.2f} ms   "
                       f"max {max(latencies):.2f} ms   mean {statistics.mean(latencies):.2f} ms")
             # wait for the queue to drain before timing deployments
@@ -188,18 +255,29 @@ def main() -> None:
                 time.sleep(0.05)
             while httpx.get(url + "/readyz").json().get("deploying", 0) and time.monotonic() < deadline:
                 time.sleep(0.05)
-            samples = push_to_active(url, remote, api, args.pushes, first)
-            print(f"push-to-active latency, {len(samples)} pushes of a one-file node function (local server build):")
-            print(f"  p50 {percentile(samples, 50) * 1000:.0f} ms   min {min(samples) * 1000:.0f} ms   max {max(samples) * 1000:.0f} ms")
+            if args.pushes:
+                samples = push_to_active(url, remote, api, args.pushes, first)
+                print(f"push-to-active latency, {len(samples)} pushes of a one-file node function (local server build):")
+                print(f"  p50 {percentile(samples, 50) * 1000:.0f} ms   min {min(samples) * 1000:.0f} ms   max {max(samples) * 1000:.0f} ms")
             if args.burst:
                 head = remote.work.head.commit.hexsha
                 answers, seconds = burst(url, remote, api, args.burst, head)
                 deployments = api.get("/functions/bench-fn/deployments").json()["total"]
                 print(f"burst of {args.burst} pushes to one branch: answers {answers}; newest done after {seconds:.1f}s; "
                       f"{deployments} deployments of the function in total")
+            if args.database and args.database.startswith("postgres") and args.rounds:
+                done, seconds = throughput([url], remote, api, "one", args.rounds)
+                print(f"deploy throughput, 1 receiver (2 workers): {done} deploys in {seconds:.1f}s = {done / seconds:.2f}/s")
+                url2, proc2 = start_receiver(server.endpoint, "bench", config.api_key, tmp / "webhook-2", tmp / "receiver-2.log",
+                                             args.database)
+                procs.append(proc2)
+                done, seconds = throughput([url, url2], remote, api, "two", args.rounds)
+                print(f"deploy throughput, 2 receivers (2 workers each): {done} deploys in {seconds:.1f}s = {done / seconds:.2f}/s")
         finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=30)
+            for running in procs:
+                running.send_signal(signal.SIGTERM)
+            for running in procs:
+                running.wait(timeout=30)
             api.close()
             server.stop()
 

@@ -19,19 +19,20 @@ from webhook import admin, health
 from webhook.config import WebhookConfig, scrub, scrubbed_traceback
 from webhook.context import WebhookContext
 from webhook.credentials import CloneCredentials
+from webhook.deliveries import Store, open_store
 from webhook.deploy import JobRunner
 from webhook.links import LinkIndex
+from webhook.metrics import Metrics, MeteredStore
 from webhook.mirror import MirrorCache
 from webhook.receive import WebhookController
 from webhook.reporting import ReportQueue, Reporters
-from webhook.store import DeliveryStore
 from webhook.worker import WorkerPool
 
 log = logging.getLogger("fnsync.webhook")
 
 
 class _CommentIds:
-    def __init__(self, store: DeliveryStore) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
 
     def get(self, repo: str, number: int) -> int | None:
@@ -47,8 +48,12 @@ def create_app(config: WebhookConfig, client: AppwriteClient | None = None, *, r
     `run_workers=False` only receives and queues (tests of the HTTP contract; a receive-only replica)."""
     if not config.endpoint and client is None:
         raise ValueError("an Appwrite endpoint is required (APPWRITE_ENDPOINT)")
-    config.data_dir.mkdir(parents=True, exist_ok=True)
-    store = DeliveryStore(config.db_path, fsync=config.fsync)
+    database = config.database.get_secret_value() if config.database else None
+    metrics = Metrics()
+    store = MeteredStore(open_store(database, config.data_dir, fsync=config.fsync, lease=config.lease,
+                                    pool_size=config.workers + config.max_concurrent_bodies + 2), metrics)
+    config.data_dir.mkdir(parents=True, exist_ok=True)  # after the store: a database that cannot be opened changes nothing
+    metrics.watch_queue(store)
     appwrite = client or AppwriteClient(
         config.endpoint,
         config.project,
@@ -77,6 +82,7 @@ def create_app(config: WebhookConfig, client: AppwriteClient | None = None, *, r
         if run_workers:
             tasks.append(asyncio.create_task(pool.run(), name="fnsync-webhook-workers"))
         reporter = asyncio.create_task(reports.run(), name="fnsync-webhook-reports")
+        counting = metrics.watch_reporting(log)
         try:
             yield
         finally:
@@ -91,6 +97,7 @@ def create_app(config: WebhookConfig, client: AppwriteClient | None = None, *, r
             await vcs_http.aclose()
             if client is None:
                 await appwrite.aclose()
+            log.removeHandler(counting)
             store.close()
 
     def handle_exception(request: Request, exc: Exception) -> Response[dict[str, object]]:
@@ -100,13 +107,16 @@ def create_app(config: WebhookConfig, client: AppwriteClient | None = None, *, r
         else:
             log.error("unhandled error on %s\n%s", request.url.path, scrubbed_traceback(exc, config.secrets()))
             status, message = 500, "internal error"
+        provider = request.url.path.removeprefix("/webhooks/")
+        if request.url.path.startswith("/webhooks/") and provider in ("github", "gitlab", "gitea"):
+            metrics.deliveries.labels(provider, str(status)).inc()  # refused before the store: signature, size, JSON
         return Response({"error": scrub(str(message), config.secrets()), "status": status}, status_code=status)
 
     return Litestar(
         route_handlers=[WebhookController, admin.DeliveriesController, *health.ROUTES],
         dependencies={"ctx": Provide(lambda: ctx, use_cache=True, sync_to_thread=False)},
         exception_handlers={Exception: handle_exception},
-        state=State({"ctx": ctx}),
+        state=State({"ctx": ctx, "metrics": metrics}),
         lifespan=[services],
         openapi_config=None,
         request_max_body_size=config.max_body_size,

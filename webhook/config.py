@@ -6,6 +6,7 @@ import fnmatch
 import traceback
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
@@ -14,6 +15,7 @@ from syncer.manifest.environments import NAME_PATTERN
 
 DEFAULT_CLONE_URLS = ("https://github.com/*",)
 BRANCH_ENV_VAR = "FNSYNC_WEBHOOK_BRANCH_ENV"
+DATABASE_VAR = "FNSYNC_DATABASE_URL"
 # The receiver's own credentials: never shown to a manifest from git, scrubbed from every log line.
 TOKEN_VARS = ("GITHUB_TOKEN", "GITLAB_TOKEN", "GITEA_TOKEN")
 
@@ -64,6 +66,10 @@ class WebhookConfig(BaseModel):
     # The project lock's TTL, refreshed every third of it: how long a receiver killed on another host blocks applies.
     lock_ttl: float = Field(default=120.0, gt=0)
     fsync: bool = False  # synchronous=FULL for the queue: survives power loss too, ~10x slower commits
+    # The queue and delivery log: None = SQLite in the data dir; `sqlite:///path`; `postgresql://…` (shared by replicas).
+    database: SecretStr | None = None
+    # How long a job claimed by a receiver that stopped renewing it (killed, cut off) waits before another takes it.
+    lease: float = Field(default=30.0, ge=1)
     link_refresh: float = Field(default=15.0, gt=0)  # how often the function→repository index is re-read
     link_miss_ttl: float = Field(default=3.0, ge=0)  # how long a fresh read that found no link for a pair is trusted
     # Appwrite connection (resolved by syncer.connection in the CLI; passed explicitly here).
@@ -77,6 +83,22 @@ class WebhookConfig(BaseModel):
         if not value.get_secret_value().strip():
             raise ValueError("the webhook secret must not be empty")
         return value
+
+    @field_validator("database")
+    @classmethod
+    def _database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        url = value.get_secret_value().strip()
+        scheme = url.split(":", 1)[0].lower()
+        if scheme in ("postgresql", "postgres") and url[len(scheme):].startswith("://"):
+            return SecretStr(url)
+        if scheme == "sqlite" and url.startswith("sqlite:///") and len(url) > len("sqlite:///"):
+            return SecretStr(url)
+        raise ValueError(
+            f"--database {url.rsplit('@', 1)[-1] if '@' in url else url[:40]!r}: expected sqlite:///PATH or "
+            "postgresql://USER@HOST:PORT/DBNAME (or FNSYNC_DATABASE_URL)"
+        )
 
     @field_validator("manifest_path")
     @classmethod
@@ -105,10 +127,6 @@ class WebhookConfig(BaseModel):
         return None
 
     @property
-    def db_path(self) -> Path:
-        return self.data_dir / "deliveries.sqlite3"
-
-    @property
     def mirrors_dir(self) -> Path:
         return self.data_dir / "mirrors"
 
@@ -129,14 +147,29 @@ class WebhookConfig(BaseModel):
         for item in (self.admin_token, self.github_token, self.gitlab_token, self.gitea_token, self.api_key):
             if item is not None and item.get_secret_value():
                 values.add(item.get_secret_value())
+        password = self.database_password()
+        if password:
+            values.add(password)
         return values
+
+    def database_password(self) -> str | None:
+        """The password inside `database` (postgresql://user:PASSWORD@host/db), scrubbed like any secret."""
+        if self.database is None:
+            return None
+        try:
+            return urlsplit(self.database.get_secret_value()).password
+        except ValueError:
+            return None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str], **settings: object) -> WebhookConfig:
-        """Secrets from FNSYNC_WEBHOOK_SECRET, FNSYNC_ADMIN_TOKEN, GITHUB_TOKEN, GITLAB_TOKEN and GITEA_TOKEN;
+        """Secrets from FNSYNC_WEBHOOK_SECRET, FNSYNC_ADMIN_TOKEN, GITHUB_TOKEN, GITLAB_TOKEN and GITEA_TOKEN; the
+        database URL from FNSYNC_DATABASE_URL unless given;
         `branch_envs` from FNSYNC_WEBHOOK_BRANCH_ENV (a comma list) unless given; the rest from `settings`.
         Raises ValueError (pydantic's ValidationError included) on bad values."""
         extra: dict[str, object] = {"secret": environ.get("FNSYNC_WEBHOOK_SECRET", "")}
+        if "database" not in settings and environ.get(DATABASE_VAR, "").strip():
+            extra["database"] = environ[DATABASE_VAR].strip()
         if environ.get("FNSYNC_ADMIN_TOKEN"):
             extra["admin_token"] = environ["FNSYNC_ADMIN_TOKEN"]
         for name in TOKEN_VARS:

@@ -1,4 +1,4 @@
-"""What the queue and delivery log hold, and the interface every store implements (SQLite today, PostgreSQL later).
+"""What the queue and delivery log hold, and the interface every store implements (SQLite, PostgreSQL).
 
 The rules live behind these methods, not in callers: `accept` deduplicates (delivery id, and a hash of the signed
 body) and keeps one queued job per key (a newer delivery replaces the queued one, the log keeps both); `claim` hands
@@ -8,8 +8,12 @@ branch diffs from and compares history with.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import socket
 from enum import StrEnum
-from typing import Literal, Protocol
+from pathlib import Path
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -85,6 +89,15 @@ class Head(BaseModel):
 Claim.model_rebuild()
 
 
+class QueueStats(BaseModel):
+    """What /metrics reports about the shared queue."""
+
+    model_config = ConfigDict(frozen=True)
+    queued: int
+    deploying: int
+    oldest_age: float  # seconds the oldest queued job has waited (0 when none)
+
+
 class Store(Protocol):
     """The queue and delivery log. Every method is one transaction."""
 
@@ -114,6 +127,12 @@ class Store(Protocol):
 
     def queued_count(self) -> int: ...
 
+    def queue_stats(self) -> QueueStats: ...
+
+    def ping(self) -> None:
+        """Raise when the database cannot be reached (for /readyz)."""
+        ...
+
     def next_retry_at(self) -> float | None: ...
 
     def get(self, delivery_id: str, history: bool = True) -> DeliveryRecord | None: ...
@@ -125,3 +144,73 @@ class Store(Protocol):
     def set_pr_comment(self, repo: str, number: int, comment_id: int) -> None: ...
 
     def close(self) -> None: ...
+
+
+def to_record(row: Any, history: list[HistoryEntry] | None) -> DeliveryRecord:
+    """A delivery row (sqlite3.Row or a psycopg dict row: same columns) as `/deliveries` shows it."""
+    job = JobRequest.model_validate_json(row["job"]) if row["job"] else None
+    return DeliveryRecord(
+        id=row["id"],
+        provider=row["provider"],
+        event=row["event"],
+        status=Status(row["status"]),
+        reason=row["reason"],
+        error=row["error"],
+        received_at=row["received_at"],
+        updated_at=row["updated_at"],
+        attempts=row["attempts"],
+        repository=job.repo_name if job else None,
+        branch=job.branch if job else None,
+        commit=job.sha if job else None,
+        pull_request=job.pr_number if job else None,
+        superseded_by=row["superseded_by"],
+        deployments=json.loads(row["deployments"]),
+        history=history,
+    )
+
+
+def to_claim(row: Any, attempts: int, head: Any | None, superseded: list[Any]) -> Claim:
+    """A claimed delivery row as the worker gets it, with its key's head row and the rows it replaced."""
+    return Claim(
+        delivery_id=row["id"],
+        job=JobRequest.model_validate_json(row["job"]),
+        attempts=attempts,
+        interrupted=attempts > 1 or any(r["attempts"] > 0 for r in superseded),
+        superseded=tuple(r["id"] for r in superseded),
+        deployments=json.loads(row["deployments"]),
+        deployed=None if head is None else Head(sha=head["sha"], delivery_id=head["delivery_id"]),
+    )
+
+
+def replica_name(data_dir: Path) -> str:
+    """This receiver's name in job leases: stable across restarts (host and data dir), so a restarted receiver
+    resumes its own interrupted jobs at once; two receivers never share a data dir."""
+    digest = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:8]
+    return f"{socket.gethostname()}:{digest}"
+
+
+def open_store(database: str | None, data_dir: Path, *, fsync: bool = False, lease: float = 30.0, pool_size: int = 8) -> Store:
+    """The store a `--database` URL names: `postgresql://…` (shared by replicas), `sqlite:///path`, or None for the
+    SQLite file in the data dir. ValueError for any other scheme."""
+    if database is None or not database.strip():
+        from webhook.store import DeliveryStore
+
+        return DeliveryStore(data_dir / "deliveries.sqlite3", fsync=fsync)
+    scheme = database.split(":", 1)[0].lower()
+    if scheme in ("postgresql", "postgres"):
+        from webhook.store_pg import PostgresStore
+
+        return PostgresStore(database, owner=replica_name(data_dir), lease=lease, pool_size=pool_size)
+    if scheme == "sqlite" and database.startswith("sqlite:///") and len(database) > len("sqlite:///"):
+        from webhook.store import DeliveryStore
+
+        return DeliveryStore(Path(database[len("sqlite:///") :]), fsync=fsync)
+    raise ValueError(f"--database {scheme_hint(database)}: expected sqlite:///PATH or postgresql://[USER@]HOST[:PORT]/DBNAME")
+
+
+def scheme_hint(database: str) -> str:
+    """The URL without credentials, for error messages."""
+    scheme, sep, rest = database.partition("://")
+    if not sep:
+        return repr(database[:20])
+    return f"{scheme}://{rest.rsplit('@', 1)[-1]}"

@@ -1,13 +1,17 @@
-"""GET /healthz (the process answers) and GET /readyz (queue usable and Appwrite reachable)."""
+"""GET /healthz (the process answers), GET /readyz (database, queue and Appwrite usable), GET /metrics (Prometheus)."""
 
 from __future__ import annotations
 
 import asyncio
 
-from litestar import Response, get
+import anyio
+from litestar import Request, Response, get
 from litestar.di import NamedDependency
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from webhook.config import scrub
 from webhook.context import WebhookContext
+from webhook.metrics import Metrics
 
 
 @get("/healthz", sync_to_thread=False)
@@ -17,9 +21,15 @@ def healthz() -> dict[str, str]:
 
 @get("/readyz")
 async def readyz(ctx: NamedDependency[WebhookContext]) -> Response[dict[str, object]]:
-    queued = ctx.store.queued_count()
     problems: list[str] = []
-    if queued >= ctx.config.queue_size:
+    queued: int | None = None
+    try:  # in a thread: an unreachable database must not stall the event loop for its connect timeout
+        await anyio.to_thread.run_sync(ctx.store.ping)
+        queued = ctx.store.queued_count()
+    except Exception as exc:  # noqa: BLE001 - any failure means "do not send me deliveries"
+        detail = (str(exc).strip().splitlines() or [""])[0]
+        problems.append(scrub(f"database unreachable: {type(exc).__name__}: {detail}", ctx.config.secrets()))
+    if queued is not None and queued >= ctx.config.queue_size:
         problems.append(f"queue full ({queued}/{ctx.config.queue_size})")
     try:
         reachable = await asyncio.wait_for(ctx.links.refresh(), timeout=3)
@@ -37,4 +47,13 @@ async def readyz(ctx: NamedDependency[WebhookContext]) -> Response[dict[str, obj
     return Response(body, status_code=200 if not problems else 503)
 
 
-ROUTES = [healthz, readyz]
+@get("/metrics")
+async def metrics(request: Request) -> Response[bytes]:
+    """Prometheus text format; queue gauges are read from the database (in a thread) at each scrape."""
+    registry = request.app.state["metrics"]
+    assert isinstance(registry, Metrics)
+    payload = await anyio.to_thread.run_sync(generate_latest, registry.registry)
+    return Response(payload, media_type=CONTENT_TYPE_LATEST)
+
+
+ROUTES = [healthz, readyz, metrics]

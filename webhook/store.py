@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from webhook.deliveries import FINAL, Accepted, Claim, DeliveryRecord, Head, HistoryEntry, Status
+from webhook.deliveries import FINAL, Accepted, Claim, DeliveryRecord, Head, HistoryEntry, QueueStats, Status, to_claim, to_record
 from webhook.events import Decision, Ignored, JobRequest
 
 __all__ = ["FINAL", "Accepted", "Claim", "DeliveryRecord", "DeliveryStore", "Head", "HistoryEntry", "Status"]
@@ -195,15 +195,7 @@ class DeliveryStore:
             superseded = self._db.execute(
                 "SELECT id, attempts FROM deliveries WHERE superseded_by = ? ORDER BY seq", (row["id"],)
             ).fetchall()
-            return Claim(
-                delivery_id=row["id"],
-                job=JobRequest.model_validate_json(row["job"]),
-                attempts=attempts,
-                interrupted=attempts > 1 or any(r["attempts"] > 0 for r in superseded),
-                superseded=tuple(r["id"] for r in superseded),
-                deployments=json.loads(row["deployments"]),
-                deployed=None if head is None else Head(sha=head["sha"], delivery_id=head["delivery_id"]),
-            )
+            return to_claim(row, attempts, head, superseded)
 
     def note(self, delivery_id: str, message: str) -> None:
         """Add a history line (progress) without changing the state."""
@@ -272,6 +264,20 @@ class DeliveryStore:
             (count,) = self._db.execute("SELECT COUNT(*) FROM deliveries WHERE status = ?", (Status.QUEUED,)).fetchone()
         return int(count)
 
+    def queue_stats(self) -> QueueStats:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT SUM(status = ?) AS queued, SUM(status = ?) AS deploying,"
+                " MAX(CASE WHEN status = ? THEN (julianday('now') - julianday(received_at)) * 86400 END) AS oldest"
+                " FROM deliveries WHERE status IN (?, ?)",
+                (Status.QUEUED, Status.DEPLOYING, Status.QUEUED, Status.QUEUED, Status.DEPLOYING),
+            ).fetchone()
+        return QueueStats(queued=int(row["queued"] or 0), deploying=int(row["deploying"] or 0), oldest_age=max(0.0, float(row["oldest"] or 0)))
+
+    def ping(self) -> None:
+        with self._lock:
+            self._db.execute("SELECT 1").fetchone()
+
     def next_retry_at(self) -> float | None:
         """When the earliest delayed job becomes ready (workers sleep until then or a wake-up)."""
         with self._lock:
@@ -291,7 +297,7 @@ class DeliveryStore:
                     HistoryEntry(at=h["at"], status=h["status"], message=h["message"])
                     for h in self._db.execute("SELECT * FROM history WHERE delivery_seq = ? ORDER BY rowid", (row["seq"],))
                 ]
-        return _record(row, entries)
+        return to_record(row, entries)
 
     def list(self, limit: int = 50, status: Status | None = None) -> list[DeliveryRecord]:
         """Newest first."""
@@ -302,7 +308,7 @@ class DeliveryStore:
                 rows = self._db.execute(
                     "SELECT * FROM deliveries WHERE status = ? ORDER BY seq DESC LIMIT ?", (status, limit)
                 ).fetchall()
-        return [_record(row, None) for row in rows]
+        return [to_record(row, None) for row in rows]
 
     # --- PR comment ids (so one comment per PR is updated, not repeated) ---
 
@@ -334,24 +340,3 @@ class _Tx:
         finally:
             self.store._lock.release()
 
-
-def _record(row: sqlite3.Row, history: list[HistoryEntry] | None) -> DeliveryRecord:
-    job = JobRequest.model_validate_json(row["job"]) if row["job"] else None
-    return DeliveryRecord(
-        id=row["id"],
-        provider=row["provider"],
-        event=row["event"],
-        status=Status(row["status"]),
-        reason=row["reason"],
-        error=row["error"],
-        received_at=row["received_at"],
-        updated_at=row["updated_at"],
-        attempts=row["attempts"],
-        repository=job.repo_name if job else None,
-        branch=job.branch if job else None,
-        commit=job.sha if job else None,
-        pull_request=job.pr_number if job else None,
-        superseded_by=row["superseded_by"],
-        deployments=json.loads(row["deployments"]),
-        history=history,
-    )

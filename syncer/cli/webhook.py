@@ -12,13 +12,15 @@ import socket
 from pathlib import Path
 
 import click
+import psycopg
 import uvicorn
 from pydantic import ValidationError
 
 from syncer.cli.terminal import Terminal, pass_terminal
 from syncer.connection import ENV_API_KEY, ENV_ENDPOINT, ENV_PROJECT, resolve_connection
 from webhook import WebhookConfig, create_app
-from webhook.config import BRANCH_ENV_VAR, DEFAULT_CLONE_URLS, parse_branch_envs
+from webhook.config import BRANCH_ENV_VAR, DATABASE_VAR, DEFAULT_CLONE_URLS, parse_branch_envs, scrub
+from webhook.deliveries import scheme_hint
 
 
 @click.command("webhook")
@@ -62,6 +64,17 @@ from webhook.config import BRANCH_ENV_VAR, DEFAULT_CLONE_URLS, parse_branch_envs
     "--lock-wait", default=60.0, show_default=True, metavar="SECONDS", type=click.FloatRange(min=0),
     help="Wait this long for the project lock of another fnsync (e.g. `fnsync apply`) before retrying the delivery later.",
 )
+@click.option(
+    "--database", default=None, metavar="URL", envvar=DATABASE_VAR, show_envvar=True,
+    help="Queue and delivery log: sqlite:///PATH (default: a SQLite file in --data) or postgresql://USER@HOST:PORT/DB, "
+    "which several receivers share (put a password in PGPASSWORD or ~/.pgpass, or use the environment variable, "
+    "not the flag).",
+)
+@click.option(
+    "--lease", default=30.0, show_default=True, metavar="SECONDS", type=click.FloatRange(min=1),
+    help="With PostgreSQL: how long a job claimed by a receiver that stopped renewing it (killed, cut off) waits "
+    "before another receiver takes it over.",
+)
 @pass_terminal
 def webhook(
     terminal: Terminal,
@@ -78,6 +91,8 @@ def webhook(
     workers: int,
     allow_fork_prs: bool,
     lock_wait: float,
+    database: str | None,
+    lease: float,
 ) -> None:
     """Receive GitHub, GitLab and Gitea pushes and deploy the functions they touch.
 
@@ -109,6 +124,8 @@ def webhook(
             workers=workers,
             allow_fork_prs=allow_fork_prs,
             lock_wait=lock_wait,
+            database=database or None,
+            lease=lease,
             endpoint=connection.endpoint,
             project=connection.project,
             api_key=connection.api_key,
@@ -119,6 +136,13 @@ def webhook(
         terminal.abort(str(exc))
     logging.basicConfig(level=logging.DEBUG if terminal.verbosity > 0 else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.DEBUG if terminal.verbosity > 1 else logging.WARNING)
+    where = scheme_hint(config.database.get_secret_value()) if config.database else "SQLite in the data dir"
+    try:
+        app = create_app(config)
+    except ValueError as exc:
+        terminal.abort(str(exc))
+    except psycopg.Error as exc:
+        terminal.abort(scrub(f"cannot open the database {where}: {exc}", config.secrets()))
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
@@ -126,13 +150,12 @@ def webhook(
     except OSError as exc:
         terminal.abort(f"cannot listen on {host}:{port}: {exc.strerror}")
     bound = sock.getsockname()[1]
-    terminal.info(f"fnsync webhook listening on http://{host}:{bound} (Appwrite {connection.endpoint}, data {config.data_dir})")
+    terminal.info(f"fnsync webhook listening on http://{host}:{bound} (Appwrite {connection.endpoint}, data {config.data_dir}, queue {where})")
     if config.admin_token is None:
         terminal.warning("FNSYNC_ADMIN_TOKEN is not set: /deliveries is disabled")
     if config.github_token is None:
         terminal.warning("GITHUB_TOKEN is not set: no private clones, no commit statuses or PR comments")
     for branch, env in config.branch_envs:
         terminal.info(f"pushes to {branch} deploy environment {env}")
-    app = create_app(config)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False))
     server.run(sockets=[sock])

@@ -1,4 +1,9 @@
-"""Fixtures for webhook tests: a receiver app wired to the local server, and linked functions."""
+"""Fixtures for webhook tests: a receiver app wired to the local server, and linked functions.
+
+Tests (or modules) marked `both_stores` run twice: on SQLite and on a real PostgreSQL (a throwaway cluster
+for the session, a fresh database per test); `database` is the URL (None = SQLite) and `make_store` opens
+the test's store (again, as after a restart, when called twice).
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,70 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import os
+
 import pytest
 from litestar.testing import AsyncTestClient
 
 from tests.conftest import LocalServer, start_local_server
+from tests.webhook.postgres import CI_INSTALL, Cluster, find_bin_dir
 from tests.webhook.support import SECRET
 from webhook import WebhookConfig, create_app
+from webhook.deliveries import Store, open_store
+
+STORES = ("sqlite", "postgresql")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "database" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_stores"):
+        metafunc.parametrize("database", STORES, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    """A PostgreSQL cluster in a temp dir for the whole session; stopped (and its files removed) after."""
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        message = f"PostgreSQL server binaries (initdb, pg_ctl) not found; install them: {CI_INSTALL}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    cluster = Cluster(bin_dir)
+    try:
+        cluster.start()
+    except Exception:
+        cluster.stop()
+        raise
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def database(request: pytest.FixtureRequest) -> str | None:
+    """The store's URL: None (SQLite in the data dir) unless the test is parametrised onto PostgreSQL."""
+    if getattr(request, "param", "sqlite") == "sqlite":
+        return None
+    cluster: Cluster = request.getfixturevalue("pg_cluster")
+    return cluster.new_database()
+
+
+@pytest.fixture
+def make_store(database: str | None, tmp_path: Path) -> Iterator[Callable[[], Store]]:
+    opened: list[Store] = []
+
+    def make() -> Store:
+        store = open_store(database, tmp_path / "store", lease=5)
+        opened.append(store)
+        return store
+
+    yield make
+    for store in opened:
+        try:
+            store.close()
+        except Exception:  # noqa: BLE001 - a test may have closed it already
+            pass
 
 ADMIN = "admin-token-for-tests"
 INSTALLATION = "inst1"
@@ -48,12 +111,12 @@ Receiver = Callable[..., Any]
 
 
 @pytest.fixture
-def receiver(local_server: LocalServer, tmp_path: Path) -> Receiver:
+def receiver(local_server: LocalServer, tmp_path: Path, database: str | None) -> Receiver:
     """`async with receiver(**config_overrides) as client:` an AsyncTestClient with the lifespan running."""
 
     @asynccontextmanager
     async def start(run_workers: bool = True, **overrides: Any) -> AsyncIterator[AsyncTestClient]:
-        config = receiver_config(local_server, tmp_path / "webhook-data", **overrides)
+        config = receiver_config(local_server, tmp_path / "webhook-data", **{"database": database, **overrides})
         app = create_app(config, run_workers=run_workers)
         async with AsyncTestClient(app=app, timeout=30) as client:
             yield client

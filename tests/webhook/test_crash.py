@@ -9,7 +9,7 @@ import re
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,9 @@ FINAL = {"done", "failed", "ignored", "superseded"}
 
 
 @contextmanager
-def receiver_process(local_server: LocalServer, data: Path, log: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def receiver_process(
+    local_server: LocalServer, data: Path, log: Path, extra: Sequence[str] = ("--workers", "1")
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     env = {
         **os.environ,
         "FNSYNC_WEBHOOK_SECRET": SECRET,
@@ -40,7 +42,7 @@ def receiver_process(local_server: LocalServer, data: Path, log: Path) -> Iterat
     }
     env.pop("GITHUB_TOKEN", None)
     argv = [sys.executable, "-c", "from syncer.cli import main; main()", "webhook", "--port", "0", "--data", str(data),
-            "--allow-clone-url", "file://*", "--workers", "1"]
+            "--allow-clone-url", "file://*", *extra]
     with log.open("wb") as out:
         proc = subprocess.Popen(argv, env=env, stdout=out, stderr=out, start_new_session=True)
     try:

@@ -6,6 +6,8 @@ payloads in GitHub's exact shapes, then waits on the delivery log for the final 
 
 from __future__ import annotations
 
+import pytest
+
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,8 @@ from tests.helpers import async_wait_until, wait_until
 from tests.webhook.conftest import INSTALLATION, Receiver, admin
 from tests.webhook.fake_github import FakeGitHub
 from tests.webhook.support import ZERO, Remote, encode, github_headers, pull_request_payload, push_payload
+
+pytestmark = pytest.mark.both_stores
 
 REPO_ID = 4242
 NODE = "export default async ({ res }) => res.send('{}');\n"
@@ -103,6 +107,11 @@ async def test_push_deploys_exactly_the_touched_functions(receiver: Receiver, ap
             done3 = await settled(client, await deliver(client, "push", push(remote, second, third, None, forced=True)))
             assert done3["status"] == "done" and done3["deployments"] == {}, done3
             assert len(deployments_of(appwrite_sdk, "fn-a")) == 2
+            metrics = (await client.get("/metrics")).text  # what a Prometheus scrape sees after three pushes
+            assert 'fnsync_webhook_deliveries_total{outcome="queued",provider="github"} 3.0' in metrics, metrics
+            assert 'fnsync_webhook_deploys_total{outcome="done"} 3.0' in metrics
+            assert 'fnsync_webhook_deploy_duration_seconds_count{outcome="done"} 3.0' in metrics
+            assert 'fnsync_webhook_queue_depth{state="queued"} 0.0' in metrics
 
         statuses = gh.state.statuses
         first_states = sorted((s["context"], s["state"]) for s in statuses[("Codertocat/Hello-World", first)])

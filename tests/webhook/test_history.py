@@ -6,6 +6,8 @@ of order, old bodies replayed, and a burst of 300 pushes to one branch at full s
 
 from __future__ import annotations
 
+import pytest
+
 import io
 import tarfile
 from pathlib import Path
@@ -16,6 +18,8 @@ from appwrite.services.functions import Functions
 from tests.webhook.conftest import Receiver, admin
 from tests.webhook.support import ZERO, Remote, encode, github_headers
 from tests.webhook.test_end_to_end import FINAL, NODE, active, deliver, deployments_of, link, push, settled
+
+pytestmark = pytest.mark.both_stores
 
 
 def code_of(sdk: Functions, function_id: str) -> str:

@@ -3,6 +3,8 @@ the delivery log and health. Workers are off unless a test needs them, so nothin
 
 from __future__ import annotations
 
+import pytest
+
 import json
 import warnings
 from pathlib import Path
@@ -15,6 +17,8 @@ from tests.conftest import LocalServer
 from tests.webhook.conftest import Receiver, admin, receiver_config
 from tests.webhook.support import SECRET, ZERO, encode, fixture, github_headers, push_payload, sign
 from webhook import create_app
+
+pytestmark = pytest.mark.both_stores
 
 
 def _link(sdk: Functions, function_id: str, repo_id: str, branch: str = "main", root: str = "") -> None:

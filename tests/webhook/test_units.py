@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -20,6 +21,7 @@ from webhook.credentials import CloneCredentials
 from webhook.mirror import GitError, MirrorCache
 from webhook.reporting import COMMENT_MARKER, FunctionReport, GitHubReporter
 from webhook.signatures import Provider, delivery_id, detect_provider, verify, verify_gitea, verify_github, verify_gitlab
+from webhook.deliveries import Store
 from webhook.store import SCHEMA, DeliveryStore, Status
 from webhook.worker import backoff
 
@@ -165,8 +167,9 @@ def _job(sha: str, before: str | None, changed: tuple[str, ...] | None = ("a/x",
                       fetch_ref=f"refs/heads/{branch}", sha=sha, before=before, changed=changed)
 
 
-def test_store_dedup_ignore_and_full(tmp_path: Path) -> None:
-    store = DeliveryStore(tmp_path / "q.sqlite3")
+@pytest.mark.both_stores
+def test_store_dedup_ignore_and_full(make_store: Callable[[], Store]) -> None:
+    store = make_store()
     assert store.accept("d1", "github", "push", _job("1" * 40, None), queue_size=2, body_hash="h1") == "queued"
     assert store.accept("d1", "github", "push", _job("1" * 40, None), queue_size=2) == "duplicate"
     assert store.accept("d1-replayed", "github", "push", _job("1" * 40, None), queue_size=2, body_hash="h1") == "duplicate"
@@ -183,8 +186,9 @@ def test_store_dedup_ignore_and_full(tmp_path: Path) -> None:
     assert [r.id for r in store.list()] == ["d5", "d3", "d2-again", "d2", "d1"]
 
 
-def test_store_replaces_queued_jobs_at_enqueue_and_keeps_candidates(tmp_path: Path) -> None:
-    store = DeliveryStore(tmp_path / "q.sqlite3")
+@pytest.mark.both_stores
+def test_store_replaces_queued_jobs_at_enqueue_and_keeps_candidates(make_store: Callable[[], Store]) -> None:
+    store = make_store()
     store.accept("d1", "github", "push", _job("1" * 40, "0a" * 20, ("f1/a",)), 10)
     store.accept("d2", "github", "push", _job("2" * 40, "1" * 40, ("f2/b",)), 10)
     store.accept("d3", "github", "push", _job("3" * 40, "2" * 40, ("f1/c",)), 10)
@@ -230,15 +234,15 @@ def test_replacing_a_job_keeps_older_commits_as_candidates() -> None:
     assert third.replacing(_job("3" * 40, None)).candidates == ()  # the same commit twice is one candidate
 
 
-def test_store_recovers_interrupted_jobs_and_retries(tmp_path: Path) -> None:
-    path = tmp_path / "q.sqlite3"
-    store = DeliveryStore(path)
+@pytest.mark.both_stores
+def test_store_recovers_interrupted_jobs_and_retries(make_store: Callable[[], Store]) -> None:
+    store = make_store()
     store.accept("d1", "github", "push", _job("1" * 40, None), 10)
     claim = store.claim()
     assert claim is not None
     store.add_deployment("d1", "fn", "dep1")
     store.close()
-    reopened = DeliveryStore(path)  # as after a SIGKILL: the row is still `deploying`
+    reopened = make_store()  # as after a SIGKILL: the row is still `deploying`
     assert reopened.claim() is None
     assert reopened.recover() == ["d1"]
     again = reopened.claim()

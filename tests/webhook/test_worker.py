@@ -4,6 +4,7 @@ fail at once, and a crashing job ends its delivery instead of the worker."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from webhook.deploy import Outcome
 from webhook.errors import TerminalError, TransientError
 from webhook.events import JobRequest
 from webhook.signatures import Provider
-from webhook.store import Claim, DeliveryStore, Status
+from webhook.deliveries import Claim, Status, Store
 from webhook.worker import WorkerPool
 
 
@@ -33,9 +34,16 @@ class ScriptedRunner:
         return step  # type: ignore[no-any-return]
 
 
-def _setup(tmp_path: Path, script: list[Any], **config: Any) -> tuple[DeliveryStore, WorkerPool, ScriptedRunner]:
+pytestmark = pytest.mark.both_stores
+
+
+@pytest.fixture
+def setup(make_store: Callable[[], Store], tmp_path: Path) -> Callable[..., tuple[Store, WorkerPool, ScriptedRunner]]:
+    return lambda script, **config: _setup(make_store(), tmp_path, script, **config)
+
+
+def _setup(store: Store, tmp_path: Path, script: list[Any], **config: Any) -> tuple[Store, WorkerPool, ScriptedRunner]:
     settings = {"secret": "webhook-secret", "data_dir": tmp_path, "endpoint": "http://127.0.0.1:9/v1", "project": "p", "retry_base": 5.0, **config}
-    store = DeliveryStore(tmp_path / "q.sqlite3")
     runner = ScriptedRunner(script)
     pool = WorkerPool(WebhookConfig(**settings), store, runner)  # type: ignore[arg-type]
     job = JobRequest(provider=Provider.GITHUB, kind="push", repo_id="1", repo_name="o/r", clone_url="u", branch="main",
@@ -44,7 +52,7 @@ def _setup(tmp_path: Path, script: list[Any], **config: Any) -> tuple[DeliverySt
     return store, pool, runner
 
 
-async def _drain(store: DeliveryStore, pool: WorkerPool) -> None:
+async def _drain(store: Store, pool: WorkerPool) -> None:
     """Process every attempt, jumping over retry delays instead of waiting for them."""
     for _ in range(20):
         retry_at = store.next_retry_at()
@@ -54,32 +62,32 @@ async def _drain(store: DeliveryStore, pool: WorkerPool) -> None:
         await pool.process(claim)
 
 
-async def test_transient_failures_retry_then_succeed(tmp_path: Path) -> None:
-    store, pool, runner = _setup(tmp_path, [TransientError("GET /functions -> 503: down"), Outcome(Status.DONE, "deployed")])
+async def test_transient_failures_retry_then_succeed(setup: Callable[..., tuple[Store, WorkerPool, ScriptedRunner]]) -> None:
+    store, pool, runner = setup([TransientError("GET /functions -> 503: down"), Outcome(Status.DONE, "deployed")])
     await _drain(store, pool)
     record = store.get("d1")
     assert record is not None and record.status is Status.DONE and record.attempts == 2
     assert any("retrying in 5.0s" in h.message for h in record.history or [])
 
 
-async def test_transient_failures_end_after_max_attempts(tmp_path: Path) -> None:
-    store, pool, runner = _setup(tmp_path, [TransientError("no response")] * 3, max_attempts=3)
+async def test_transient_failures_end_after_max_attempts(setup: Callable[..., tuple[Store, WorkerPool, ScriptedRunner]]) -> None:
+    store, pool, runner = setup([TransientError("no response")] * 3, max_attempts=3)
     await _drain(store, pool)
     record = store.get("d1")
     assert record is not None and record.status is Status.FAILED and record.attempts == 3
     assert record.reason == "failed after 3 attempts" and record.error == "no response"
 
 
-async def test_terminal_failure_is_final_at_once(tmp_path: Path) -> None:
-    store, pool, runner = _setup(tmp_path, [TerminalError("invalid manifest functions.yaml: ...")])
+async def test_terminal_failure_is_final_at_once(setup: Callable[..., tuple[Store, WorkerPool, ScriptedRunner]]) -> None:
+    store, pool, runner = setup([TerminalError("invalid manifest functions.yaml: ...")])
     await _drain(store, pool)
     record = store.get("d1")
     assert record is not None and record.status is Status.FAILED and record.attempts == 1
     assert len(runner.claims) == 1
 
 
-async def test_a_crashing_job_fails_its_delivery_and_scrubs_secrets(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    store, pool, runner = _setup(tmp_path, [RuntimeError("boom with s3cr3t-key")], api_key="s3cr3t-key")
+async def test_a_crashing_job_fails_its_delivery_and_scrubs_secrets(setup: Callable[..., tuple[Store, WorkerPool, ScriptedRunner]], caplog: pytest.LogCaptureFixture) -> None:
+    store, pool, runner = setup([RuntimeError("boom with s3cr3t-key")], api_key="s3cr3t-key")
     with caplog.at_level(logging.ERROR, logger="fnsync.webhook"):
         await _drain(store, pool)
     record = store.get("d1")
