@@ -73,9 +73,17 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "scopes": "Scopes of the function's execution API key. At most 100.",
         "specification": "Runtime size slug, e.g. s-1vcpu-512mb; checked against the server by `fnsync plan`. "
         "Omitted: the server's default.",
-        "variables": "Environment variables, KEY: value, kept exactly as written. Values that come from ${NAME} "
-        "(the environment or .env) are sensitive: masked in plans, logs and comments.",
+        "variables": "Environment variables, KEY: value (kept exactly as written) or the long form KEY: {value, "
+        "secret, description}. Values that come from ${NAME} (the environment or .env) are sensitive: masked in "
+        "plans, logs and comments.",
         "git": "Appwrite's VCS connection. Absent: left as it is on the server; `git: {}` disconnects.",
+        "buildSpecification": "Size slug the code is built with, e.g. s-1vcpu-512mb (wins over `specification` for "
+        "builds). Unset: an existing function keeps its own.",
+        "runtimeSpecification": "Size slug executions run with, e.g. s-1vcpu-512mb (wins over `specification` for "
+        "executions). Unset: an existing function keeps its own.",
+        "deploymentRetention": "Days inactive deployments are kept, 0-36500 (0 = keep all). Unset: kept as on the server.",
+        "description": "A description of the function (shown in the console). Unset: kept as on the server.",
+        "interval": "Run every N minutes (a whole number of at least 1). Cannot be combined with a non-empty schedule.",
     },
     "GitInput": {
         "installationId": "VCS installation ID (0-128 characters).",
@@ -83,6 +91,14 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "branch": "Production branch (0-128 characters).",
         "rootDirectory": "The function's folder in the repository (0-128 characters).",
         "silentMode": "Whether Appwrite stays silent on commits and pull requests.",
+        "branches": "Globs of the branches whose pushes deploy the function (at most 100). Unset: kept as on the server.",
+        "paths": "Globs of changed paths that trigger a deployment (at most 100). Unset: kept as on the server.",
+    },
+    "VariableInput": {
+        "value": "The value (0-8192 characters); ${NAME} takes it from the environment or .env and makes it sensitive.",
+        "secret": "Write it as a secret variable (reads back empty; cannot be made plain again without a delete and "
+        "re-create). Unset: sensitive values are secret, others plain.",
+        "description": "A description of the variable (0-255 characters).",
     },
     "PruneInput": {
         "keep": "Function ID globs (e.g. legacy-*) that --prune never deletes.",
@@ -96,14 +112,23 @@ VERSION_NOTES: dict[str, dict[str, str]] = {
         "specification": "Appwrite 1.8.1+ resets an omitted specification to its default on every update (the "
         "largest allowed on self-hosted, the smallest on Cloud): set it if you rely on it. On 1.9+ it sets both "
         "the build and the runtime specification.",
-        "variables": "Appwrite 1.8+: sensitive values are written as secret variables, which read back empty; "
-        "fnsync compares them through salted digests kept in the FNSYNC_SECRET_DIGESTS variable. Before 1.8 they "
-        "are plain variables, masked only in fnsync's output.",
+        "variables": "Appwrite 1.7+: sensitive values (and `secret: true`) are written as secret variables, which "
+        "read back empty; fnsync compares them through salted digests kept in the FNSYNC_SECRET_DIGESTS variable. "
+        "On 1.6 they are plain variables, masked only in fnsync's output. `description`: Appwrite Cloud 2.5+.",
         "events": "Checked against Appwrite 1.6's event list, which later versions accept.",
         "scopes": "Appwrite 1.6's scope list, which later versions accept.",
+        "buildSpecification": "Appwrite 1.9+; an omitted one is reset by Appwrite on every update, so fnsync sends "
+        "the server's current value when the manifest leaves it unset.",
+        "runtimeSpecification": "Appwrite 1.9+; kept like buildSpecification.",
+        "deploymentRetention": "Appwrite 1.9+; Appwrite resets an omitted one to 0 on update, so fnsync sends the "
+        "server's current value when unset.",
+        "description": "Appwrite Cloud 2.5+.",
+        "interval": "Appwrite Cloud 2.5+.",
         "timeout": f"{MAX_TIMEOUT} is self-hosted Appwrite's default maximum (_APP_FUNCTIONS_TIMEOUT).",
     },
     "GitInput": {
+        "branches": "Appwrite 1.9.5+.",
+        "paths": "Appwrite 1.9.5+.",
         "silentMode": "Appwrite resets an omitted silentMode to false on every update, so fnsync always sends it.",
     },
 }
@@ -184,8 +209,8 @@ def _annotate(model: str, node: dict[str, Any]) -> None:
 
 
 def _variables(prop: dict[str, Any]) -> dict[str, Any]:
-    """Variable values: any single scalar, or nothing (= empty text); never a list or mapping."""
-    value = {"anyOf": [{"type": SCALAR, "maxLength": 8192}, {"type": "null"}]}
+    """Variable values: any single scalar, nothing (= empty text), or the long form {value, secret, description}."""
+    value = {"anyOf": [{"type": SCALAR, "maxLength": 8192}, {"type": "null"}, {"$ref": "#/$defs/VariableInput"}]}
     mapping = {"type": "object", "propertyNames": {"minLength": 1, "maxLength": 255}, "additionalProperties": value}
     return {"description": prop.get("description", ""), "anyOf": [mapping, {"type": "null"}]}
 
