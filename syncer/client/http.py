@@ -624,7 +624,7 @@ class AppwriteClient:
     ) -> Deployment:
         """Upload a tar.gz as `code.tar.gz` (multipart, streamed from disk).
 
-        Archives of `chunk_size` (5 MiB) or more go up in slices with `Content-Range`, the 2nd on carrying
+        Archives larger than `chunk_size` (5 MiB) go up in slices with `Content-Range`, the 2nd on carrying
         `X-Appwrite-ID`; each slice is retried on its own. The first request may create the deployment, so it is
         only repeated when it certainly did not reach the server.
         """
@@ -639,7 +639,7 @@ class AppwriteClient:
         if commands is not None:
             fields["commands"] = commands
         with archive.open("rb") as handle:
-            if total < self.chunk_size:
+            if total <= self.chunk_size:  # one exact chunk with Content-Range never completes on 1.6.2
                 files = {"code": ("code.tar.gz", handle, "application/gzip")}
                 payload = await self._json("POST", path, data=fields, files=files, safety=Safety.UNSAFE)
                 deployment = self._parse(Deployment, payload, "deployment")

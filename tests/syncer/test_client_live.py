@@ -186,6 +186,18 @@ async def test_chunked_upload_against_server(local_server: LocalServer, tmp_path
         assert await client.download_deployment("big", deployment.id) == archive.read_bytes()
 
 
+async def test_archive_of_exactly_one_chunk_goes_up_whole(local_server: LocalServer, tmp_path: Path) -> None:
+    """Appwrite 1.6.2 never completes a lone chunk whose range covers the whole file (node-appwrite sends those whole)."""
+    archive = package(tmp_path, {"main.py": MAIN_PY, "blob.bin": os.urandom(100_000)})
+    async with connect(local_server.endpoint, local_server, chunk_size=archive.stat().st_size) as client:
+        await client.create_function("exact", settings())
+        deployment = await client.create_deployment("exact", archive, activate=True)
+        assert client.stats.writes == 2
+        built = await client.wait_for_build("exact", deployment.id, timeout=60, poll_interval=0.05)
+        assert built.status == "ready", built.build_logs
+        assert await client.download_deployment("exact", deployment.id) == archive.read_bytes()
+
+
 async def test_rebuild_and_cancel(client: AppwriteClient, tmp_path: Path) -> None:
     await client.create_function("hello", settings(commands=""))
     archive = package(tmp_path, {"main.py": MAIN_PY})
