@@ -1,11 +1,13 @@
-"""Benchmark: fnsync vs the Appwrite CLI 6.2.3 pushing 100 functions with 5 variables each to a local server.
+"""Benchmark: fnsync vs the Appwrite CLI pushing 100 functions with 5 variables each to a local server.
 
-    python bench/sync_bench.py [--functions 100] [--variables 5] [--no-cli]
+    python bench/sync_bench.py [--functions 100] [--variables 5] [--appwrite-version 1.9.6 ...] [--no-cli]
 
-fnsync: first apply, no-op plan, no-op apply, one-function code change (wall time; reads and writes counted by
-the client). Appwrite CLI: `appwrite push functions --all --force --with-variables` with an equivalent
-appwrite.json (installed with npm into a cache dir), first push and an unchanged re-push, requests counted by a
-pass-through proxy. Both run against the same local server (the CLI's functions get a `cli-` prefix).
+Runs once per `--appwrite-version` (default: 1.6.2 and 1.9.6), the local server answering as that Appwrite with
+its function-creation limit off. fnsync: first apply, no-op plan, no-op apply, one-function code change (wall
+time; reads and writes counted by the client). Appwrite CLI, the release made for that server (6.2.3 for 1.6,
+12.0.1 for 1.8/1.9; installed by tests/judges/install.py into .cache/judges/): `appwrite push functions --all
+--force --with-variables` with an equivalent project file, first push and an unchanged re-push, requests counted
+by a pass-through proxy. Both run against the same server (the CLI's functions get a `cli-` prefix).
 Timings are printed, never asserted.
 """
 
@@ -31,9 +33,11 @@ from syncer.client import AppwriteClient  # noqa: E402
 from syncer.manifest import load_manifest  # noqa: E402
 from syncer.plan import PlanOptions  # noqa: E402
 from tests.faultproxy import FaultProxy  # noqa: E402
+from tests.judges.install import cli_binary  # noqa: E402
+from tests.judges.install import install_cli as judges_install_cli  # noqa: E402
 
-CLI_VERSION = "6.2.3"
-CLI_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "fnsync-bench" / f"appwrite-cli-{CLI_VERSION}"
+# The Appwrite CLI release made for each server line (NEWER-SERVERS.md §12: 12.0.1 targets 1.8.x).
+CLI_FOR_SERVER = {"1.6.2": "6.2.3", "1.8.1": "12.0.1", "1.9.6": "12.0.1", "2.5.0": "12.0.1"}
 MAIN_PY = 'def main(context):\n    return context.res.json({"fn": "%s", "v": %d})\n'
 
 
@@ -93,27 +97,28 @@ async def bench_fnsync(endpoint: str, project: str, key: str, root: Path, count:
     return timings
 
 
-def install_cli() -> Path | None:
-    binary = CLI_CACHE / "node_modules" / ".bin" / "appwrite"
+def install_cli(version: str) -> Path | None:
+    binary = cli_binary(version)
     if binary.exists():
         return binary
     if shutil.which("npm") is None:
         print("  npm not found: skipping the Appwrite CLI")
         return None
-    CLI_CACHE.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(
-        ["npm", "install", "--no-audit", "--no-fund", "--prefix", str(CLI_CACHE), f"appwrite-cli@{CLI_VERSION}"],
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0 or not binary.exists():
-        print(f"  npm install appwrite-cli@{CLI_VERSION} failed: {done.stderr.strip()[-400:]}")
+    try:
+        judges_install_cli(version)
+    except (subprocess.CalledProcessError, SystemExit) as exc:
+        print(f"  npm install appwrite-cli@{version} failed: {exc}")
         return None
-    return binary
+    return binary if binary.exists() else None
 
 
-def bench_cli(binary: Path, endpoint: str, project: str, key: str, root: Path, count: int, variables: int) -> dict[str, float]:
+def bench_cli(
+    binary: Path, version: str, endpoint: str, project: str, key: str, root: Path, count: int, variables: int
+) -> dict[str, float]:
     ids = make_project(root, count, variables, prefix="cli-")
+    for fid in ids:  # CLI 12 reads variables from `<path>/.env` (6.x from `vars`)
+        lines = [f"VAR_{k}=value-{k}" for k in range(variables)]
+        (root / "functions" / fid / ".env").write_text("\n".join(lines) + "\n")
     appwrite_json = {
         "projectId": project,
         "endpoint": endpoint,
@@ -136,12 +141,13 @@ def bench_cli(binary: Path, endpoint: str, project: str, key: str, root: Path, c
             for fid in ids
         ],
     }
-    (root / "appwrite.json").write_text(json.dumps(appwrite_json, indent=2))
+    config_name = "appwrite.json" if version.startswith("6.") else "appwrite.config.json"
+    (root / config_name).write_text(json.dumps(appwrite_json, indent=2))
     home = root / "home"
     home.mkdir(exist_ok=True)
     env = {**os.environ, "HOME": str(home), "NO_COLOR": "1", "CI": "1"}
     timings: dict[str, float] = {}
-    print(f"Appwrite CLI {CLI_VERSION} (`appwrite push functions --all --force --with-variables`):")
+    print(f"Appwrite CLI {version} (`appwrite push functions --all --force --with-variables`):")
     with FaultProxy(endpoint) as proxy:
         setup = subprocess.run(
             [str(binary), "client", "--endpoint", proxy.endpoint, "--project-id", project, "--key", key],
@@ -161,9 +167,34 @@ def bench_cli(binary: Path, endpoint: str, project: str, key: str, root: Path, c
             events = proxy.events[before:]
             reads = sum(1 for e in events if e.method in ("GET", "HEAD"))
             timings[label] = elapsed
-            status = "" if done.returncode == 0 else f"   (exit {done.returncode})"
+            status = "" if done.returncode == 0 else f"   (exit {done.returncode}: {(done.stderr or done.stdout).strip()[-200:]})"
             print(row(label, elapsed, reads, len(events) - reads) + status)
     return timings
+
+
+async def bench_version(version: str, base: Path, args: argparse.Namespace) -> None:
+    print(f"== local server as Appwrite {version} ==")
+    key = "standard_" + "b" * 64
+    config = ServerConfig(data_dir=base / "server", project_id="bench", api_key=key, appwrite_version=version)
+    server = start_in_thread(config)
+    try:
+        ours = await bench_fnsync(server.endpoint, "bench", key, base / "fnsync", args.functions, args.variables)
+        if args.no_cli:
+            return
+        cli_version = CLI_FOR_SERVER[version]
+        binary = await asyncio.to_thread(install_cli, cli_version)
+        if binary is None:
+            return
+        theirs = await asyncio.to_thread(
+            bench_cli, binary, cli_version, server.endpoint, "bench", key, base / "cli", args.functions, args.variables
+        )
+        if "first push" in theirs:
+            print("Ratios (Appwrite CLI time / fnsync time):")
+            print(f"  first deploy:     {theirs['first push'] / ours['first apply']:6.1f}x")
+            if "unchanged re-push" in theirs:
+                print(f"  nothing changed:  {theirs['unchanged re-push'] / ours['no-op apply']:6.1f}x")
+    finally:
+        server.stop()
 
 
 async def main() -> None:
@@ -173,31 +204,15 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--functions", type=int, default=100)
     parser.add_argument("--variables", type=int, default=5)
+    parser.add_argument(
+        "--appwrite-version", action="append", choices=sorted(CLI_FOR_SERVER), dest="versions",
+        help="the Appwrite the local server answers as (repeatable; default: 1.6.2 and 1.9.6)",
+    )  # fmt: skip
     parser.add_argument("--no-cli", action="store_true", help="skip the Appwrite CLI comparison")
     args = parser.parse_args()
-
-    with tempfile.TemporaryDirectory(prefix="fnsync-bench-") as tmp:
-        base = Path(tmp)
-        key = "standard_" + "b" * 64
-        config = ServerConfig(data_dir=base / "server", project_id="bench", api_key=key)
-        server = start_in_thread(config)
-        try:
-            ours = await bench_fnsync(server.endpoint, "bench", key, base / "fnsync", args.functions, args.variables)
-            if args.no_cli:
-                return
-            binary = await asyncio.to_thread(install_cli)
-            if binary is None:
-                return
-            theirs = await asyncio.to_thread(
-                bench_cli, binary, server.endpoint, "bench", key, base / "cli", args.functions, args.variables
-            )
-            if "first push" in theirs:
-                print("Ratios (Appwrite CLI time / fnsync time):")
-                print(f"  first deploy:     {theirs['first push'] / ours['first apply']:6.1f}x")
-                if "unchanged re-push" in theirs:
-                    print(f"  nothing changed:  {theirs['unchanged re-push'] / ours['no-op apply']:6.1f}x")
-        finally:
-            server.stop()
+    for version in args.versions or ["1.6.2", "1.9.6"]:
+        with tempfile.TemporaryDirectory(prefix="fnsync-bench-") as tmp:
+            await bench_version(version, Path(tmp), args)
 
 
 if __name__ == "__main__":

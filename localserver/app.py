@@ -9,13 +9,14 @@ from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.di import Provide
 
-from localserver import builder, compat, deployments, executions, functions, health, proxy, scheduler, variables
+from localserver import builder, deployments, executions, functions, health, proxy, scheduler, variables
 from localserver.auth import project_guard
 from localserver.config import ServerConfig
 from localserver.context import ServerContext
 from localserver.errors import handle_exception
 from localserver.runtime import service as runtime_service
 from localserver.store import Store
+from localserver.versions import chain
 
 
 def create_app(config: ServerConfig) -> Litestar:
@@ -49,6 +50,6 @@ def create_app(config: ServerConfig) -> Litestar:
         openapi_config=None,
         logging_config=None,  # leave the host process's logging alone (fnsync's CLI owns it)
         request_max_body_size=12_000_000,
-        # Test switch only: reshape responses like a newer Appwrite (none under the default 1.6.2).
-        middleware=[compat.middleware(ctx)] if compat.newer_server(config) else [],
+        # Handlers speak the newest models; the chain answers as the emulated version and the client's format.
+        middleware=[chain.middleware(config.profile, lambda deployment: deployments.build_of_deployment(ctx, deployment))],
     )

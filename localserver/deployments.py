@@ -1,9 +1,10 @@
-"""Deployment routes of Appwrite 1.6.2: list, upload (plain and chunked), get, activate, delete,
-rebuild, cancel a build, and download the archive (with Range support).
+"""Deployment routes: list, upload (plain and chunked), get, activate, delete, duplicate (rebuild), cancel,
+and download the source or the build output (with Range support). Newest paths, the 1.6 ones as aliases.
 
-A deployment's `status`, `buildLogs`, `buildTime` and `buildSize` come from its build record at read
-time, as in 1.6; with no record yet the status is "" (upload reply), "waiting" (get) or "processing"
-(list). Archives live at `builder.archive_path`; the builder owns everything under `builds_dir`.
+A deployment's `status`, `buildLogs`, `buildDuration` and `buildSize` come from its build record at read
+time; with no record yet the status is what the server's profile says (`unbuilt_status`: 1.6 answered
+"" on upload, "waiting" on get, "processing" in lists; 1.7+ store "waiting"). Archives live at
+`builder.archive_path`; the builder owns everything under `builds_dir`.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ import asyncio
 import os
 import re
 import shutil
+import tarfile
 import time
 from collections.abc import AsyncIterator
 from email.utils import formatdate
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -23,12 +26,12 @@ from litestar import Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.response import Stream
 
-from localserver import compat
 from localserver.builder import Builder, archive_path
 from localserver.clock import now_iso, seconds_since, unique_id
 from localserver.context import ServerContext
 from localserver.errors import AppwriteError, invalid_param, missing_param
-from localserver.models import DEPLOYMENT_FIELDS, build_model, check_path_id, defaults, deployment_model, function_model, list_envelope
+from localserver.functions import function_response, json_body
+from localserver.models import DEPLOYMENT_FIELDS, build_model, check_path_id, defaults, deployment_model, list_envelope
 from localserver.queries import apply_queries, matches_search, parse_queries, queries_from_request, search_param
 from localserver.uploads import (
     UploadForm,
@@ -43,13 +46,12 @@ from localserver.uploads import (
 
 READ = {"scope": "functions.read"}
 WRITE = {"scope": "functions.write"}
-# Attributes `queries` may name on deployments in 1.6.2 (besides $id/$createdAt/$updatedAt).
-QUERY_ATTRIBUTES: dict[str, type] = {"size": int, "buildId": str, "activate": bool, "entrypoint": str, "commands": str, "type": str}
 TRUE_VALUES = {"true", "1"}
 FALSE_VALUES = {"false", "0"}
 READ_CHUNK = 10 * 1024 * 1024  # open-ended ranges are capped here, as Appwrite's MAX_OUTPUT_CHUNK_SIZE
 _RANGE = re.compile(r"^\s*(\w+)=(\d+)-(\d*)\s*$")
-_BUILD_FIELDS_ON_DEPLOYMENT = ("status", "buildLogs", "buildTime", "buildSize")
+_BUILD_FIELDS_ON_DEPLOYMENT = ("status", "buildLogs", "buildDuration", "buildSize", "totalSize", "sourceSize")
+DOWNLOAD_TYPES = ("source", "output")
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -77,16 +79,20 @@ def _builder(ctx: ServerContext) -> Builder:
     return ctx.services["builder"]
 
 
-def _view(ctx: ServerContext, deployment: dict[str, Any], missing_status: str) -> dict[str, Any]:
-    """The Deployment model with the build record's status, logs, time and size projected on."""
+def _view(ctx: ServerContext, deployment: dict[str, Any], where: str) -> dict[str, Any]:
+    """The Deployment model with the build record's status, logs, duration and size projected on.
+
+    `where` (upload, get, list) picks the status of a deployment not built yet from the server's profile.
+    """
     build = ctx.store.get("builds", deployment["buildId"]) if deployment.get("buildId") else None
     if build is None:
-        return deployment_model(deployment, status=missing_status, buildLogs="", buildTime=0, buildSize=0)
+        status = ctx.config.profile.unbuilt_status[where]
+        return deployment_model(deployment, status=status, buildLogs="", buildDuration=0, buildSize=0)
     return deployment_model(
         deployment,
         status=build.get("status", ""),
         buildLogs=build.get("logs", ""),
-        buildTime=build.get("duration", 0),
+        buildDuration=build.get("duration", 0),
         buildSize=build.get("size", 0),
     )
 
@@ -132,25 +138,28 @@ def _upload_lock(ctx: ServerContext) -> asyncio.Lock:
 # --- list / get ----------------------------------------------------------------------------------
 
 
-@get("/functions/{functionId:str}/deployments", opt=READ, sync_to_thread=False)
+@get("/functions/{functionId:str}/deployments", opt=READ, sync_to_thread=False, name="functions.listDeployments")
 def list_deployments(request: Request, ctx: NamedDependency[ServerContext], functionId: FromPath[str]) -> dict[str, Any]:  # noqa: N803
     _check_id("functionId", functionId)
-    queries = parse_queries(queries_from_request(request), QUERY_ATTRIBUTES)
+    profile = ctx.config.profile
+    queries = parse_queries(queries_from_request(request), dict(profile.deployment_queries), sequence=profile.sequence_attribute)
     search = search_param(request.query_params.get("search"))
     _function(ctx, functionId)
     docs = ctx.store.all("deployments", parent=functionId)
     if search is not None:
         docs = [doc for doc in docs if matches_search(f"{doc['$id']} {doc.get('entrypoint', '')}", search)]
-    page, total = apply_queries(docs, queries, lambda cursor: ctx.store.get("deployments", cursor))
-    return list_envelope("deployments", [_view(ctx, doc, "processing") for doc in page], total)
+    # Queries see the model's values (status, sizes, duration come from the build) plus stored commands.
+    views = [{**doc, **_view(ctx, doc, "list")} for doc in docs]
+    page, total = apply_queries(views, queries, lambda cursor: ctx.store.get("deployments", cursor))
+    return list_envelope("deployments", [_view(ctx, doc, "list") for doc in page], total)
 
 
-@get("/functions/{functionId:str}/deployments/{deploymentId:str}", opt=READ, sync_to_thread=False)
+@get("/functions/{functionId:str}/deployments/{deploymentId:str}", opt=READ, sync_to_thread=False, name="functions.getDeployment")
 def get_deployment(ctx: NamedDependency[ServerContext], functionId: FromPath[str], deploymentId: FromPath[str]) -> dict[str, Any]:  # noqa: N803
     _check_id("functionId", functionId)
     _check_id("deploymentId", deploymentId)
     _function(ctx, functionId)
-    return _view(ctx, _deployment(ctx, functionId, deploymentId), "waiting")
+    return _view(ctx, _deployment(ctx, functionId, deploymentId), "get")
 
 
 # --- upload --------------------------------------------------------------------------------------
@@ -161,6 +170,7 @@ def get_deployment(ctx: NamedDependency[ServerContext], functionId: FromPath[str
     opt=WRITE,
     status_code=202,
     request_max_body_size=None,  # the body is streamed to disk; uploads.read_upload enforces the size limit
+    name="functions.createDeployment",
 )
 async def create_deployment(request: Request, ctx: NamedDependency[ServerContext], functionId: FromPath[str]) -> dict[str, Any]:  # noqa: N803
     _check_id("functionId", functionId)
@@ -232,7 +242,7 @@ def _complete(ctx: ServerContext, deployment: dict[str, Any], size: int) -> dict
         deployment.update(size=size, _uploaded=True, **{"$updatedAt": now_iso()})
         ctx.store.put("deployments", deployment)
     _builder(ctx).enqueue(deployment["$id"])
-    return _view(ctx, deployment, "")
+    return _view(ctx, deployment, "upload")
 
 
 async def _accept_chunk(ctx: ServerContext, function_id: str, deployment_id: str, form: UploadForm, content_range: Any, fields: dict[str, Any]) -> dict[str, Any]:
@@ -255,7 +265,7 @@ async def _accept_chunk(ctx: ServerContext, function_id: str, deployment_id: str
         deployment = _new_deployment(ctx, function_id, deployment_id, content_range.total, fields)
     parts = stored_chunks(config.uploads_dir, deployment_id)
     if not chunks_cover(parts, content_range.total):
-        return _view(ctx, deployment, "")
+        return _view(ctx, deployment, "upload")
     target = archive_path(config, function_id, deployment_id)
     try:
         size = await asyncio.to_thread(assemble_chunks, config.uploads_dir, deployment_id, target, content_range.total)
@@ -269,23 +279,42 @@ async def _accept_chunk(ctx: ServerContext, function_id: str, deployment_id: str
 # --- activate / delete ---------------------------------------------------------------------------
 
 
-@patch("/functions/{functionId:str}/deployments/{deploymentId:str}", opt=WRITE, sync_to_thread=False)
-def activate_deployment(ctx: NamedDependency[ServerContext], functionId: FromPath[str], deploymentId: FromPath[str]) -> dict[str, Any]:  # noqa: N803
-    _check_id("functionId", functionId)
-    _check_id("deploymentId", deploymentId)
-    function = _function(ctx, functionId)
-    deployment = _deployment(ctx, functionId, deploymentId)
+def _activate(ctx: ServerContext, function_id: str, deployment_id: str) -> dict[str, Any]:
+    _check_id("functionId", function_id)
+    _check_id("deploymentId", deployment_id)
+    function = _function(ctx, function_id)
+    deployment = _deployment(ctx, function_id, deployment_id)
     build = ctx.store.get("builds", deployment["buildId"]) if deployment.get("buildId") else None
     if build is None:
         raise AppwriteError("build_not_found")
     if build.get("status") != "ready":
         raise AppwriteError("build_not_ready")
-    function.update(deployment=deploymentId, **{"$updatedAt": now_iso()})
+    function.update(deployment=deployment_id, **{"$updatedAt": now_iso()})
     ctx.store.put("functions", function)
-    return function_model(function, ctx.store.all("variables", parent=functionId))
+    return function_response(ctx, function)
 
 
-@delete("/functions/{functionId:str}/deployments/{deploymentId:str}", opt=WRITE, status_code=204, sync_to_thread=False)
+@patch("/functions/{functionId:str}/deployment", opt=WRITE, name="functions.updateFunctionDeployment")
+async def activate_deployment(request: Request, ctx: NamedDependency[ServerContext], functionId: FromPath[str]) -> dict[str, Any]:  # noqa: N803
+    return _activate(ctx, functionId, _required_id(await json_body(request), "deploymentId"))
+
+
+@patch("/functions/{functionId:str}/deployments/{deploymentId:str}", opt=WRITE, sync_to_thread=False, name="functions.updateDeployment")
+def activate_deployment_alias(ctx: NamedDependency[ServerContext], functionId: FromPath[str], deploymentId: FromPath[str]) -> dict[str, Any]:  # noqa: N803
+    return _activate(ctx, functionId, deploymentId)
+
+
+def _required_id(body: object, name: str) -> str:
+    value = body.get(name) if isinstance(body, dict) else None
+    if value is None:
+        raise missing_param(name)
+    if not isinstance(value, str):
+        raise invalid_param(name, "UID must contain at most 36 chars. Valid chars are a-z, A-Z, 0-9, and underscore. Can't start with a leading underscore")
+    _check_id(name, value)
+    return value
+
+
+@delete("/functions/{functionId:str}/deployments/{deploymentId:str}", opt=WRITE, status_code=204, sync_to_thread=False, name="functions.deleteDeployment")
 def delete_deployment(ctx: NamedDependency[ServerContext], functionId: FromPath[str], deploymentId: FromPath[str]) -> Response[None]:  # noqa: N803
     _check_id("functionId", functionId)
     _check_id("deploymentId", deploymentId)
@@ -325,24 +354,43 @@ async def _rebuild(ctx: ServerContext, function_id: str, deployment_id: str) -> 
     )
     ctx.store.insert("deployments", doc, parent=function_id)
     _builder(ctx).enqueue(new_id)
-    if compat.newer_server(ctx.config):  # 1.7+ answer the new deployment (the duplicate-deployment route's reply)
-        return Response(_view(ctx, doc, "waiting"), status_code=202)
-    return _no_content()
+    # 202 + the new Deployment; before 1.7 the rebuild routes answered 204 (the filter chain's legacy model).
+    return Response(_view(ctx, doc, "get"), status_code=202)
 
 
-# The reply is always an explicit Response: 204 as 1.6, or 202 + Deployment under 1.7+ emulation.
-@post("/functions/{functionId:str}/deployments/{deploymentId:str}/build", opt=WRITE, status_code=202)
+@post("/functions/{functionId:str}/deployments/duplicate", opt=WRITE, status_code=202, name="functions.createDuplicateDeployment")
+async def duplicate_deployment(request: Request, ctx: NamedDependency[ServerContext], functionId: FromPath[str]) -> Response[Any]:  # noqa: N803
+    return await _rebuild(ctx, functionId, _required_id(await json_body(request), "deploymentId"))
+
+
+@post("/functions/{functionId:str}/deployments/{deploymentId:str}/build", opt=WRITE, status_code=202, name="functions.createBuild")
 async def rebuild_deployment(ctx: NamedDependency[ServerContext], functionId: FromPath[str], deploymentId: FromPath[str]) -> Response[Any]:  # noqa: N803
     return await _rebuild(ctx, functionId, deploymentId)
 
 
-@post("/functions/{functionId:str}/deployments/{deploymentId:str}/builds/{buildId:str}", opt=WRITE, status_code=202)
+@post("/functions/{functionId:str}/deployments/{deploymentId:str}/builds/{buildId:str}", opt=WRITE, status_code=202, name="functions.createBuild.builds")
 async def rebuild_deployment_alias(ctx: NamedDependency[ServerContext], functionId: FromPath[str], deploymentId: FromPath[str], buildId: FromPath[str]) -> Response[Any]:  # noqa: N803
     return await _rebuild(ctx, functionId, deploymentId)
 
 
-@patch("/functions/{functionId:str}/deployments/{deploymentId:str}/build", opt=WRITE, sync_to_thread=False)
+@patch("/functions/{functionId:str}/deployments/{deploymentId:str}/status", opt=WRITE, sync_to_thread=False, name="functions.updateDeploymentStatus")
+def cancel_deployment(ctx: NamedDependency[ServerContext], functionId: FromPath[str], deploymentId: FromPath[str]) -> dict[str, Any]:  # noqa: N803
+    return _cancel(ctx, functionId, deploymentId)
+
+
+@patch("/functions/{functionId:str}/deployments/{deploymentId:str}/build", opt=WRITE, sync_to_thread=False, name="functions.updateDeploymentBuild")
 def cancel_build(ctx: NamedDependency[ServerContext], functionId: FromPath[str], deploymentId: FromPath[str]) -> dict[str, Any]:  # noqa: N803
+    return _cancel(ctx, functionId, deploymentId)
+
+
+def build_of_deployment(ctx: ServerContext, deployment: dict[str, Any]) -> dict[str, Any]:
+    """The Build model of a (newest-shape) Deployment: what the 1.6 cancel route answered."""
+    stored = ctx.store.get("deployments", deployment.get("$id", "")) or {}
+    build = ctx.store.get("builds", stored.get("buildId", "")) if stored.get("buildId") else None
+    return build_model(build or {"deploymentId": deployment.get("$id", ""), "status": deployment.get("status", "")})
+
+
+def _cancel(ctx: ServerContext, functionId: str, deploymentId: str) -> dict[str, Any]:  # noqa: N803
     _check_id("functionId", functionId)
     _check_id("deploymentId", deploymentId)
     _function(ctx, functionId)
@@ -367,9 +415,8 @@ def cancel_build(ctx: NamedDependency[ServerContext], functionId: FromPath[str],
             build.update(status="canceled", endTime=now, duration=duration, **{"$updatedAt": now})
             store.put("builds", build)
     _builder(ctx).cancel(deploymentId)
-    if compat.newer_server(ctx.config):  # 1.7+ answer the Deployment, now `canceled`
-        return _view(ctx, deployment, "waiting")
-    return build_model(build)
+    # The Deployment, now `canceled` (before 1.7 the Build: the filter chain's legacy model).
+    return _view(ctx, deployment, "get")
 
 
 # --- download ------------------------------------------------------------------------------------
@@ -399,18 +446,42 @@ async def _file_slice(path: Any, start: int, length: int) -> AsyncIterator[bytes
             yield chunk
 
 
-@get("/functions/{functionId:str}/deployments/{deploymentId:str}/download", opt=READ)
-async def download_deployment(request: Request, ctx: NamedDependency[ServerContext], functionId: FromPath[str], deploymentId: FromPath[str]) -> Stream:  # noqa: N803
-    _check_id("functionId", functionId)
-    _check_id("deploymentId", deploymentId)
-    _function(ctx, functionId)
-    _deployment(ctx, functionId, deploymentId)
-    path = archive_path(ctx.config, functionId, deploymentId)
+def output_archive(ctx: ServerContext, function_id: str, deployment_id: str) -> Path:
+    """The build output as .tar.gz (the built folder, packed once on first download), or 404 build_not_found."""
+    deployment = _deployment(ctx, function_id, deployment_id)
+    build = ctx.store.get("builds", deployment["buildId"]) if deployment.get("buildId") else None
+    folder = Path(build["_folder"]) if build and build.get("status") == "ready" and build.get("_folder") else None
+    if folder is None or not folder.is_dir():
+        raise AppwriteError("build_not_found")
+    target = ctx.config.data_dir / "outputs" / function_id / f"{deployment_id}.tar.gz"
+    if not target.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(".partial")
+        with tarfile.open(partial, "w:gz") as tar:
+            for item in sorted(folder.iterdir()):
+                tar.add(item, arcname=item.name)
+        os.replace(partial, target)
+    return target
+
+
+async def _download(request: Request, ctx: ServerContext, function_id: str, deployment_id: str) -> Stream:
+    _check_id("functionId", function_id)
+    _check_id("deploymentId", deployment_id)
+    _function(ctx, function_id)
+    _deployment(ctx, function_id, deployment_id)
+    kind = request.query_params.get("type", "source")
+    if kind not in DOWNLOAD_TYPES:
+        raise invalid_param("type", f"Value must be one of ({', '.join(DOWNLOAD_TYPES)})")
+    if kind == "output":
+        path = await asyncio.to_thread(output_archive, ctx, function_id, deployment_id)
+    else:
+        path = archive_path(ctx.config, function_id, deployment_id)
     if not path.is_file():
         raise AppwriteError("deployment_not_found")
     size = path.stat().st_size
+    filename = f"{deployment_id}-{kind}.tar.gz" if ctx.config.profile.download_names_type else f"{deployment_id}.tar.gz"
     headers = {
-        "Content-Disposition": f'attachment; filename="{deploymentId}.tar.gz"',
+        "Content-Disposition": f'attachment; filename="{filename}"',
         "Cache-Control": "private, max-age=3888000",
         "Expires": formatdate(time.time() + 45 * 24 * 3600, usegmt=True),  # 45 days, as Appwrite
     }
@@ -423,14 +494,28 @@ async def download_deployment(request: Request, ctx: NamedDependency[ServerConte
     return Stream(_file_slice(path, 0, size), status_code=200, headers=headers, media_type="application/gzip")
 
 
+@get("/functions/{functionId:str}/deployments/{deploymentId:str}/download", opt=READ, name="functions.getDeploymentDownload")
+async def download_deployment(request: Request, ctx: NamedDependency[ServerContext], functionId: FromPath[str], deploymentId: FromPath[str]) -> Stream:  # noqa: N803
+    return await _download(request, ctx, functionId, deploymentId)
+
+
+@get("/functions/{functionId:str}/deployments/{deploymentId:str}/build/download", opt=READ, name="functions.getDeploymentDownload.build")
+async def download_build_alias(request: Request, ctx: NamedDependency[ServerContext], functionId: FromPath[str], deploymentId: FromPath[str]) -> Stream:  # noqa: N803
+    return await _download(request, ctx, functionId, deploymentId)
+
+
 ROUTES = [
     list_deployments,
     create_deployment,
+    duplicate_deployment,
     get_deployment,
     activate_deployment,
+    activate_deployment_alias,
     delete_deployment,
     rebuild_deployment,
     rebuild_deployment_alias,
+    cancel_deployment,
     cancel_build,
     download_deployment,
+    download_build_alias,
 ]

@@ -67,9 +67,10 @@ WHITELISTED_CODES = {400, 401, 402, 403, 404, 408, 409, 412, 416, 429, 451, 501,
 class AppwriteError(Exception):
     """An error response in Appwrite's shape. `message` defaults to Appwrite's text for `type`."""
 
-    def __init__(self, type: str, message: str | None = None, code: int | None = None) -> None:
+    def __init__(self, type: str, message: str | None = None, code: int | None = None, headers: dict[str, str] | None = None) -> None:
         default_code, default_message = DEFAULT_MESSAGES.get(type, (500, "Server Error"))
         self.type = type
+        self.headers = dict(headers or {})
         self.code = code if code is not None else default_code
         self.message = message if message is not None else default_message
         super().__init__(self.message)
@@ -96,7 +97,7 @@ def handle_exception(request: Request, exc: Exception) -> Response:
     version = str(getattr(getattr(ctx, "config", None), "version", SERVER_VERSION))
 
     def respond(error: AppwriteError) -> Response:
-        return error_response(error, version=version)
+        return error_response(error, headers=error.headers, version=version)
 
     if isinstance(exc, AppwriteError):
         return respond(exc)

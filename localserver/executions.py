@@ -16,7 +16,7 @@ from litestar import Request, Response, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, ValidationInfo
 
 from localserver.auth import caller_has_key
 from localserver.clock import format_iso, parse_iso
@@ -26,7 +26,6 @@ from localserver.functions import json_body
 from localserver.models import LOOSE_BOOL, RequestModel, check_path_id, execution_model, list_envelope, parse_body, rejected, text, text_description
 from localserver.queries import apply_queries, matches_search, parse_queries, queries_from_request, search_param
 from localserver.runtime.service import ExecutionService, SyncTimeout, headers_list
-from localserver.runtimes import RUNTIME_IDS
 from localserver.store import Document
 
 READ = {"scope": "execution.read", "allow_guests": True}
@@ -37,20 +36,12 @@ GUEST_ROLES = ("any", "guests")
 DELETABLE = ("completed", "failed", "scheduled")
 HEADERS_RULE = 'Invalid headers: Alphanumeric characters or hyphens only, cannot start with "x-appwrite", maximum 100 keys, and total size 16384.'
 
-QUERY_ATTRIBUTES: dict[str, type] = {
-    "trigger": str,
-    "status": str,
-    "responseStatusCode": int,
-    "duration": float,
-    "requestMethod": str,
-    "requestPath": str,
-    "deploymentId": str,
-}
 
 
-def _method(value: object) -> str:
-    if value not in METHODS:
-        raise rejected(f"Value must be one of ({', '.join(METHODS)})")
+def _method(value: object, info: ValidationInfo) -> str:
+    methods = (info.context or {}).get("methods", METHODS)
+    if value not in methods:
+        raise rejected(f"Value must be one of ({', '.join(methods)})")
     return str(value)
 
 
@@ -161,10 +152,11 @@ def check_execute_roles(function: Document) -> None:
         )
 
 
-@get("/functions/{function_id:str}/executions", opt=READ, sync_to_thread=False)
+@get("/functions/{function_id:str}/executions", opt=READ, sync_to_thread=False, name="functions.listExecutions")
 def list_executions(ctx: NamedDependency[ServerContext], request: Request, function_id: FromPath[str], search: FromQuery[str | None] = None) -> dict[str, Any]:
     check_path_id("functionId", function_id)
-    qs = parse_queries(queries_from_request(request), QUERY_ATTRIBUTES)
+    profile = ctx.config.profile
+    qs = parse_queries(queries_from_request(request), dict(profile.execution_queries), sequence=profile.sequence_attribute)
     term = search_param(search)
     visible_function(ctx, request, function_id)
     docs = [doc for doc in ctx.store.all("executions", parent=function_id) if readable(request, doc)]
@@ -174,10 +166,10 @@ def list_executions(ctx: NamedDependency[ServerContext], request: Request, funct
     return list_envelope("executions", [response_model(request, doc) for doc in page], total)
 
 
-@post("/functions/{function_id:str}/executions", opt=WRITE)
+@post("/functions/{function_id:str}/executions", opt=WRITE, name="functions.createExecution")
 async def create_execution(ctx: NamedDependency[ServerContext], request: Request, function_id: FromPath[str]) -> Response[dict[str, Any]]:
     check_path_id("functionId", function_id)
-    params = parse_body(ExecutionCreate, await json_body(request))
+    params = parse_body(ExecutionCreate, await json_body(request), {"methods": ctx.config.profile.execution_methods})
     assert isinstance(params, ExecutionCreate)
     scheduled_at = None
     if params.scheduledAt is not None:
@@ -188,7 +180,7 @@ async def create_execution(ctx: NamedDependency[ServerContext], request: Request
 
     function = visible_function(ctx, request, function_id)
     runtime = function.get("runtime", "")
-    if runtime not in RUNTIME_IDS:
+    if runtime not in ctx.config.profile.runtimes:
         raise AppwriteError("function_runtime_unsupported", f'Runtime "{runtime}" is not supported')
     deployment = ctx.store.get("deployments", function.get("deployment") or "")
     if deployment is None or deployment.get("resourceId") != function["$id"]:
@@ -238,12 +230,12 @@ def _load_execution(ctx: ServerContext, request: Request, function_id: str, exec
     return doc
 
 
-@get("/functions/{function_id:str}/executions/{execution_id:str}", opt=READ, sync_to_thread=False)
+@get("/functions/{function_id:str}/executions/{execution_id:str}", opt=READ, sync_to_thread=False, name="functions.getExecution")
 def get_execution(ctx: NamedDependency[ServerContext], request: Request, function_id: FromPath[str], execution_id: FromPath[str]) -> dict[str, Any]:
     return response_model(request, _load_execution(ctx, request, function_id, execution_id))
 
 
-@delete("/functions/{function_id:str}/executions/{execution_id:str}", opt=KEY_ONLY_WRITE, status_code=HTTP_204_NO_CONTENT)
+@delete("/functions/{function_id:str}/executions/{execution_id:str}", opt=KEY_ONLY_WRITE, status_code=HTTP_204_NO_CONTENT, name="functions.deleteExecution")
 async def delete_execution(ctx: NamedDependency[ServerContext], request: Request, function_id: FromPath[str], execution_id: FromPath[str]) -> Response[None]:
     """Only finished or still-scheduled executions can go; deleting a scheduled one cancels it."""
     with ctx.store.transaction():

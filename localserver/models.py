@@ -1,4 +1,4 @@
-"""Appwrite 1.6.2's models: response field lists in emitted order, and request-param validators.
+"""The newest Appwrite models (response field lists in emitted order) and request-param validators.
 
 Stored documents keep public fields under their API names and internal ones under `_`-prefixed
 keys, so serialising is "copy the model's fields in order, filling defaults for missing ones".
@@ -14,78 +14,24 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, ValidationInfo
 from pydantic_core import PydanticCustomError
 
-from localserver import compat
 from localserver.clock import ID_PATTERN, ID_RULE
 from localserver.errors import invalid_param, missing_param
-from localserver.runtimes import DEFAULT_SPECIFICATION
+from localserver.versions import shapes
 
 Document = dict[str, Any]
 # (field, default) in the order Appwrite emits them.
 Fields = Sequence[tuple[str, Any]]
 
-FUNCTION_FIELDS: Fields = (
-    ("$id", ""),
-    ("$createdAt", ""),
-    ("$updatedAt", ""),
-    ("execute", []),
-    ("name", ""),
-    ("enabled", True),
-    ("live", True),
-    ("logging", True),
-    ("runtime", ""),
-    ("deployment", ""),
-    ("scopes", []),
-    ("vars", []),
-    ("events", []),
-    ("schedule", ""),
-    ("timeout", 15),
-    ("entrypoint", ""),
-    ("commands", ""),
-    ("version", "v4"),
-    ("installationId", ""),
-    ("providerRepositoryId", ""),
-    ("providerBranch", ""),
-    ("providerRootDirectory", ""),
-    ("providerSilentMode", False),
-    ("specification", DEFAULT_SPECIFICATION),
-)
 
-VARIABLE_FIELDS: Fields = (
-    ("$id", ""),
-    ("$createdAt", ""),
-    ("$updatedAt", ""),
-    ("key", ""),
-    ("value", ""),
-    ("resourceType", "function"),
-    ("resourceId", ""),
-)
+def _fields(model: str) -> Fields:
+    return tuple((name, default) for name, _, default in shapes.NEWEST[model])
 
-DEPLOYMENT_FIELDS: Fields = (
-    ("$id", ""),
-    ("$createdAt", ""),
-    ("$updatedAt", ""),
-    ("type", "manual"),
-    ("resourceId", ""),
-    ("resourceType", "functions"),
-    ("entrypoint", ""),
-    ("size", 0),
-    ("buildSize", 0),
-    ("buildId", ""),
-    ("activate", False),
-    ("status", ""),
-    ("buildLogs", ""),
-    ("buildTime", 0),
-    ("providerRepositoryName", ""),
-    ("providerRepositoryOwner", ""),
-    ("providerRepositoryUrl", ""),
-    ("providerBranch", ""),
-    ("providerCommitHash", ""),
-    ("providerCommitAuthorUrl", ""),
-    ("providerCommitAuthor", ""),
-    ("providerCommitMessage", ""),
-    ("providerCommitUrl", ""),
-    ("providerBranchUrl", ""),
-)
+
+# The newest models (Cloud 2.5 / SDK 27.0.0); `localserver.versions` lowers them per server and client format.
+FUNCTION_FIELDS: Fields = _fields("function")
+VARIABLE_FIELDS: Fields = _fields("variable")
+DEPLOYMENT_FIELDS: Fields = _fields("deployment")
+EXECUTION_FIELDS: Fields = _fields("execution")
 
 BUILD_FIELDS: Fields = (
     ("$id", ""),
@@ -97,26 +43,6 @@ BUILD_FIELDS: Fields = (
     ("endTime", ""),
     ("duration", 0),
     ("size", 0),
-)
-
-EXECUTION_FIELDS: Fields = (
-    ("$id", ""),
-    ("$createdAt", ""),
-    ("$updatedAt", ""),
-    ("$permissions", []),
-    ("functionId", ""),
-    ("trigger", "http"),
-    ("status", "waiting"),
-    ("requestMethod", ""),
-    ("requestPath", ""),
-    ("requestHeaders", []),
-    ("responseStatusCode", 0),
-    ("responseBody", ""),
-    ("responseHeaders", []),
-    ("logs", ""),
-    ("errors", ""),
-    ("duration", 0.0),
-    ("scheduledAt", None),
 )
 
 RUNTIME_FIELDS: Fields = (
@@ -147,22 +73,41 @@ def defaults(fields: Fields) -> Document:
     return public({}, fields)
 
 
-# `compat.*_out` reshape to 1.8 models only under the emulation test switch; otherwise they return their input.
-
-
 def variable_model(doc: Mapping[str, Any]) -> Document:
-    """A secret variable (1.8 emulation only) never shows its value, in any response format."""
-    hidden = {"value": ""} if doc.get("_secret") else {}
-    return compat.variable_out(public(doc, VARIABLE_FIELDS, **hidden), dict(doc))
+    """A secret variable never shows its value (the stored flag is `_secret`)."""
+    secret = bool(doc.get("_secret"))
+    return public(doc, VARIABLE_FIELDS, secret=secret, **({"value": ""} if secret else {}))
 
 
-def function_model(doc: Mapping[str, Any], variables: Iterable[Mapping[str, Any]]) -> Document:
-    """Function with its variables embedded (up to 1000, creation order, plaintext values) as 1.6.2 does."""
-    return compat.function_out(public(doc, FUNCTION_FIELDS, vars=[variable_model(v) for v in list(variables)[:1000]]))
+def function_model(
+    doc: Mapping[str, Any], variables: Iterable[Mapping[str, Any]], deployments: Sequence[Mapping[str, Any]] = (), status_of: Callable[[Mapping[str, Any]], str] | None = None
+) -> Document:
+    """Function with its variables embedded (up to 1000, creation order) and its active/latest deployment.
+
+    Stored names stay those of 1.6 (`deployment`, `specification` = the runtime spec) so the builder and
+    runtime read them unchanged; the model shows the newest names.
+    """
+    active = next((d for d in deployments if d["$id"] == doc.get("deployment")), None)
+    latest = deployments[-1] if deployments else None
+    return public(
+        doc,
+        FUNCTION_FIELDS,
+        vars=[variable_model(v) for v in list(variables)[:1000]],
+        deploymentId=doc.get("deployment") or "",
+        deploymentCreatedAt=active["$createdAt"] if active else "",
+        latestDeploymentId=latest["$id"] if latest else "",
+        latestDeploymentCreatedAt=latest["$createdAt"] if latest else "",
+        latestDeploymentStatus=(status_of(latest) if status_of else "waiting") if latest else "",
+        buildSpecification=doc.get("buildSpecification") or doc.get("specification") or "",
+        runtimeSpecification=doc.get("specification") or "",
+    )
 
 
 def deployment_model(doc: Mapping[str, Any], **overrides: Any) -> Document:
-    return compat.deployment_out(public(doc, DEPLOYMENT_FIELDS, **overrides))
+    """Stored `size` is the source size; `totalSize` adds the build's."""
+    values = {"sourceSize": doc.get("size", 0), **overrides}
+    values.setdefault("totalSize", (values.get("sourceSize") or 0) + (values.get("buildSize") or doc.get("buildSize") or 0))
+    return public(doc, DEPLOYMENT_FIELDS, **values)
 
 
 def build_model(doc: Mapping[str, Any], **overrides: Any) -> Document:
@@ -170,7 +115,8 @@ def build_model(doc: Mapping[str, Any], **overrides: Any) -> Document:
 
 
 def execution_model(doc: Mapping[str, Any], **overrides: Any) -> Document:
-    return public(doc, EXECUTION_FIELDS, **overrides)
+    """Stored `functionId` is the newest `resourceId`."""
+    return public(doc, EXECUTION_FIELDS, **{"resourceId": doc.get("functionId") or doc.get("resourceId") or "", **overrides})
 
 
 # The official SDKs read Content-Type on every response, 204s included, and parse JSON only when it

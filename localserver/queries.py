@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -165,12 +165,13 @@ def _check_filter(query: Query, schema: dict[str, type]) -> None:
         raise _invalid(f'Invalid query: Searching by attribute "{attribute}" requires a fulltext index.')
 
 
-def parse_queries(raw: Sequence[str], attributes: dict[str, type]) -> QuerySet:
+def parse_queries(raw: Sequence[str], attributes: Mapping[str, type], sequence: str = INTERNAL_ID) -> QuerySet:
     """Validate the raw `queries` strings against a collection's queryable attributes.
 
     `attributes` maps API attribute names to `str`, `int`, `float`, `bool`, `datetime` or `list`
     (array of strings); `$id`, `$createdAt` and `$updatedAt` are always allowed. Any failure is a
-    400 general_argument_invalid with the message Appwrite's validator gives.
+    400 general_argument_invalid with the message Appwrite's validator gives. `sequence` is the internal
+    order attribute's name: `$internalId` up to 1.7, `$sequence` from 1.8.0.
     """
     schema = {**SYSTEM_ATTRIBUTES, **attributes}
     result = QuerySet()
@@ -185,9 +186,9 @@ def parse_queries(raw: Sequence[str], attributes: dict[str, type]) -> QuerySet:
             result.filters.append(query)
         elif method in ("orderAsc", "orderDesc"):
             attribute = query.attribute
-            if attribute and attribute != INTERNAL_ID and attribute not in schema:
+            if attribute and attribute != sequence and attribute not in schema:
                 raise _invalid(f"Invalid query: Attribute not found in schema: {attribute}")
-            result.orders.append((attribute or INTERNAL_ID, method == "orderDesc"))
+            result.orders.append((INTERNAL_ID if attribute in ("", sequence) else attribute, method == "orderDesc"))
         elif method in ("limit", "offset"):
             low = 1 if method == "limit" else 0
             value = query.values[0] if query.values else None

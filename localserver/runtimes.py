@@ -46,6 +46,7 @@ _FAMILIES: dict[str, tuple[str, str]] = {
     "go": ("Go", "golang"),
     "static": ("Static", "openruntimes/static"),
     "flutter": ("Flutter", "ghcr.io/cirruslabs/flutter"),
+    "rust": ("Rust", "rust"),
 }
 
 _ALL_ARCH = ["x86", "arm64", "armv7", "armv8"]
@@ -58,8 +59,8 @@ def split_runtime(runtime_id: str) -> tuple[str, str]:
     return key, version
 
 
-def runtime_model(runtime_id: str) -> dict[str, Any]:
-    """The Runtime response model (8 fields, model order) for one id."""
+def runtime_model(runtime_id: str, open_runtimes: str = "v4") -> dict[str, Any]:
+    """The Runtime response model (8 fields, model order) for one id; images are `v4` on 1.6, `v5` since 1.7."""
     key, version = split_runtime(runtime_id)
     name, base = _FAMILIES[key]
     supports = [a for a in _ALL_ARCH if not (a == "armv7" and key in _NO_ARMV7)]
@@ -69,7 +70,7 @@ def runtime_model(runtime_id: str) -> dict[str, Any]:
         "name": name,
         "version": version,
         "base": f"{base}:{version}-alpine",
-        "image": f"openruntimes/{key}:v4-{version}",
+        "image": f"openruntimes/{key}:{open_runtimes}-{version}",
         "logo": f"{key}.png",
         "supports": supports,
     }

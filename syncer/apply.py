@@ -21,17 +21,20 @@ from syncer.client import (
     AppwriteClient,
     AppwriteConnectionError,
     AppwriteError,
+    AppwriteResponseError,
+    RateLimit,
     is_already_exists,
     is_not_found,
     is_transient,
 )
 from syncer.client.errors import BuildWaitTimeout, scrub
+from syncer.creation_limit import CreationDeferred, CreationGate, creation_note
 from syncer.client.models import Deployment
 from syncer.manifest import ManifestError, check_against_server
 from syncer.manifest.models import Manifest
 from syncer.history import header_hash
 from syncer.packaging import CodePackage, PackagingError, archive_header_hash, package_function
-from syncer.plan import Action, Change, ChangeKind, Plan, PlanOptions, compute_plan, server_settings
+from syncer.plan import Action, Change, ChangeKind, Plan, PlanOptions, compute_plan, unchanged_settings
 from syncer.state import HashCache, ServerState, read_state
 
 Status = Literal["done", "started", "failed", "skipped"]
@@ -76,6 +79,7 @@ class FunctionResult(BaseModel):
     error: str | None = None
     build_logs: str | None = None
     transient: bool = False  # the failure was the network, a 5xx or a 429: running again later may succeed
+    deferred: bool = False  # not created because the server's creation limit was reached: re-run after the reset
 
     @property
     def ok(self) -> bool:
@@ -89,10 +93,16 @@ class ApplyResult(BaseModel):
     functions: tuple[FunctionResult, ...] = ()
     reads: int = 0
     writes: int = 0
+    creation_limit: RateLimit | None = None  # set when creates were deferred by the server's creation limit
 
     @property
     def ok(self) -> bool:
         return all(fr.ok for fr in self.functions)
+
+    @property
+    def deferred(self) -> list[str]:
+        """Functions left uncreated by the server's creation limit (a re-run after its reset creates them)."""
+        return [fr.function_id for fr in self.functions if fr.deferred]
 
     @property
     def failed(self) -> list[str]:
@@ -135,8 +145,10 @@ class _FunctionRun:
         work_dir: Path,
         secrets: tuple[str, ...],
         polling: BuildPolling,
+        creations: CreationGate,
     ) -> None:
         self.fid = function_id
+        self.creations = creations
         self.polling = polling
         self.changes = changes
         self.manifest = manifest
@@ -156,10 +168,16 @@ class _FunctionRun:
         self.reporter.function_started(self.fid, len(self.changes))
         error: str | None = None
         build_logs: str | None = None
-        transient = False
+        transient = deferred = False
         for index, change in enumerate(self.changes):
             try:
                 status, detail = await self._apply(change)
+            except CreationDeferred as exc:
+                error, deferred, transient = str(exc), True, True
+                self._record(change, "skipped", f"{describe(change)} deferred (creation limit)")
+                for rest in self.changes[index + 1 :]:
+                    self._record(rest, "skipped", f"{describe(rest)} (not attempted)")
+                break
             except Exception as exc:  # noqa: BLE001 - even a bug must end as an outcome, or what was applied goes unsaid
                 known = isinstance(exc, (AppwriteError, ApplyFailure, PackagingError, OSError, ValueError))
                 text = str(exc) or type(exc).__name__
@@ -174,7 +192,12 @@ class _FunctionRun:
             self._record(change, status, detail)
             self.reporter.step(self.fid, detail)
         result = FunctionResult(
-            function_id=self.fid, outcomes=tuple(self.outcomes), error=error, build_logs=build_logs, transient=transient
+            function_id=self.fid,
+            outcomes=tuple(self.outcomes),
+            error=error,
+            build_logs=build_logs,
+            transient=transient,
+            deferred=deferred,
         )
         self.reporter.function_finished(result)
         return result
@@ -200,13 +223,24 @@ class _FunctionRun:
             return "done", "deleted"
         assert change.after is not None
         if change.action is Action.CREATE:
+            if self.creations.reached:
+                raise CreationDeferred(self.creations.limit)
             try:
                 await self.client.create_function(self.fid, change.after)
                 return "done", "created"
-            except AppwriteError as exc:
+            except AppwriteResponseError as exc:
+                if exc.rate_limited:
+                    self.creations.reach(exc.rate_limit)
+                    raise CreationDeferred(exc.rate_limit) from None
                 if not is_already_exists(exc):
                     raise
-            # It exists (our own retried create, or someone else's): converge its settings instead.
+            # It exists (our own retried create, or someone else's): converge its settings instead, keeping
+            # what the create body leaves to the server (a PUT resets what it is not sent).
+            existing = await self.client.get_function(self.fid)
+            if existing is not None:
+                kept = unchanged_settings(existing, await self.client.capabilities())
+                await self.client.update_function(self.fid, {**kept, **change.after})
+                return "done", "updated settings (it existed already)"
         await self.client.update_function(self.fid, change.after)
         fields = change.changed_fields()
         return "done", "updated " + ", ".join(fields) if fields else "updated settings"
@@ -224,16 +258,19 @@ class _FunctionRun:
         assert change.after is not None
         value = change.after["value"]
         secret: bool | None = change.after.get("secret")  # only planned against servers with secret variables
+        description: str | None = change.after.get("description")  # only planned where variables have one
         if change.action is Action.UPDATE:
             assert change.before is not None
             try:
-                await self.client.update_variable(self.fid, change.before["id"], key, value, secret=secret)
+                await self.client.update_variable(
+                    self.fid, change.before["id"], key, value, secret=secret, description=description
+                )
                 return "done", f"variable {key} changed"
             except AppwriteError as exc:
                 if not is_not_found(exc):
                     raise
         try:
-            await self.client.create_variable(self.fid, key, value, secret=secret)
+            await self.client.create_variable(self.fid, key, value, secret=secret, description=description)
         except AppwriteError as exc:
             if not is_already_exists(exc):
                 raise
@@ -241,7 +278,9 @@ class _FunctionRun:
             if existing is None:
                 raise
             if existing.value != value or existing.secret:
-                await self.client.update_variable(self.fid, existing.id, key, value, secret=secret)
+                await self.client.update_variable(
+                    self.fid, existing.id, key, value, secret=secret, description=description
+                )
         return "done", f"variable {key} set"
 
     # -- code -------------------------------------------------------------------------------------------------
@@ -336,7 +375,7 @@ class _FunctionRun:
             function = await self.client.activate_deployment(self.fid, deployment_id)
         if not function.live:
             # Manual activation does not touch `live`; a PUT of the unchanged settings recomputes it to true.
-            await self.client.update_function(self.fid, server_settings(function))
+            await self.client.update_function(self.fid, unchanged_settings(function, await self.client.capabilities()))
         return "done", f"{label}, build ready, activated"
 
 
@@ -355,6 +394,7 @@ async def apply_plan(
     reads, writes = client.stats.reads, client.stats.writes
     limit = asyncio.Semaphore(max(1, concurrency))
     secrets = tuple(manifest.sensitive_values())
+    creations = CreationGate()
 
     with tempfile.TemporaryDirectory(prefix="fnsync-apply-") as tmp:
 
@@ -370,6 +410,7 @@ async def apply_plan(
                     work_dir=Path(tmp),
                     secrets=secrets,
                     polling=polling,
+                    creations=creations,
                 )
                 return await run.run()
 
@@ -379,6 +420,7 @@ async def apply_plan(
         functions=tuple(results),
         reads=client.stats.reads - reads,
         writes=client.stats.writes - writes,
+        creation_limit=creations.limit if creations.reached else None,
     )
 
 
@@ -416,16 +458,27 @@ async def make_plan(
     work_dir: Path,
     concurrency: int = 8,
     cache: HashCache | None = None,
+    probe_creations: bool = False,
 ) -> tuple[Plan, ServerState, dict[str, CodePackage]]:
-    """Package, read the server, check the manifest against what the server offers, and plan. No writes."""
+    """Package, read the server, check the manifest against what the server offers, and plan. No writes.
+
+    `probe_creations`: when the plan creates functions, learn the server's creation allowance (one probe, see
+    `creation_note`) so the plan can say it will not all fit.
+    """
     state, packages = await gather_settled(
         read_state(client, manifest, targets=options.targets, concurrency=concurrency, cache=cache),
         package_all(manifest, work_dir, options.targets),
     )
-    issues = check_against_server(manifest, [r.id for r in state.runtimes], [s.slug for s in state.specifications])
+    issues = check_against_server(
+        manifest, [r.id for r in state.runtimes], [s.slug for s in state.specifications], state.capabilities
+    )
     if issues:
         raise ManifestError(issues)
-    return compute_plan(manifest, state, options, packages), state, packages
+    plan = compute_plan(manifest, state, options, packages)
+    note = await creation_note(plan, state, client) if probe_creations else ""
+    if note:
+        plan = plan.model_copy(update={"notes": (*plan.notes, note)})
+    return plan, state, packages
 
 
 async def reconcile(

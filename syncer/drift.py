@@ -4,7 +4,7 @@ Only presentation: `fnsync drift` computes an ordinary plan (`syncer.apply.make_
 turns each change into "on the server X is now Y; the manifest says Z". Sensitive values stay masked exactly as
 in the plan (`syncer.render.masked`).
 
-fnsync's own digest record of secret variables (`syncer.secret_digests.RECORD_KEY`, Appwrite 1.8+) is bookkeeping,
+fnsync's own digest record of secret variables (`syncer.secret_digests.RECORD_KEY`, Appwrite 1.7+) is bookkeeping,
 not something the manifest declares: its changes are never drift items. A changed secret shows under its own key,
 and a rebuild that only the record's rewrite would cause is not reported either.
 

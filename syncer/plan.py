@@ -15,35 +15,40 @@ from typing import Any, Protocol
 
 from pydantic import Field
 
-from syncer.client.models import Function, Variable
+from syncer.client.models import Variable
+from syncer.function_settings import (  # re-exported: callers know them as `syncer.plan.*`
+    GIT_FIELDS,
+    REBUILD_FIELDS,
+    SET_FIELDS,
+    desired_settings,
+    manifest_settings,
+    resolve_settings,
+    same_setting,
+    server_settings,
+    unchanged_settings,
+)
 from syncer.manifest.models import FunctionSpec, Manifest
 from syncer.secret_digests import RECORD_KEY, DigestRecord, digest, new_salt, written_after
 from syncer.state import Frozen, ServerState
 
-# The function settings fnsync manages, under their Appwrite API names, in the order PUT documents them.
-SETTINGS_FIELDS: tuple[str, ...] = (
-    "name",
-    "runtime",
-    "execute",
-    "events",
-    "schedule",
-    "timeout",
-    "enabled",
-    "logging",
-    "entrypoint",
-    "commands",
-    "scopes",
-    "specification",
-    "installationId",
-    "providerRepositoryId",
-    "providerBranch",
-    "providerRootDirectory",
-    "providerSilentMode",
-)
-# Fields whose change makes Appwrite mark the function not `live` (FUNCTIONS-API.md §6 PUT).
-REBUILD_FIELDS: frozenset[str] = frozenset({"name", "entrypoint", "commands", "providerRootDirectory", "runtime"})
-# Fields whose order carries no meaning: compared as sets so a reorder on the server is not a change.
-SET_FIELDS: frozenset[str] = frozenset({"execute", "events", "scopes"})
+__all__ = [
+    "GIT_FIELDS",
+    "REBUILD_FIELDS",
+    "SET_FIELDS",
+    "Action",
+    "Change",
+    "ChangeKind",
+    "Plan",
+    "PlanError",
+    "PlanOptions",
+    "compute_plan",
+    "desired_settings",
+    "manifest_settings",
+    "same_setting",
+    "server_settings",
+    "tally",
+    "unchanged_settings",
+]
 
 
 class PlanError(ValueError):
@@ -82,7 +87,7 @@ class Change(Frozen):
         """For a function update: the settings whose value differs (display and tests)."""
         if self.kind is not ChangeKind.FUNCTION or self.action is not Action.UPDATE or not self.before or not self.after:
             return []
-        return [name for name in SETTINGS_FIELDS if not same_setting(name, self.before.get(name), self.after.get(name))]
+        return [name for name in self.after if not same_setting(name, self.before.get(name), self.after.get(name))]
 
 
 class PlanOptions(Frozen):
@@ -99,6 +104,7 @@ class Plan(Frozen):
     state_fingerprint: str = ""
     function_digests: dict[str, str] = Field(default_factory=dict)
     options: PlanOptions = PlanOptions()
+    notes: tuple[str, ...] = ()  # things to know before applying (e.g. the server's creation limit)
 
     @property
     def has_changes(self) -> bool:
@@ -131,85 +137,6 @@ class LocalCode(Protocol):
     file_count: int
     size: int
     archive: Path
-
-
-# --- settings ------------------------------------------------------------------------------------------
-
-
-GIT_FIELDS = ("installationId", "providerRepositoryId", "providerBranch", "providerRootDirectory", "providerSilentMode")
-
-
-def desired_settings(
-    spec: FunctionSpec, default_specification: str, current: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """The full config PUT/POST must send for `spec` (PUT replaces everything, so every field is here).
-
-    A function without a `git:` block leaves its VCS connection to whoever made it (the console, the webhook):
-    the server's `current` provider settings are sent back unchanged. `git: {}` disconnects explicitly.
-    """
-    git = spec.git
-    settings = {
-        "name": spec.name,
-        "runtime": spec.runtime,
-        "execute": list(spec.execute),
-        "events": list(spec.events),
-        "schedule": spec.schedule,
-        "timeout": spec.timeout,
-        "enabled": spec.enabled,
-        "logging": spec.logging,
-        "entrypoint": spec.entrypoint,
-        "commands": spec.commands,
-        "scopes": list(spec.scopes),
-        "specification": spec.specification or default_specification,
-        "installationId": git.installation_id if git else "",
-        "providerRepositoryId": git.repository_id if git else "",
-        "providerBranch": git.branch if git else "",
-        "providerRootDirectory": git.root_directory if git else "",
-        "providerSilentMode": git.silent_mode if git else False,
-    }
-    if git is None and current is not None:
-        settings.update({name: current[name] for name in GIT_FIELDS})
-    return settings
-
-
-def server_settings(function: Function) -> dict[str, Any]:
-    """The same fields as `desired_settings`, read from the server's model."""
-    return {
-        "name": function.name,
-        "runtime": function.runtime,
-        "execute": list(function.execute),
-        "events": list(function.events),
-        "schedule": function.schedule,
-        "timeout": function.timeout,
-        "enabled": function.enabled,
-        "logging": function.logging,
-        "entrypoint": function.entrypoint,
-        "commands": function.commands,
-        "scopes": list(function.scopes),
-        "specification": function.specification,
-        "installationId": function.installation_id,
-        "providerRepositoryId": function.provider_repository_id,
-        "providerBranch": function.provider_branch,
-        "providerRootDirectory": function.provider_root_directory,
-        "providerSilentMode": function.provider_silent_mode,
-    }
-
-
-def same_setting(name: str, current: Any, desired: Any) -> bool:
-    """Equality after normalising what the server normalises (set-like lists, empty entrypoint = keep)."""
-    if name in SET_FIELDS:
-        return sorted(set(current or ())) == sorted(set(desired or ()))
-    if name == "entrypoint" and desired == "":
-        return True  # PUT falls back to the stored entrypoint when it is empty
-    return bool(current == desired)
-
-
-def _resolve_settings(desired: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
-    """Fill the fields the manifest leaves to the server (an empty entrypoint keeps the stored one)."""
-    resolved = dict(desired)
-    if not resolved["entrypoint"]:
-        resolved["entrypoint"] = current.get("entrypoint", "")
-    return resolved
 
 
 # --- the planner ----------------------------------------------------------------------------------------
@@ -249,7 +176,7 @@ def compute_plan(
                     kind=ChangeKind.FUNCTION,
                     address=f"function.{function_id}",
                     action=Action.DELETE,
-                    before=server_settings(remote.function) | {"deployment": remote.function.deployment},
+                    before=server_settings(remote.function, state.capabilities) | {"deployment": remote.function.deployment},
                     reason="not in the manifest (--prune)",
                     function_id=function_id,
                 )
@@ -273,8 +200,8 @@ def _kept(function_id: str, keep: tuple[str, ...]) -> bool:
 def _plan_function(spec: FunctionSpec, state: ServerState, options: PlanOptions, local: LocalCode | None) -> list[Change]:
     fid = spec.id
     remote = state.functions.get(fid)
-    current = server_settings(remote.function) if remote is not None else None
-    desired = desired_settings(spec, state.default_specification, current)
+    current = server_settings(remote.function, state.capabilities) if remote is not None else None
+    desired = desired_settings(spec, state.capabilities, current)
     changes: list[Change] = []
 
     if remote is None:
@@ -292,7 +219,7 @@ def _plan_function(spec: FunctionSpec, state: ServerState, options: PlanOptions,
         current_vars: dict[str, Variable] = {}
     else:
         assert current is not None
-        differing = [name for name in SETTINGS_FIELDS if not same_setting(name, current[name], desired[name])]
+        differing = [name for name in desired if not same_setting(name, current.get(name), desired[name])]
         live = remote.function.live
         not_live_reason = "" if live else "the server marks the function not live"
         if differing:
@@ -302,7 +229,7 @@ def _plan_function(spec: FunctionSpec, state: ServerState, options: PlanOptions,
                     address=f"function.{fid}",
                     action=Action.UPDATE,
                     before=current,
-                    after=_resolve_settings(desired, current),
+                    after=resolve_settings(desired, current),
                     reason="settings differ: " + ", ".join(differing),
                     function_id=fid,
                 )
@@ -313,7 +240,9 @@ def _plan_function(spec: FunctionSpec, state: ServerState, options: PlanOptions,
         active = remote.active
         current_vars = {v.key: v for v in remote.function.vars}
 
-    var_changes = _plan_variables(spec, current_vars, secret_mode=state.secret_variables)
+    var_changes = _plan_variables(
+        spec, current_vars, secret_mode=state.secret_variables, descriptions=state.capabilities.variable_descriptions
+    )
     changes.extend(var_changes)
     if var_changes:
         live = False  # every variable write marks the function not live
@@ -364,11 +293,15 @@ def _plan_function(spec: FunctionSpec, state: ServerState, options: PlanOptions,
     return changes
 
 
-def _plan_variables(spec: FunctionSpec, current: Mapping[str, Variable], *, secret_mode: bool = False) -> list[Change]:
+def _plan_variables(
+    spec: FunctionSpec, current: Mapping[str, Variable], *, secret_mode: bool = False, descriptions: bool = False
+) -> list[Change]:
     """Per key: add, change or remove; matching on key avoids the wipe-and-recreate churn of the Appwrite CLI.
 
-    With `secret_mode` (Appwrite 1.8+) sensitive values go to secret variables, which read back empty: they are
-    compared through the function's digest record (`syncer.secret_digests`), planned as one more variable.
+    With `secret_mode` (Appwrite 1.7+) sensitive values (and those marked `secret: true`) go to secret variables,
+    which read back empty: they are compared through the function's digest record (`syncer.secret_digests`),
+    planned as one more variable. Plain -> secret is an update; Appwrite refuses secret -> plain, so a variable the
+    manifest marks `secret: false` is deleted and created again, and one it leaves unmarked stays secret.
     """
     fid = spec.id
     if RECORD_KEY in spec.variables:
@@ -382,12 +315,27 @@ def _plan_variables(spec: FunctionSpec, current: Mapping[str, Variable], *, secr
     for key, wanted in spec.variables.items():
         address = f"function.{fid}.variable.{key}"
         server = current.get(key)
-        secret = secret_mode and (wanted.sensitive or (server is not None and server.secret))
-        after: dict[str, Any] = {"value": wanted.value, "sensitive": wanted.sensitive}
+        asked = wanted.secret if wanted.secret is not None else wanted.sensitive
+        unsecret = secret_mode and wanted.secret is False and server is not None and server.secret
+        # A secret stays secret unless the manifest says `secret: false` (then it is replaced, see below).
+        secret = secret_mode and (asked or (server is not None and server.secret and not unsecret))
+        after: dict[str, Any] = {"value": wanted.value, "sensitive": wanted.sensitive or secret}
         if secret_mode:
-            after["secret"] = secret  # a secret stays secret: Appwrite cannot unset the flag
+            after["secret"] = secret
+        if descriptions and wanted.description is not None:
+            after["description"] = wanted.description
         if secret:
             wanted_digests[key] = digest(salt, key, wanted.value)
+        if unsecret:
+            assert server is not None
+            before_secret = {"id": server.id, "value": server.value, "sensitive": True, "secret": True}
+            reason = "Appwrite cannot make a secret variable plain: it is deleted and created again"
+            for action, before, after_ in ((Action.DELETE, before_secret, None), (Action.CREATE, None, after)):
+                changes.append(
+                    Change(kind=ChangeKind.VARIABLE, address=address, action=action, before=before, after=after_,
+                           reason=reason, function_id=fid, key=key)
+                )
+            continue
         if server is None:
             changes.append(
                 Change(
@@ -408,6 +356,8 @@ def _plan_variables(spec: FunctionSpec, current: Mapping[str, Variable], *, secr
             reason = "value differs" if server.value != wanted.value else "to be made secret"
         else:
             reason = "value differs" if server.value != wanted.value else ""
+        if not reason and "description" in after and server.description != after["description"]:
+            reason = "description differs"
         if reason:
             before: dict[str, Any] = {"id": server.id, "value": server.value, "sensitive": wanted.sensitive}
             if secret_mode:

@@ -23,6 +23,7 @@ from rich.console import Group
 from rich.text import Text
 
 from syncer.plan import GIT_FIELDS, Action, Change, ChangeKind, Plan, tally
+from syncer.secret_digests import RECORD_KEY
 
 if TYPE_CHECKING:
     from syncer.apply import ApplyResult
@@ -148,7 +149,9 @@ def _variable_line(change: Change) -> Text:
         body = f"variable {change.key}: {value(change.before)} -> {value(change.after)}"
     else:
         body = f"variable {change.key}"
-    return _line(symbol, body, indent=6)
+    # A secret replaced by a plain variable is the one variable change whose why is not obvious from its values.
+    replaced = change.action is Action.DELETE and bool((change.before or {}).get("secret")) and change.key != RECORD_KEY
+    return _line(symbol, body, indent=6, note=change.reason if replaced else "")
 
 
 def _code_line(change: Change) -> Text:
@@ -196,6 +199,8 @@ def render_plan(plan: Plan, *, manifest_name: str = "the manifest", now: datetim
     if plan.has_changes:
         parts.append(Text(""))
         parts.append(Text(summary_line(plan), style="bold"))
+    for note in plan.notes:
+        parts.append(Text(f"Note: {note}", style="yellow"))
     return Group(*parts)
 
 
@@ -231,6 +236,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "summary": plan.counts(),
         "changes": [change_to_json(change) for change in plan.changes],
         "unmanaged": list(plan.unmanaged),
+        "notes": list(plan.notes),
     }
 
 
@@ -244,6 +250,7 @@ def result_to_json(result: ApplyResult) -> dict[str, Any]:
             {
                 "id": fr.function_id,
                 "ok": fr.ok,
+                "deferred": fr.deferred,
                 "error": fr.error,
                 "build_logs": fr.build_logs,
                 "outcomes": [o.model_dump(mode="json") for o in fr.outcomes],
@@ -251,6 +258,20 @@ def result_to_json(result: ApplyResult) -> dict[str, Any]:
             for fr in result.functions
         ],
         "requests": {"reads": result.reads, "writes": result.writes},
+        "creation_limit": creation_limit_json(result),
+    }
+
+
+def creation_limit_json(result: ApplyResult) -> dict[str, Any] | None:
+    """Creates left for a later run by the server's creation limit (None when nothing was deferred)."""
+    if not result.deferred:
+        return None
+    limit = result.creation_limit
+    return {
+        "created": _done_counts(result)["create"],
+        "deferred": result.deferred,
+        "limit": limit.limit if limit else None,
+        "reset": datetime.fromtimestamp(limit.reset, UTC).isoformat() if limit and limit.reset else None,
     }
 
 
@@ -275,7 +296,19 @@ def render_result(result: ApplyResult) -> Group:
                 parts.append(Text("    build log:", style="bold"))
                 parts.extend(Text("      " + log_line) for log_line in fr.build_logs.splitlines())
     parts.append(Text(apply_summary(result), style="bold green" if result.ok else "bold red"))
+    if result.deferred:
+        parts.append(Text(creation_limit_line(result), style="yellow"))
     return Group(*parts)
+
+
+def creation_limit_line(result: ApplyResult) -> str:
+    """How many functions the creation limit left for later, and when to re-run."""
+    created, deferred = _done_counts(result)["create"], len(result.deferred)
+    return (
+        f"The server's function-creation limit was reached: {created} created, {deferred} still to create "
+        f"({', '.join(result.deferred)}). Everything else was applied. The allowance is used up"
+        f"{result.creation_limit.until if result.creation_limit else ''}: re-run `fnsync apply` after that to create the rest."
+    )
 
 
 def apply_summary(result: ApplyResult) -> str:

@@ -1,4 +1,4 @@
-"""The digest record that lets fnsync plan secret variables it can no longer read (Appwrite 1.8+).
+"""The digest record that lets fnsync plan secret variables it can no longer read (Appwrite 1.7+).
 
 A secret variable's value comes back empty, so the planner cannot compare it with the manifest. For each function
 with secret variables, fnsync keeps one ordinary (non-secret) variable, `FNSYNC_SECRET_DIGESTS`, holding a random
@@ -8,7 +8,7 @@ salt and a slow salted digest (PBKDF2-SHA256) of each secret's value:
 
 A secret is unchanged when the digest of the manifest's value matches the recorded one and the variable was not
 written after the record (its `$updatedAt` is not later): apply writes the record after the secrets it covers.
-See docs/plan-apply.md "Server versions" for the limits.
+See docs/plan-apply.md "Secret variables" for the limits.
 """
 
 from __future__ import annotations

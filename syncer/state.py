@@ -18,8 +18,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from syncer.client.errors import AppwriteResponseError
+from syncer.client.capabilities import Capabilities
+from syncer.client.errors import AppwriteResponseError, RateLimit
 from syncer.client.models import NEWER_FUNCTION_FIELDS, Function, Runtime, Specification
+from syncer.client.version import MINIMUM_VERSION
 from syncer.reserved import is_reserved
 from syncer.manifest.models import Manifest
 from syncer.packaging import archive_code_hash, code_hash_from_header
@@ -27,8 +29,9 @@ from syncer.packaging import archive_code_hash, code_hash_from_header
 if TYPE_CHECKING:
     from syncer.client import AppwriteClient
 
-# Appwrite >= 1.6.1's default specification; used when the manifest leaves `specification` unset.
+# Appwrite >= 1.6.1's default specification (what `import` leaves out of a manifest).
 DEFAULT_SPECIFICATION = "s-1vcpu-512mb"
+OLDEST_CAPABILITIES = Capabilities.negotiate(MINIMUM_VERSION)
 HEADER_BYTES = 128  # fnsync's gzip header is 86 bytes: 10 fixed + "fnsync-<64 hex>.tar\0"
 
 HashSource = Literal["header", "archive", "cache", "unknown"]
@@ -64,13 +67,27 @@ class RemoteFunction(Frozen):
 
 
 class ServerState(Frozen):
-    """Everything on the server the planner needs; `functions` holds all of them, managed or not."""
+    """Everything on the server the planner needs; `functions` holds all of them, managed or not.
+
+    `capabilities` is what the client negotiated with the server: which settings exist, secret variables, …
+    `creation_limit` is the function-creation allowance left, when the plan creates functions and the server
+    tells it (see `syncer.apply.make_plan`).
+    """
 
     functions: dict[str, RemoteFunction] = {}
     runtimes: tuple[Runtime, ...] = ()
     specifications: tuple[Specification, ...] = ()
-    server_version: str = ""
-    secret_variables: bool = False  # Appwrite 1.8+: sensitive values become secret variables (see plan)
+    capabilities: Capabilities = OLDEST_CAPABILITIES
+    creation_limit: RateLimit | None = None
+
+    @property
+    def server_version(self) -> str:
+        return str(self.capabilities.server)
+
+    @property
+    def secret_variables(self) -> bool:
+        """Sensitive values become secret variables (see plan)."""
+        return self.capabilities.secret_variables
 
     @property
     def default_specification(self) -> str:
@@ -139,9 +156,9 @@ async def read_state(
     """Read every function (paged) plus runtimes and specifications; code hashes for the managed ones with code.
 
     fnsync's own reserved functions (the apply lock) are left out: no plan, prune or unmanaged list may see them.
-    The server version is asked first: it refuses servers older than 1.6 and decides the variables format.
+    The capabilities are negotiated first: that refuses servers older than 1.6 and decides every call's format.
     """
-    version = await client.server_version()
+    capabilities = await client.capabilities()
     listed, runtimes, specifications = await asyncio.gather(
         client.list_functions(), client.list_runtimes(), client.list_specifications()
     )
@@ -163,8 +180,7 @@ async def read_state(
         functions={fn.id: RemoteFunction(function=fn, active=active) for fn, active in zip(functions, actives)},
         runtimes=tuple(runtimes),
         specifications=tuple(specifications),
-        server_version=str(version),
-        secret_variables=version.secret_variables,
+        capabilities=capabilities,
     )
 
 

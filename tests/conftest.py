@@ -63,9 +63,19 @@ def start_local_server(data_dir: Path, **overrides: object) -> tuple[LocalServer
 
 
 @pytest.fixture
-def local_server(tmp_path: Path) -> Iterator[LocalServer]:
-    """A fresh local server per test, on its own data dir."""
-    server, runner = start_local_server(tmp_path / "server-data")
+def appwrite_version() -> str:
+    """The Appwrite version `local_server` answers as. Override in a conftest to run a directory against others:
+
+        @pytest.fixture(params=["1.6.2", "1.9.6"])
+        def appwrite_version(request): return request.param
+    """
+    return "1.6.2"
+
+
+@pytest.fixture
+def local_server(tmp_path: Path, appwrite_version: str) -> Iterator[LocalServer]:
+    """A fresh local server per test, on its own data dir, answering as `appwrite_version` (no creation limit)."""
+    server, runner = start_local_server(tmp_path / "server-data", appwrite_version=appwrite_version)
     try:
         yield server
     finally:

@@ -66,6 +66,9 @@ class ProxyEvent:
     action: str  # "forward" or the fault's action
     forwarded: bool
     status: int | None  # status the client received (None = connection dropped)
+    target: str = ""  # path with the query string, as sent
+    headers: tuple[tuple[str, str], ...] = ()  # request headers as sent (names lower-case)
+    body: bytes = b""  # request body as sent
 
 
 @dataclass
@@ -237,8 +240,9 @@ class FaultProxy:
             await asyncio.sleep(rule.seconds)
         forwarded = rule is None or rule.action == "delay" or rule.after_forward
         reply = await self._forward(method, target, request.headers, body) if forwarded else None
+        sent = {"target": target, "headers": tuple((k.decode().lower(), v.decode("latin-1")) for k, v in request.headers), "body": body}
         if rule and rule.action == "drop":
-            self._log(ProxyEvent(method, path, action, forwarded, None))
+            self._log(ProxyEvent(method, path, action, forwarded, None, **sent))
             return False
         if rule and rule.action == "fail":
             reply = _error_reply(rule.status, "general_server_error" if rule.status >= 500 else "fault_injected", "Injected fault")
@@ -250,7 +254,7 @@ class FaultProxy:
             assert reply is not None
             reply.truncate = True
         assert reply is not None
-        self._log(ProxyEvent(method, path, action, forwarded, reply.status))
+        self._log(ProxyEvent(method, path, action, forwarded, reply.status, **sent))
         headers = [*reply.headers, ("Content-Length", str(len(reply.body)))]
         writer.write(conn.send(h11.Response(status_code=reply.status, headers=headers)) or b"")
         if reply.truncate:

@@ -14,14 +14,14 @@ import os
 import tempfile
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
 
 from syncer.apply import make_plan
-from syncer.client import AppwriteClient, AppwriteError
+from syncer.client import AppwriteClient, AppwriteError, Capabilities
 from syncer.client.errors import scrub
 from syncer.connection import ENV_API_KEY, ConnectionSettings, resolve_connection
 from syncer.history import HistoryError
@@ -39,6 +39,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 LOCAL_DATA = Path(".fnsync") / "local"
 LOCAL_PROJECT = "local"
+# The Appwrite the embedded local server answers as: today's self-hosted stable.
+EMBEDDED_APPWRITE_VERSION = "1.9.6"
 CACHE_FILE = Path(".fnsync") / "cache" / "code-hashes.json"
 
 
@@ -158,12 +160,22 @@ class Connection:
     embedded: bool
     api_key: str
     cache_scope: str = ""  # what identifies this server across runs (the embedded one changes port every run)
+    # Clients made for this run: the first to negotiate the server's capabilities hands them to later ones,
+    # so one command asks the server's version once, however many clients it opens.
+    clients: list[AppwriteClient] = field(default_factory=list)
+    capabilities: Capabilities | None = None
 
     def client(self, manifest: Manifest | None = None) -> AppwriteClient:
         """A fresh client; with a manifest, its sensitive values are scrubbed from the client's errors too."""
         assert self.settings.endpoint and self.settings.project
         secrets = tuple(manifest.sensitive_values()) if manifest is not None else ()
-        return AppwriteClient(self.settings.endpoint, self.settings.project, self.api_key, secrets=secrets)
+        if self.capabilities is None:
+            self.capabilities = next((c.negotiated for c in self.clients if c.negotiated is not None), None)
+        client = AppwriteClient(
+            self.settings.endpoint, self.settings.project, self.api_key, secrets=secrets, capabilities=self.capabilities
+        )
+        self.clients = [] if self.capabilities is not None else [*self.clients, client]
+        return client
 
     def cache(self, manifest: Manifest) -> HashCache:
         scope = self.cache_scope or f"{self.settings.endpoint}|{self.settings.project}"
@@ -211,10 +223,13 @@ def _embedded(terminal: Terminal, data_dir: Path) -> Iterator[Connection]:
         terminal.info(f"Using the local server running at {endpoint} (state in {data_dir}); no endpoint configured.")
         yield _local_connection(endpoint, project, key, data_dir)
         return
-    config = ServerConfig(data_dir=data_dir, project_id=LOCAL_PROJECT, api_key=key)
+    config = ServerConfig(
+        data_dir=data_dir, project_id=LOCAL_PROJECT, api_key=key, appwrite_version=EMBEDDED_APPWRITE_VERSION
+    )
     running = start_in_thread(config)
     terminal.info(
-        f"Using the embedded local server (state in {data_dir}); set --endpoint or APPWRITE_ENDPOINT for another server."
+        f"Using the embedded local server as Appwrite {EMBEDDED_APPWRITE_VERSION} (state in {data_dir}); "
+        "set --endpoint or APPWRITE_ENDPOINT for another server."
     )
     try:
         yield _local_connection(running.endpoint, LOCAL_PROJECT, key, data_dir)
@@ -249,12 +264,23 @@ class Session:
         """Indented JSON on stdout: secrets removed from the values before serialising, then scrubbed like all text."""
         emit(self.terminal, json.dumps(redact_data(data, self.secrets), indent=2) + "\n", self.secrets, raw=True)
 
-    async def plan(self, options: PlanOptions) -> tuple[Plan, ServerState, dict[str, CodePackage]]:
-        """`syncer.apply.make_plan` with a fresh client, this run's archives folder and the code-hash cache."""
+    async def plan(
+        self, options: PlanOptions, *, probe_creations: bool = True
+    ) -> tuple[Plan, ServerState, dict[str, CodePackage]]:
+        """`syncer.apply.make_plan` with a fresh client, this run's archives folder and the code-hash cache.
+
+        `probe_creations`: a plan that creates functions asks the server's creation allowance (one refused
+        create, see `syncer.creation_limit`); commands that promise never to send a write turn it off.
+        """
         assert self.manifest is not None
         async with self.client() as client:
             return await make_plan(
-                self.manifest, client, options, work_dir=self.work_dir, cache=self.connection.cache(self.manifest)
+                self.manifest,
+                client,
+                options,
+                work_dir=self.work_dir,
+                cache=self.connection.cache(self.manifest),
+                probe_creations=probe_creations,
             )
 
 

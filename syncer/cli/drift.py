@@ -32,7 +32,7 @@ def drift(
     """Report what differs on the server from the manifest. Never writes. Exit 0 none, 2 drift, 1 error."""
     manifest = load_or_abort(terminal, manifest_file, env)
     with session(terminal, manifest, endpoint, project) as s:
-        plan, state, _ = run(s.plan(PlanOptions(targets=targets)))
+        plan, state, _ = run(s.plan(PlanOptions(targets=targets), probe_creations=False))
         report = drift_report(plan, state, count_unmanaged=include_unmanaged)
         if as_json:
             s.emit_json(drift_to_json(report))

@@ -3,8 +3,8 @@
     async with AppwriteClient(endpoint, project, api_key) as client:
         fn = await client.get_function("hello")
 
-Public names live here; the modules behind them (`http`, `errors`, `retry`, `query`, `upload`, `models`, `version`) are
-implementation detail except `models`, `errors` and `version`, which callers may import directly.
+Public names live here; the modules behind them (`http`, `errors`, `retry`, `query`, `upload`, `models`, `version`, `capabilities`) are
+implementation detail except `models`, `errors`, `version` and `capabilities`, which callers may import directly.
 """
 
 from syncer.client.errors import (
@@ -13,12 +13,14 @@ from syncer.client.errors import (
     AppwriteProtocolError,
     AppwriteResponseError,
     BuildWaitTimeout,
+    RateLimit,
     UnsupportedServerVersion,
     is_already_exists,
     is_duplicate_of_own_create,
     is_not_found,
     is_transient,
 )
+from syncer.client.capabilities import Capabilities
 from syncer.client.http import AppwriteClient, ClientStats
 from syncer.client.models import FunctionSettings, UploadProgress
 from syncer.client.query import Query
@@ -35,9 +37,11 @@ __all__ = [
     "AppwriteProtocolError",
     "AppwriteResponseError",
     "BuildWaitTimeout",
+    "Capabilities",
     "ClientStats",
     "FunctionSettings",
     "Query",
+    "RateLimit",
     "RetryPolicy",
     "Safety",
     "ServerVersion",

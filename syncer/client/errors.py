@@ -15,7 +15,11 @@ No error text ever contains the API key: the client scrubs every message it puts
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING
+
+import httpx
 
 from syncer import redact
 from syncer.redact import REDACTED as REDACTED  # re-exported: callers mark redactions with it
@@ -26,12 +30,45 @@ if TYPE_CHECKING:
 # A create whose id is taken answers 409 with one of these, depending on the server version (§2, §13.8).
 ALREADY_EXISTS_TYPES = frozenset({"document_already_exists", "function_already_exists", "variable_already_exists"})
 NOT_FOUND_STATUS = 404
+RATE_LIMITED_STATUS = 429
 
 
 def scrub(text: str, secrets: tuple[str, ...]) -> str:
     """Replace every secret in `text`, in every form it takes in output (`syncer.redact.scrub`); used on all text
     that ends up in an error or a log line."""
     return redact.scrub(text, secrets)
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """Appwrite's `X-RateLimit-Limit/-Remaining/-Reset` (reset = unix seconds), e.g. of the function-creation limit."""
+
+    limit: int
+    remaining: int
+    reset: float
+
+    @classmethod
+    def from_headers(cls, headers: httpx.Headers) -> RateLimit | None:
+        try:
+            return cls(
+                limit=int(headers["x-ratelimit-limit"]),
+                remaining=int(headers["x-ratelimit-remaining"]),
+                reset=float(headers["x-ratelimit-reset"]),
+            )
+        except (KeyError, ValueError):
+            return None
+
+    @property
+    def left(self) -> int:
+        """What is left now: `remaining` counts the request that carried the headers as not yet made."""
+        return max(self.remaining - 1, 0)
+
+    @property
+    def until(self) -> str:
+        """" until 2026-11-30 14:00 UTC": when the allowance is renewed ("" when the server gave no time)."""
+        if not self.reset:
+            return ""
+        return " until " + datetime.fromtimestamp(self.reset, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 class AppwriteError(Exception):
@@ -56,7 +93,9 @@ class AppwriteResponseError(AppwriteError):
         request_method: str = "",
         request_path: str = "",
         retried: bool = False,
+        rate_limit: RateLimit | None = None,
     ) -> None:
+        self.rate_limit = rate_limit
         self.status = status
         self.type = type
         self.message = message
@@ -80,6 +119,10 @@ class AppwriteResponseError(AppwriteError):
     @property
     def not_found(self) -> bool:
         return self.status == NOT_FOUND_STATUS
+
+    @property
+    def rate_limited(self) -> bool:
+        return self.status == RATE_LIMITED_STATUS
 
 
 class AppwriteConnectionError(AppwriteError):
@@ -116,7 +159,7 @@ class UnsupportedServerVersion(AppwriteError):
         where = f" at {endpoint}" if endpoint else ""
         super().__init__(
             f"the server{where} runs Appwrite {version}, which fnsync does not support: "
-            f"it needs Appwrite {minimum} or newer (1.6, 1.7 and 1.8 are supported)"
+            f"it needs Appwrite {minimum} or newer (1.6 to 1.9 and Cloud 2.5 are supported)"
         )
 
 

@@ -1,12 +1,11 @@
-"""`AppwriteClient`: the one place fnsync speaks HTTP to Appwrite (Functions API, 1.6 paths and shapes).
+"""`AppwriteClient`: the one place fnsync speaks HTTP to Appwrite (Functions API, every version from 1.6 to 2.5).
 
-One pooled `httpx.AsyncClient` underneath; every request goes through `_call`, which adds auth, retries
-(`retry.Retrier`), counts what was sent (`stats`) and maps failures onto `syncer.client.errors`.
+One pooled `httpx.AsyncClient` underneath; every request goes through `_call`, which adds auth and the response
+format, retries (`retry.Retrier`), counts what was sent (`stats`) and maps failures onto `syncer.client.errors`.
 
-Server versions (FUNCTIONS-API.md §11-12): every request sends `X-Appwrite-Response-Format: 1.6.0` and uses the
-1.6 paths, which 1.7/1.8 servers translate. The one exception: once `server_version()` has seen a 1.8+ server,
-calls that read or write variables (variables routes, and function reads, which embed them) send the 1.8 format,
-because only that format carries the `secret` flag and lets it be set (a 1.6-format update even tries to unset it).
+Server versions (NEWER-SERVERS.md §11): the first request negotiates once (`GET /v1/health/version`, keyless) and
+builds one `Capabilities`; every request then speaks the server's own format, and each call asks the
+capabilities which path, parameter or shape to use. No call compares version strings.
 """
 
 from __future__ import annotations
@@ -29,6 +28,7 @@ from pydantic import BaseModel, ValidationError
 
 from syncer.client.errors import (
     AppwriteConnectionError,
+    RateLimit,
     AppwriteProtocolError,
     AppwriteResponseError,
     BuildWaitTimeout,
@@ -37,6 +37,7 @@ from syncer.client.errors import (
     is_not_found,
     scrub,
 )
+from syncer.client.capabilities import Capabilities
 from syncer.client.models import (
     FUNCTION_SETTING_KEYS,
     Build,
@@ -49,16 +50,16 @@ from syncer.client.models import (
     UploadProgress,
     Variable,
 )
-from syncer.client.query import Query, has_paging
+from syncer.client.query import Query, has_paging, query_attribute
 from syncer.client.retry import NOT_SENT_ERRORS, Clock, Retrier, RetryPolicy, Safety, Sleep
 from syncer.client.upload import CHUNK_SIZE, FileSlice, chunk_ranges
-from syncer.client.version import MINIMUM_VERSION, SECRET_VARIABLES_FORMAT, ServerVersion
+from syncer.client.version import MINIMUM_VERSION, ServerVersion
 
 logger = logging.getLogger("syncer.client")
 
 M = TypeVar("M", bound=BaseModel)
 
-RESPONSE_FORMAT = "1.6.0"
+FORMAT_HEADER = "X-Appwrite-Response-Format"
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=60.0, pool=10.0)
 DEFAULT_LIMITS = httpx.Limits(max_connections=16, max_keepalive_connections=8)
 PAGE_SIZE = 100
@@ -165,6 +166,7 @@ class AppwriteClient:
         page_size: int = PAGE_SIZE,
         chunk_size: int = CHUNK_SIZE,
         secrets: Iterable[str] = (),
+        capabilities: Capabilities | None = None,
     ) -> None:
         if not endpoint.startswith(("http://", "https://")):
             raise ValueError(f"endpoint must be an http(s) URL ending in /v1, got {endpoint!r}")
@@ -180,8 +182,10 @@ class AppwriteClient:
         self.page_size = page_size
         self.chunk_size = chunk_size
         self.stats = ClientStats()
-        self._server_version: ServerVersion | None = None
+        self._capabilities = capabilities  # given: no negotiation (tests, or a caller that already knows)
         self._version_lock = asyncio.Lock()
+        self._refused: ServerVersion | None = None  # a server too old: refused on every call, asked once
+        self.creation_limit: RateLimit | None = None  # the last X-RateLimit-* seen on a function create
         self._http = httpx.AsyncClient(
             base_url=self.endpoint + "/",
             transport=transport,
@@ -189,7 +193,6 @@ class AppwriteClient:
             limits=limits,
             headers={
                 "X-Appwrite-Project": project,
-                "X-Appwrite-Response-Format": RESPONSE_FORMAT,
                 "User-Agent": USER_AGENT,
                 "x-sdk-name": "fnsync",
                 "x-sdk-version": _version(),
@@ -224,14 +227,18 @@ class AppwriteClient:
         safety: Safety | None = None,
         auth: bool = True,
         stream: bool = False,
+        negotiate: bool = True,
     ) -> tuple[httpx.Response, bool]:
         """Send with retries; return (final 2xx response, whether an earlier attempt may have been applied).
 
+        Every request but the version probe itself speaks the negotiated format (`negotiate=False` skips it).
         Raises `AppwriteResponseError` for error answers, `AppwriteConnectionError` when no answer came.
         """
         if safety is None:
             safety = Safety.UNSAFE if method == "POST" else Safety.IDEMPOTENT
         request_headers = dict(headers or {})
+        if negotiate:
+            request_headers[FORMAT_HEADER] = (await self.capabilities()).response_format
         if auth:
             request_headers["X-Appwrite-Key"] = self._api_key
         request_path = self._base_path + path
@@ -292,6 +299,7 @@ class AppwriteClient:
             request_method=method,
             request_path=path,
             retried=retried,
+            rate_limit=RateLimit.from_headers(response.headers),
         )
 
     def _parse(self, model: type[M], payload: Any, what: str) -> M:
@@ -348,26 +356,43 @@ class AppwriteClient:
     # -- health ---------------------------------------------------------------------------------------------------
 
     async def health_version(self) -> str:
-        """The server's version (e.g. "1.6.2"). Sent without the key: keys lack the `public` scope (§6)."""
-        payload = await self._json("GET", "/health/version", auth=False)
+        """The server's version (e.g. "1.6.2"). Sent without the key (a key lacks the `public` scope) and format."""
+        response, _ = await self._call("GET", "/health/version", auth=False, negotiate=False)
+        try:
+            payload = response.json()
+        except ValueError:
+            payload = None
         if not isinstance(payload, dict) or not isinstance(payload.get("version"), str):
             raise AppwriteProtocolError("health/version answered without a version")
-        return payload["version"]
+        return str(payload["version"])
 
-    async def server_version(self) -> ServerVersion:
-        """The server's version, asked once per client (`GET /v1/health/version`) and cached.
+    async def capabilities(self) -> Capabilities:
+        """What the server can do: negotiated on first use (one `GET /v1/health/version`), then reused.
 
         Raises `UnsupportedServerVersion` for servers older than 1.6 (every time it is called). When the health
-        route itself answers an error, the `version` of that error envelope is used instead.
+        route itself answers an error, the `version` of that error envelope is used instead. A server newer than
+        fnsync knows is spoken to in the newest known format, with a one-line notice (logged once).
         """
-        if self._server_version is None:
+        if self._capabilities is None:
             async with self._version_lock:
-                if self._server_version is None:
-                    self._server_version = await self._detect_version()
-        version = self._server_version
-        if version < MINIMUM_VERSION:
-            raise UnsupportedServerVersion(str(version), str(MINIMUM_VERSION), self.endpoint)
-        return version
+                if self._capabilities is None:
+                    version = self._refused or await self._detect_version()
+                    if version < MINIMUM_VERSION:
+                        self._refused = version
+                        raise UnsupportedServerVersion(str(version), str(MINIMUM_VERSION), self.endpoint)
+                    self._capabilities = Capabilities.negotiate(version)
+                    if self._capabilities.notice:
+                        logger.warning("%s", self._capabilities.notice)
+        return self._capabilities
+
+    @property
+    def negotiated(self) -> Capabilities | None:
+        """The capabilities once known (negotiated or given), without asking the server."""
+        return self._capabilities
+
+    async def server_version(self) -> ServerVersion:
+        """The server's version, as negotiated (see `capabilities`)."""
+        return (await self.capabilities()).server
 
     async def _detect_version(self) -> ServerVersion:
         try:
@@ -381,33 +406,15 @@ class AppwriteClient:
         except ValueError:
             raise AppwriteProtocolError(f"health/version answered an unknown version {text[:40]!r}") from None
 
-    def _variables_format(self) -> dict[str, str]:
-        """Headers for calls that read or write variables: the 1.8 format on servers known to have secret variables."""
-        version = self._server_version
-        if version is not None and version.secret_variables:
-            return {"X-Appwrite-Response-Format": SECRET_VARIABLES_FORMAT}
-        return {}
-
-    async def _secret_supported(self, secret: bool | None) -> bool:
-        """Whether to send `secret`; asking for a secret on a server without them is a caller mistake."""
-        if secret is None:
-            return self._server_version is not None and self._server_version.secret_variables
-        version = await self.server_version()
-        if secret and not version.secret_variables:
-            raise ValueError(f"secret variables need Appwrite 1.8 or newer; the server runs {version}")
-        return version.secret_variables
-
     # -- functions ------------------------------------------------------------------------------------------------
 
     async def list_functions(self, search: str | None = None, queries: Iterable[str] = ()) -> list[Function]:
-        return await self._list("/functions", "functions", Function, queries, search, self._variables_format())
+        return await self._list("/functions", "functions", Function, queries, search)
 
     async def get_function(self, function_id: str) -> Function | None:
         """The function, or None when the server says `function_not_found` (other 404s still raise)."""
         try:
-            payload = await self._json(
-                "GET", f"/functions/{_seg(function_id, 'function_id')}", headers=self._variables_format()
-            )
+            payload = await self._json("GET", f"/functions/{_seg(function_id, 'function_id')}")
         except AppwriteResponseError as exc:
             if is_not_found(exc, "function_not_found"):
                 return None
@@ -422,8 +429,38 @@ class AppwriteClient:
         _seg(function_id, "function_id")
         body = {"functionId": function_id, **_settings_body(settings, fields, create=True)}
         safety = Safety.UNSAFE if function_id == "unique()" else Safety.KEYED_CREATE
-        payload = await self._json("POST", "/functions", json=body, safety=safety)
-        return self._parse(Function, payload, "function")
+        try:
+            response, _ = await self._call("POST", "/functions", json=body, safety=safety)
+        except AppwriteResponseError as exc:
+            self.creation_limit = exc.rate_limit or self.creation_limit
+            raise
+        self.creation_limit = RateLimit.from_headers(response.headers) or self.creation_limit
+        return self._parse(Function, self._body(response, "POST /functions"), "function")
+
+    async def probe_creation_limit(self, existing: Function) -> RateLimit | None:
+        """The function-creation allowance left, without creating anything (None: the server sent no limit headers).
+
+        Appwrite counts a create against its limit after validating the parameters and before looking for a taken
+        id, so creating `existing` (a function the server has) again answers 409 with the `X-RateLimit-*` headers.
+        The probe uses up one unit of the allowance. Should `existing` have been deleted meanwhile, the probe
+        recreated it: it is deleted again at once.
+        """
+        body = {"functionId": existing.id, "name": existing.name, "runtime": existing.runtime, "enabled": False}
+        try:
+            response, _ = await self._call("POST", "/functions", json=body, safety=Safety.UNSAFE)
+        except AppwriteResponseError as exc:
+            if exc.rate_limit is not None:
+                self.creation_limit = exc.rate_limit
+            return exc.rate_limit
+        await self.delete_function(existing.id)
+        self.creation_limit = RateLimit.from_headers(response.headers) or self.creation_limit
+        return self.creation_limit
+
+    def _body(self, response: httpx.Response, what: str) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            raise AppwriteProtocolError(f"{what}: response is not JSON") from None
 
     async def update_function(
         self, function_id: str, settings: Mapping[str, Any] | BaseModel | None = None, /, **fields: Any
@@ -448,7 +485,17 @@ class AppwriteClient:
             raise
 
     async def list_runtimes(self) -> list[Runtime]:
-        return self._items(await self._json("GET", "/functions/runtimes"), "runtimes", Runtime)
+        """Runtimes. A public route on 1.7+, where an API key is refused (401), so it goes without one there."""
+        caps = await self.capabilities()
+        try:
+            payload = await self._json("GET", "/functions/runtimes", auth=not caps.keyless_runtimes)
+        except AppwriteResponseError as exc:
+            # The public scope on 1.7+ is read from source, not observed [NEWER-SERVERS §0.10]: a server that
+            # still wants the key for it gets it, once.
+            if not (caps.keyless_runtimes and exc.status == 401):
+                raise
+            payload = await self._json("GET", "/functions/runtimes")
+        return self._items(payload, "runtimes", Runtime)
 
     async def list_specifications(self) -> list[Specification]:
         return self._items(await self._json("GET", "/functions/specifications"), "specifications", Specification)
@@ -459,45 +506,78 @@ class AppwriteClient:
         return f"/functions/{_seg(function_id, 'function_id')}/variables"
 
     async def list_variables(self, function_id: str) -> list[Variable]:
-        """All variables (1.6 returns them all in one answer; the endpoint takes no queries)."""
-        payload = await self._json("GET", self._vars(function_id), headers=self._variables_format())
+        """All variables: paged with limit+cursor where the server pages (1.9.5+), one answer elsewhere."""
+        caps = await self.capabilities()
+        if caps.variable_paging:
+            return await self._list(self._vars(function_id), "variables", Variable)
+        payload = await self._json("GET", self._vars(function_id))
         return self._items(payload, "variables", Variable)
 
-    async def create_variable(self, function_id: str, key: str, value: str, *, secret: bool | None = None) -> Variable:
+    async def create_variable(
+        self,
+        function_id: str,
+        key: str,
+        value: str,
+        *,
+        secret: bool | None = None,
+        description: str | None = None,
+    ) -> Variable:
         """POST a variable. The key is unique per function, so the create is retried like an idempotent request;
         a 409 that answers a retry carries `.retried` (see `errors.is_duplicate_of_own_create`).
 
-        `secret=True` needs Appwrite 1.8+ (ValueError otherwise). On 1.8 servers `secret` is always sent, False
-        unless asked, so a variable is never made secret by 1.8's default.
+        Where variables can be secret (1.7+), `secret` is always sent, False unless asked: 1.7 made true the
+        default. `secret=True` or a `description` the server lacks is a caller mistake (ValueError).
         """
         if not key:
             raise ValueError("variable key must not be empty")
+        caps = await self.capabilities()
         body: dict[str, Any] = {"key": key, "value": value}
-        if await self._secret_supported(secret):
-            body["secret"] = bool(secret)
-        payload = await self._json(
-            "POST", self._vars(function_id), json=body, safety=Safety.KEYED_CREATE, headers=self._variables_format()
-        )
+        if caps.variable_id_on_create:
+            body = {"variableId": "unique()", **body}
+        body.update(self._variable_extras(caps, secret=bool(secret), description=description, create=True))
+        payload = await self._json("POST", self._vars(function_id), json=body, safety=Safety.KEYED_CREATE)
         return self._parse(Variable, payload, "variable")
 
     async def update_variable(
-        self, function_id: str, variable_id: str, key: str, value: str | None, *, secret: bool | None = None
+        self,
+        function_id: str,
+        variable_id: str,
+        key: str,
+        value: str | None,
+        *,
+        secret: bool | None = None,
+        description: str | None = None,
     ) -> Variable:
-        """PUT a variable; `value=None` keeps the value, `secret=None` keeps the flag (a secret cannot be unset)."""
+        """PUT a variable; `value=None` keeps the value, `secret=None` keeps the flag (a secret cannot be unset:
+        Appwrite answers 400 `variable_cannot_unset_secret`), `description=None` keeps the description."""
         if not key:
             raise ValueError("variable key must not be empty")
+        caps = await self.capabilities()
         body: dict[str, Any] = {"key": key}
         if value is not None:
             body["value"] = value
-        if secret is not None and await self._secret_supported(secret):
-            body["secret"] = secret
+        body.update(self._variable_extras(caps, secret=secret, description=description, create=False))
         payload = await self._json(
-            "PUT",
-            f"{self._vars(function_id)}/{_seg(variable_id, 'variable_id')}",
-            json=body,
-            headers=self._variables_format(),
+            "PUT", f"{self._vars(function_id)}/{_seg(variable_id, 'variable_id')}", json=body
         )
         return self._parse(Variable, payload, "variable")
+
+    @staticmethod
+    def _variable_extras(
+        caps: Capabilities, *, secret: bool | None, description: str | None, create: bool
+    ) -> dict[str, Any]:
+        extras: dict[str, Any] = {}
+        if secret and not caps.secret_variables:
+            raise ValueError(f"secret variables need Appwrite {caps.since('secret')} or newer; the server runs {caps.server}")
+        if caps.secret_variables and (secret is not None or create):
+            extras["secret"] = bool(secret)
+        if description is not None:
+            if not caps.variable_descriptions:
+                raise ValueError(
+                    f"variable descriptions need Appwrite {caps.since('description')} or newer; the server runs {caps.server}"
+                )
+            extras["description"] = description
+        return extras
 
     async def delete_variable(self, function_id: str, variable_id: str) -> None:
         await self._delete(f"{self._vars(function_id)}/{_seg(variable_id, 'variable_id')}")
@@ -513,7 +593,16 @@ class AppwriteClient:
     async def list_deployments(
         self, function_id: str, queries: Iterable[str] = (), search: str | None = None
     ) -> list[Deployment]:
-        """Deployments, all pages unless `queries` holds a limit/offset/cursor (then exactly that page)."""
+        """Deployments, all pages unless `queries` holds a limit/offset/cursor (then exactly that page).
+
+        A query on an attribute the server cannot filter (1.7+ dropped `size`, `buildId`, `entrypoint`, `commands`;
+        1.8 renamed `$internalId`) is refused here (ValueError) rather than sent for a 400.
+        """
+        queries = list(queries)
+        allowed = (await self.capabilities()).deployment_query_attributes
+        refused = sorted({a for q in queries if (a := query_attribute(q)) and a not in allowed})
+        if refused:
+            raise ValueError(f"this server cannot query deployments by {', '.join(refused)}")
         return await self._list(self._deps(function_id), "deployments", Deployment, queries, search)
 
     async def get_deployment(self, function_id: str, deployment_id: str) -> Deployment:
@@ -592,8 +681,13 @@ class AppwriteClient:
             return deployment
 
     async def activate_deployment(self, function_id: str, deployment_id: str) -> Function:
-        """Make a ready deployment the active one. 1.6 answers with the Function."""
-        payload = await self._json("PATCH", self._dep(function_id, deployment_id))
+        """Make a ready deployment the active one; answers the Function."""
+        if (await self.capabilities()).deployment_routes:
+            _seg(deployment_id, "deployment_id")
+            path = f"/functions/{_seg(function_id, 'function_id')}/deployment"
+            payload = await self._json("PATCH", path, json={"deploymentId": deployment_id})
+        else:
+            payload = await self._json("PATCH", self._dep(function_id, deployment_id))
         return self._parse(Function, payload, "function")
 
     async def delete_deployment(self, function_id: str, deployment_id: str) -> None:
@@ -602,7 +696,12 @@ class AppwriteClient:
     async def rebuild_deployment(self, function_id: str, deployment_id: str) -> Deployment:
         """Rebuild into a new deployment. 1.6 answers 204 without the id, so the newest deployment is looked up
         (§13.3); 1.7+ answers 202 with it. Never retried after an attempt that may have landed."""
-        response, _ = await self._call("POST", f"{self._dep(function_id, deployment_id)}/build", safety=Safety.UNSAFE)
+        if (await self.capabilities()).deployment_routes:
+            _seg(deployment_id, "deployment_id")
+            body = {"deploymentId": deployment_id}
+            response, _ = await self._call("POST", f"{self._deps(function_id)}/duplicate", json=body, safety=Safety.UNSAFE)
+        else:
+            response, _ = await self._call("POST", f"{self._dep(function_id, deployment_id)}/build", safety=Safety.UNSAFE)
         if response.status_code != 204 and response.content:
             return self._parse(Deployment, response.json(), "deployment")
         latest = await self.latest_deployment(function_id)
@@ -612,7 +711,8 @@ class AppwriteClient:
 
     async def cancel_build(self, function_id: str, deployment_id: str) -> Build:
         """Cancel a build. 1.6 answers the Build; 1.7+ answer the Deployment, which is turned into a Build."""
-        payload = await self._json("PATCH", f"{self._dep(function_id, deployment_id)}/build")
+        caps = await self.capabilities()
+        payload = await self._json("PATCH", f"{self._dep(function_id, deployment_id)}/{'status' if caps.deployment_routes else 'build'}")
         if isinstance(payload, dict) and "resourceId" in payload:
             return Build.from_deployment(self._parse(Deployment, payload, "deployment"))
         return self._parse(Build, payload, "build")
@@ -630,18 +730,23 @@ class AppwriteClient:
             if start < 0 or end < start:
                 raise ValueError(f"invalid byte_range {byte_range}")
             headers["Range"] = f"bytes={start}-{end}"
-        url = f"{self._dep(function_id, deployment_id)}/download"
+        url, params = await self._download_url(function_id, deployment_id)
         try:
-            response, _ = await self._call("GET", url, headers=headers)
+            response, _ = await self._call("GET", url, params=params, headers=headers)
         except AppwriteResponseError as exc:
             # Appwrite answers 416 when the range runs past the end (e.g. a header probe of a tiny archive):
             # the archive is smaller than asked for, so read it whole and cut.
             if byte_range is None or exc.status != 416:
                 raise
-            response, _ = await self._call("GET", url)
+            response, _ = await self._call("GET", url, params=params)
         if byte_range is not None and response.status_code == 200:  # a server that ignores Range, or the 416 path
             return response.content[byte_range[0] : byte_range[1] + 1]
         return response.content
+
+    async def _download_url(self, function_id: str, deployment_id: str) -> tuple[str, list[tuple[str, str]] | None]:
+        """The source archive's URL: 1.7+ take `type=source` (the negotiated format keeps 1.9.5+ from sending the build)."""
+        url = f"{self._dep(function_id, deployment_id)}/download"
+        return url, ([("type", "source")] if (await self.capabilities()).download_type_param else None)
 
     async def download_deployment_to(self, function_id: str, deployment_id: str, path: Path) -> int:
         """Stream the archive into `path` (written beside it, then renamed). Returns the byte count.
@@ -651,9 +756,9 @@ class AppwriteClient:
         path = Path(path)
         partial = path.with_name(path.name + ".part")
         attempts = self._retrier.policy.max_attempts
-        url = f"{self._dep(function_id, deployment_id)}/download"
+        url, params = await self._download_url(function_id, deployment_id)
         for attempt in range(1, attempts + 1):
-            response, _ = await self._call("GET", url, stream=True)
+            response, _ = await self._call("GET", url, params=params, stream=True)
             written = 0
             try:
                 with partial.open("wb") as out:

@@ -1,13 +1,16 @@
-"""Appwrite's response models as the client returns them (1.6 shapes; unknown fields ignored).
+"""Appwrite's response models as the client returns them, for every format it speaks (1.6.0 … 2.5.0).
 
-`extra="ignore"` keeps the client working when newer servers add fields. Fields that 1.7/1.8 renamed are read
-under either name (`deployment`/`deploymentId`, `size`/`sourceSize`, `buildTime`/`buildDuration`), so the models
-parse both the 1.6 shapes and the 1.8 ones the client asks for on variable-bearing calls.
+`extra="ignore"` keeps the client working when newer servers add fields. Fields that 1.7+ renamed are read
+under either name (`deployment`/`deploymentId`, `size`/`sourceSize`, `buildTime`/`buildDuration`,
+`functionId`/`resourceId`); fields a server's version lacks keep their defaults (`None` = "this server has no such
+setting", so nothing compares or echoes it).
 """
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from typing import Any
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 
 class Model(BaseModel):
@@ -20,7 +23,8 @@ class Variable(Model):
     updated_at: str = Field(default="", alias="$updatedAt")
     key: str
     value: str = ""  # always "" for a secret variable
-    secret: bool = False  # 1.8+, only in 1.8-format responses
+    secret: bool = False  # 1.7+
+    description: str = ""  # 2.5+
     resource_id: str = Field(default="", alias="resourceId")
 
 
@@ -50,12 +54,48 @@ class Function(Model):
     provider_branch: str = Field(default="", alias="providerBranch")
     provider_root_directory: str = Field(default="", alias="providerRootDirectory")
     provider_silent_mode: bool = Field(default=False, alias="providerSilentMode")
-    specification: str = ""
+    specification: str = ""  # up to 1.8; on 1.9+ filled from buildSpecification (for readers that want one)
+    description: str | None = None  # 2.5+
+    interval: float | None = None  # 2.5+ (minutes)
+    email_enabled: bool | None = Field(default=None, alias="emailEnabled")  # 2.5+
+    deployment_retention: int | None = Field(default=None, alias="deploymentRetention")  # 1.9+
+    build_specification: str | None = Field(default=None, alias="buildSpecification")  # 1.9+
+    runtime_specification: str | None = Field(default=None, alias="runtimeSpecification")  # 1.9+
+    provider_branches: tuple[str, ...] | None = Field(default=None, alias="providerBranches")  # 1.9.5+
+    provider_paths: tuple[str, ...] | None = Field(default=None, alias="providerPaths")  # 1.9.5+
     # 1.7+ only (informational; "" from 1.6 servers)
     deployment_created_at: str = Field(default="", alias="deploymentCreatedAt")
     latest_deployment_id: str = Field(default="", alias="latestDeploymentId")
     latest_deployment_created_at: str = Field(default="", alias="latestDeploymentCreatedAt")
     latest_deployment_status: str = Field(default="", alias="latestDeploymentStatus")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_specification(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data.get("specification") and data.get("buildSpecification"):
+            data = {**data, "specification": data["buildSpecification"]}
+        return data
+
+    def setting(self, name: str) -> Any:
+        """A setting by its API name (`deploymentRetention`), as PUT takes it (lists as lists)."""
+        value = getattr(self, SETTING_ATTRIBUTES.get(name, name))
+        return list(value) if isinstance(value, tuple) else value
+
+
+# API setting name -> attribute of `Function`, where they differ.
+SETTING_ATTRIBUTES: dict[str, str] = {
+    "installationId": "installation_id",
+    "providerRepositoryId": "provider_repository_id",
+    "providerBranch": "provider_branch",
+    "providerRootDirectory": "provider_root_directory",
+    "providerSilentMode": "provider_silent_mode",
+    "providerBranches": "provider_branches",
+    "providerPaths": "provider_paths",
+    "deploymentRetention": "deployment_retention",
+    "buildSpecification": "build_specification",
+    "runtimeSpecification": "runtime_specification",
+    "emailEnabled": "email_enabled",
+}
 
 
 # Fields only newer servers fill; left out of anything that compares functions across reads.
@@ -99,7 +139,10 @@ class Header(Model):
 class Execution(Model):
     id: str = Field(alias="$id")
     created_at: str = Field(default="", alias="$createdAt")
-    function_id: str = Field(default="", alias="functionId")
+    function_id: str = Field(  # `resourceId` on 2.5
+        default="", validation_alias=AliasChoices("functionId", "resourceId"), serialization_alias="functionId"
+    )
+    deployment_id: str = Field(default="", alias="deploymentId")  # 1.8+
     trigger: str = ""
     status: str = ""
     request_method: str = Field(default="", alias="requestMethod")
@@ -165,6 +208,14 @@ class FunctionSettings(BaseModel):
     commands: str = ""
     scopes: tuple[str, ...] = ()
     specification: str | None = None
+    description: str | None = None
+    interval: float | None = None
+    email_enabled: bool | None = Field(default=None, alias="emailEnabled")
+    deployment_retention: int | None = Field(default=None, alias="deploymentRetention")
+    build_specification: str | None = Field(default=None, alias="buildSpecification")
+    runtime_specification: str | None = Field(default=None, alias="runtimeSpecification")
+    provider_branches: tuple[str, ...] | None = Field(default=None, alias="providerBranches")
+    provider_paths: tuple[str, ...] | None = Field(default=None, alias="providerPaths")
     installation_id: str | None = Field(default=None, alias="installationId")
     provider_repository_id: str | None = Field(default=None, alias="providerRepositoryId")
     provider_branch: str | None = Field(default=None, alias="providerBranch")

@@ -100,3 +100,12 @@ def query_method(query: str) -> str:
 def has_paging(queries: tuple[str, ...] | list[str]) -> bool:
     """True when the caller already chose a page (limit/offset/cursor), so the client must not page for them."""
     return any(query_method(q) in PAGING_METHODS for q in queries)
+
+
+def query_attribute(query: str) -> str:
+    """The `attribute` of one encoded query ("" for paging queries, or if it does not parse)."""
+    try:
+        data = json.loads(query)
+    except ValueError:
+        return ""
+    return str(data.get("attribute", "") or "") if isinstance(data, dict) else ""

@@ -1,7 +1,6 @@
 """Appwrite server versions: parsing `GET /v1/health/version` and what each version changes for the client.
 
-fnsync speaks the 1.6 API (paths and `X-Appwrite-Response-Format: 1.6.0`), which 1.7 and 1.8 servers translate.
-The few differences that remain are keyed off the properties here, never off raw version strings.
+Only parsing and ordering live here; what each version can do is `syncer.client.capabilities.Capabilities`.
 """
 
 from __future__ import annotations
@@ -37,17 +36,5 @@ class ServerVersion:
     def key(self) -> tuple[int, int, int]:
         return (self.major, self.minor, self.patch)
 
-    @property
-    def deployment_models_changed(self) -> bool:
-        """1.7+: rebuild answers 202 + Deployment, cancel answers a Deployment, models use the new field names."""
-        return self.key >= (1, 7, 0)
-
-    @property
-    def secret_variables(self) -> bool:
-        """1.8+: variables carry `secret` (for clients sending the 1.8 response format)."""
-        return self.key >= (1, 8, 0)
-
 
 MINIMUM_VERSION = ServerVersion(1, 6, 0, "1.6.0")
-# What the client sends on variable calls to servers with secret variables (see `AppwriteClient.server_version`).
-SECRET_VARIABLES_FORMAT = "1.8.0"

@@ -25,6 +25,8 @@ class ImportedFunction(BaseModel):
     id: str
     settings: dict[str, Any]
     variables: dict[str, str] = Field(default_factory=dict)
+    # Per variable key, the long form's other fields (`secret`, `description`) when they must be written.
+    variable_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
     code: Path | None = None
     file_count: int = 0
     round_trip: bool | None = None  # None: no code imported; False: `fnsync plan` will show a code change

@@ -37,6 +37,11 @@ DEFAULTS: dict[str, Any] = {
     "logging": True,
     "scopes": [],
     "specification": None,
+    "buildSpecification": None,
+    "runtimeSpecification": None,
+    "deploymentRetention": 0,
+    "description": None,
+    "interval": None,
 }
 GIT_DEFAULTS: dict[str, Any] = {
     "installationId": "",
@@ -44,6 +49,8 @@ GIT_DEFAULTS: dict[str, Any] = {
     "branch": "",
     "rootDirectory": "",
     "silentMode": False,
+    "branches": None,
+    "paths": None,
 }
 
 
@@ -183,10 +190,11 @@ def manifest_text(
         if entry.get("schedule"):
             entry["schedule"] = Quoted(entry["schedule"])
         if function.variables:
-            entry["variables"] = {
-                key: (f"${{{env_names[(function.id, key)]}}}" if env_names is not None else escape_literal(value))
-                for key, value in function.variables.items()
-            }
+            entry["variables"] = {}
+            for key, value in function.variables.items():
+                written = f"${{{env_names[(function.id, key)]}}}" if env_names is not None else escape_literal(value)
+                options = function.variable_options.get(key)
+                entry["variables"][key] = {"value": written, **options} if options else written
         blocks.append(textwrap.indent(_dump({function.id: entry}), "  ", lambda line: True))
     if not blocks:
         return text + "functions: {}\n"

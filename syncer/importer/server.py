@@ -30,7 +30,8 @@ from syncer.importer.write import check_free, commit, make_draft
 from syncer.reserved import is_reserved
 from syncer.manifest.models import FunctionSpec, Manifest
 from syncer.packaging import archive_code_hash
-from syncer.plan import SETTINGS_FIELDS, desired_settings, same_setting, server_settings
+from syncer.client.capabilities import Capabilities
+from syncer.plan import desired_settings, same_setting, server_settings
 from syncer.state import ServerState
 
 if TYPE_CHECKING:
@@ -58,15 +59,28 @@ def function_values(fn: Function) -> dict[str, Any]:
         "enabled": fn.enabled,
         "logging": fn.logging,
         "scopes": list(fn.scopes),
-        "specification": fn.specification or None,
+        **_specifications(fn),
+        "deploymentRetention": fn.deployment_retention,
+        "description": fn.description or None,
+        "interval": int(fn.interval) if fn.interval else None,
         "git": {
             "installationId": fn.installation_id,
             "repositoryId": fn.provider_repository_id,
             "branch": fn.provider_branch,
             "rootDirectory": fn.provider_root_directory,
             "silentMode": fn.provider_silent_mode,
+            "branches": list(fn.provider_branches) if fn.provider_branches else None,
+            "paths": list(fn.provider_paths) if fn.provider_paths else None,
         },
     }
+
+
+def _specifications(fn: Function) -> dict[str, Any]:
+    """`specification` when build and runtime agree (or the server has one), else the two (1.9+)."""
+    build, runtime = fn.build_specification, fn.runtime_specification
+    if build and runtime and build != runtime:
+        return {"buildSpecification": build, "runtimeSpecification": runtime}
+    return {"specification": fn.specification or None}
 
 
 async def import_from_server(
@@ -100,9 +114,13 @@ async def import_from_server(
         archives = Path(tmp) / "archives"
         archives.mkdir()
 
+        capabilities = await client.capabilities()
+
         async def one(fn: Function) -> ImportedFunction:
             async with limit:
-                return await _import_function(client, fn, staging, archives, default_specification)
+                imported = await _import_function(client, fn, staging, archives, default_specification)
+                imported.variable_options = _variable_options(fn, capabilities, in_dotenv=not inline_values)
+                return imported
 
         imported = list(await asyncio.gather(*(one(fn) for fn in selected)))
         header = f"Imported by `fnsync import` from {endpoint}" + (f" (project {project})" if project else "") if endpoint else ""
@@ -116,7 +134,7 @@ async def import_from_server(
             project=project,
             header=header,
         )
-        _check_settings(draft.manifest, {fn.id: fn for fn in selected}, imported, default_specification)
+        _check_settings(draft.manifest, {fn.id: fn for fn in selected}, imported, capabilities)
         return commit(draft, force=force)
 
 
@@ -159,6 +177,21 @@ async def _import_function(
         return function
     _settle_code(function, fn, folder, archive, unpacked, deployment.entrypoint)
     return function
+
+
+def _variable_options(fn: Function, capabilities: Capabilities, *, in_dotenv: bool) -> dict[str, dict[str, Any]]:
+    """What the long variable form must say so the manifest plans no change: a secret stays `secret: true`; a
+    plain variable whose value goes to `.env` (so it loads as sensitive) stays `secret: false`; a description."""
+    options: dict[str, dict[str, Any]] = {}
+    for variable in fn.vars:
+        extra: dict[str, Any] = {}
+        if capabilities.secret_variables and (variable.secret or in_dotenv):
+            extra["secret"] = variable.secret
+        if capabilities.variable_descriptions and variable.description:
+            extra["description"] = variable.description
+        if extra:
+            options[variable.key] = extra
+    return options
 
 
 def _unusable(unpacked: Unpacked, entrypoint: str) -> str | None:
@@ -211,12 +244,12 @@ def _with_path(settings: dict[str, Any], path: str) -> dict[str, Any]:
 
 
 def _check_settings(
-    manifest: Manifest, functions: dict[str, Function], imported: list[ImportedFunction], default_specification: str
+    manifest: Manifest, functions: dict[str, Function], imported: list[ImportedFunction], capabilities: Capabilities
 ) -> None:
     """Belt and braces: compare the loaded manifest with the server exactly as the planner will."""
     for function in imported:
-        desired = desired_settings(manifest.functions[function.id], default_specification)
-        current = server_settings(functions[function.id])
-        differing = [name for name in SETTINGS_FIELDS if not same_setting(name, current[name], desired[name])]
+        current = server_settings(functions[function.id], capabilities)
+        desired = desired_settings(manifest.functions[function.id], capabilities, current)
+        differing = [name for name in desired if not same_setting(name, current.get(name), desired[name])]
         if differing:
             function.notes.append(f"`fnsync plan` will show these settings as changes: {', '.join(differing)}")

@@ -16,10 +16,16 @@ class Frozen(BaseModel):
 
 
 class VariableValue(Frozen):
-    """A variable's value and whether it must be masked (it came from the environment or `.env`)."""
+    """A variable's value and whether it must be masked (it came from the environment or `.env`).
+
+    `secret`: None = decided by sensitivity (sensitive values become secret variables where the server has them);
+    `description`: None = left to the server (Appwrite 2.5+).
+    """
 
     value: str
     sensitive: bool = False
+    secret: bool | None = None
+    description: str | None = None
 
     def display(self) -> str:
         return "(sensitive)" if self.sensitive else self.value
@@ -32,11 +38,16 @@ class GitSettings(Frozen):
     repository_id: str = ""
     branch: str = ""
     root_directory: str = ""
-    silent_mode: bool = False
+    silent_mode: bool | None = None  # None = keep the server's
+    branches: tuple[str, ...] | None = None  # Appwrite 1.9.5+; None = keep the server's
+    paths: tuple[str, ...] | None = None  # Appwrite 1.9.5+; None = keep the server's
 
 
 class FunctionSpec(Frozen):
-    """One function as the manifest wants it. Defaults are Appwrite 1.6's create defaults."""
+    """One function as the manifest wants it. Defaults are Appwrite 1.6's create defaults.
+
+    Settings that default to None are managed only when set: unset, every update keeps the server's value.
+    """
 
     id: str
     name: str
@@ -53,7 +64,12 @@ class FunctionSpec(Frozen):
     enabled: bool = True
     logging: bool = True
     scopes: tuple[str, ...] = ()
-    specification: str | None = None  # None = the server's default
+    specification: str | None = None  # shorthand for both specifications below
+    build_specification: str | None = None  # Appwrite 1.9+
+    runtime_specification: str | None = None  # Appwrite 1.9+
+    deployment_retention: int | None = None  # days, Appwrite 1.9+
+    description: str | None = None  # Appwrite 2.5
+    interval: int | None = None  # minutes, Appwrite 2.5; exclusive with `schedule`
     variables: dict[str, VariableValue] = Field(default_factory=dict)
     git: GitSettings | None = None
     line: int = 0  # where the function is declared in the manifest, for messages

@@ -17,7 +17,8 @@ from typing import Any
 from croniter import CroniterBadDateError, croniter
 
 from syncer.manifest.errors import ManifestIssue, display_path
-from syncer.manifest.models import Manifest
+from syncer.client.capabilities import Capabilities
+from syncer.manifest.models import FunctionSpec, Manifest
 from syncer.reserved import is_reserved
 
 Check = Callable[[str], str | None]
@@ -89,6 +90,17 @@ def max_length(limit: int) -> Check:
         return None if len(value) <= limit else f"must be at most {limit} characters (is {len(value)})"
 
     return check
+
+
+MAX_RETENTION_DAYS = 36500
+
+
+def retention(value: int) -> str | None:
+    return None if 0 <= value <= MAX_RETENTION_DAYS else f"must be between 0 and {MAX_RETENTION_DAYS} days (0 keeps every deployment)"
+
+
+def interval(value: int) -> str | None:
+    return None if value >= 1 else "must be a whole number of minutes, at least 1"
 
 
 def variable_key(value: str) -> str | None:
@@ -300,9 +312,13 @@ def scope(value: str) -> str | None:
 
 
 def check_against_server(
-    manifest: Manifest, runtimes: Iterable[str], specifications: Iterable[str]
+    manifest: Manifest,
+    runtimes: Iterable[str],
+    specifications: Iterable[str],
+    capabilities: Capabilities | None = None,
 ) -> list[ManifestIssue]:
-    """Runtime and specification must be offered by this server. An empty list from the server skips that check."""
+    """Runtime and specification must be offered by this server, and every field the manifest sets must exist on
+    it (`capabilities`: the connected server's). An empty list from the server skips that check."""
     offered_runtimes, offered_specs = list(runtimes), list(specifications)
     file = display_path(manifest.source)
     issues: list[ManifestIssue] = []
@@ -310,6 +326,8 @@ def check_against_server(
         wanted: list[tuple[str, str | None, list[str]]] = [
             ("runtime", spec.runtime, offered_runtimes),
             ("specification", spec.specification, offered_specs),
+            ("buildSpecification", spec.build_specification, offered_specs),
+            ("runtimeSpecification", spec.runtime_specification, offered_specs),
         ]
         for field, value, offered in wanted:
             if value is None or not offered or value in offered:
@@ -322,4 +340,40 @@ def check_against_server(
                     message=f"{field} {value!r} is not offered by the server{suggest(value, offered)}",
                 )
             )
+        if capabilities is not None:
+            issues.extend(
+                ManifestIssue(
+                    file=file,
+                    line=spec.lines.get(field, spec.line),
+                    field=f"functions.{spec.id}.{field}",
+                    message=f"`{field}` needs Appwrite {since} or newer; the server runs {capabilities.server}"
+                    " (remove it, or point fnsync at a newer server)",
+                )
+                for field, since in unsupported_fields(spec, capabilities)
+            )
     return issues
+
+
+def unsupported_fields(spec: FunctionSpec, capabilities: Capabilities) -> list[tuple[str, str]]:
+    """(manifest field, version that introduced it) for each field `spec` sets that the server does not have."""
+    git = spec.git
+    settings = {  # manifest field -> (value, Appwrite setting)
+        "buildSpecification": (spec.build_specification, "buildSpecification"),
+        "runtimeSpecification": (spec.runtime_specification, "runtimeSpecification"),
+        "deploymentRetention": (spec.deployment_retention, "deploymentRetention"),
+        "description": (spec.description, "description"),
+        "interval": (spec.interval, "interval"),
+        "git.branches": (git.branches if git else None, "providerBranches"),
+        "git.paths": (git.paths if git else None, "providerPaths"),
+    }
+    found = [
+        (field, capabilities.since(setting))
+        for field, (value, setting) in settings.items()
+        if value is not None and not capabilities.has_setting(setting)
+    ]
+    for key, variable in spec.variables.items():
+        if variable.secret and not capabilities.secret_variables:
+            found.append((f"variables.{key}.secret", capabilities.since("secret")))
+        if variable.description is not None and not capabilities.variable_descriptions:
+            found.append((f"variables.{key}.description", capabilities.since("description")))
+    return found

@@ -15,7 +15,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictStr, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StrictStr,
+    Tag,
+    ValidationError,
+)
 from pydantic_core import PydanticCustomError
 
 from syncer.manifest import rules
@@ -62,7 +72,7 @@ def _variable_value(value: Any) -> Any:
     if value is None:
         return ""
     if isinstance(value, (list, dict)):
-        raise _fail("a variable's value must be a single value (text, number or true/false), not a list or mapping")
+        raise _fail("a variable's value must be a single value (text, number or true/false) or a mapping with `value:`, not a list")
     return value
 
 
@@ -92,6 +102,31 @@ class GitInput(Input):
     branch: Annotated[Text, _rule(rules.max_length(128))] | None = None
     rootDirectory: Annotated[Text, _rule(rules.max_length(128))] | None = None
     silentMode: Flag | None = None
+    branches: Annotated[list[Annotated[StrictStr, _rule(rules.max_length(255))]], Field(max_length=rules.MAX_ARRAY)] | None = None
+    paths: Annotated[list[Annotated[StrictStr, _rule(rules.max_length(255))]], Field(max_length=rules.MAX_ARRAY)] | None = None
+
+
+class VariableInput(Input):
+    """The long form of a variable: `KEY: {value: ..., secret: true, description: ...}`."""
+
+    value: Annotated[Text, BeforeValidator(_variable_value), _rule(rules.max_length(8192))] = ""
+    secret: Flag | None = None
+    description: Annotated[Text, _rule(rules.max_length(255))] | None = None
+
+
+# Tags of the two variable forms; error locations drop them (`_location`), so messages point at the variable.
+SHORT_FORM, LONG_FORM = "<value>", "<mapping>"
+
+
+def _variable_form(value: Any) -> str:
+    return LONG_FORM if isinstance(value, dict) else SHORT_FORM
+
+
+VariableEntry = Annotated[
+    Annotated[VariableInput, Tag(LONG_FORM)]
+    | Annotated[Text, BeforeValidator(_variable_value), _rule(rules.max_length(8192)), Tag(SHORT_FORM)],
+    Discriminator(_variable_form),
+]
 
 
 class FunctionInput(Input):
@@ -110,13 +145,12 @@ class FunctionInput(Input):
     logging: Flag | None = None
     scopes: Scopes | None = None
     specification: NonEmpty | None = None
-    variables: (
-        dict[
-            Annotated[Text, _rule(rules.variable_key)],
-            Annotated[Text, BeforeValidator(_variable_value), _rule(rules.max_length(8192))],
-        ]
-        | None
-    ) = None
+    buildSpecification: NonEmpty | None = None
+    runtimeSpecification: NonEmpty | None = None
+    deploymentRetention: Annotated[Whole, _rule(rules.retention)] | None = None
+    description: Annotated[Text, _rule(rules.max_length(255))] | None = None
+    interval: Annotated[Whole, _rule(rules.interval)] | None = None
+    variables: dict[Annotated[Text, _rule(rules.variable_key)], VariableEntry] | None = None
     git: GitInput | None = None
 
 
@@ -141,6 +175,7 @@ ALLOWED_KEYS: dict[str, tuple[str, ...]] = {
     "manifest": (*ManifestInput.model_fields, "environments"),  # `environments` is merged away before validation
     "function": tuple(FunctionInput.model_fields),
     "git": tuple(GitInput.model_fields),
+    "variable": tuple(VariableInput.model_fields),
     "prune": tuple(PruneInput.model_fields),
 }
 
@@ -153,6 +188,8 @@ def allowed_keys(parent: FieldPath) -> tuple[str, ...]:
         return ALLOWED_KEYS["function"]
     if parent[-1] == "git":
         return ALLOWED_KEYS["git"]
+    if len(parent) >= 2 and parent[-2] == "variables":
+        return ALLOWED_KEYS["variable"]
     if parent == ("prune",):
         return ALLOWED_KEYS["prune"]
     return ()
@@ -167,7 +204,7 @@ def validate_input(data: Any, document: Document, skip: set[FieldPath]) -> tuple
     except ValidationError as exc:
         failed: set[FieldPath] = set()
         for error in exc.errors(include_url=False):
-            path: FieldPath = tuple(part for part in error["loc"] if part != "[key]")
+            path: FieldPath = tuple(part for part in error["loc"] if part not in ("[key]", SHORT_FORM, LONG_FORM))
             failed.add(path)
             if path not in skip:
                 document.add_issue(path, _describe(error, path))
@@ -244,8 +281,8 @@ class _Merged:
             return value, self.base + (field,)
         return getattr(self.defaults, field), ("defaults", field)
 
-    def variables(self) -> dict[str, tuple[str, FieldPath]]:
-        merged: dict[str, tuple[str, FieldPath]] = {}
+    def variables(self) -> dict[str, tuple[str | VariableInput, FieldPath]]:
+        merged: dict[str, tuple[str | VariableInput, FieldPath]] = {}
         for source, base in ((self.defaults, ("defaults",)), (self.own, self.base)):
             for key, value in ((source.variables if source else None) or {}).items():
                 merged[key] = (value, base + ("variables", key))
@@ -307,6 +344,14 @@ def build_functions(
     return specs
 
 
+# Manifest keys whose `FunctionSpec` attribute is spelled differently; `lines` keeps the manifest's spelling.
+SPEC_FIELDS = {
+    "buildSpecification": "build_specification",
+    "runtimeSpecification": "runtime_specification",
+    "deploymentRetention": "deployment_retention",
+}
+
+
 def _build_function(
     function_id: str,
     merged: _Merged,
@@ -322,7 +367,7 @@ def _build_function(
             continue
         value, path = merged.get(field)
         if value is not None:
-            values[field] = tuple(value) if isinstance(value, list) else value
+            values[SPEC_FIELDS.get(field, field)] = tuple(value) if isinstance(value, list) else value
             lines[field] = document.locate(path)[0]
     for required in ("name", "runtime"):
         if required not in values:
@@ -330,7 +375,19 @@ def _build_function(
 
     variables: dict[str, VariableValue] = {}
     for key, (value, path) in merged.variables().items():
-        variables[key] = VariableValue(value=value, sensitive=path in sensitive_paths)
+        if isinstance(value, VariableInput):
+            variables[key] = VariableValue(
+                value=value.value,
+                sensitive=path + ("value",) in sensitive_paths,
+                secret=value.secret,
+                description=value.description,
+            )
+        else:
+            variables[key] = VariableValue(value=value, sensitive=path in sensitive_paths)
+    schedule, schedule_path = merged.get("schedule")
+    interval, interval_path = merged.get("interval")
+    if schedule and schedule.strip() and interval is not None:
+        document.add_issue(interval_path, "`interval` cannot be combined with `schedule` (Appwrite refuses both): keep one")
 
     git = _build_git(merged, document)
     if files_root is not None:
@@ -364,7 +421,9 @@ def _build_git(merged: _Merged, document: Document) -> GitSettings | None:
         repository_id=repository,
         branch=git.get("branch", ("", ()))[0],
         root_directory=git.get("rootDirectory", ("", ()))[0],
-        silent_mode=git.get("silentMode", (False, ()))[0],
+        silent_mode=git.get("silentMode", (None, ()))[0],
+        branches=tuple(git["branches"][0]) if "branches" in git else None,
+        paths=tuple(git["paths"][0]) if "paths" in git else None,
     )
 
 

@@ -72,7 +72,10 @@ def test_state_and_key_survive_sigkill_and_sigterm_is_clean(tmp_path: Path, proc
     headers = {"X-Appwrite-Project": project, "X-Appwrite-Key": key}
     created = httpx.post(f"{endpoint}/functions", headers=headers, json={"functionId": "keep", "name": "Keep", "runtime": "python-3.12"})
     assert created.status_code == 201
-    httpx.post(f"{endpoint}/functions/keep/variables", headers=headers, json={"key": "K", "value": "v"})
+    # `fnsync local-server` answers as 1.9.6 by default: variables need a `variableId` there.
+    assert httpx.get(f"{endpoint}/health/version").json() == {"version": "1.9.6"}
+    variable = httpx.post(f"{endpoint}/functions/keep/variables", headers=headers, json={"variableId": "unique()", "key": "K", "value": "v"})
+    assert variable.status_code == 201, variable.text
     running = find_running(data)
     assert running is not None and running["endpoint"] == endpoint and running["pid"] == first.process.pid
 
@@ -92,18 +95,20 @@ def test_state_and_key_survive_sigkill_and_sigterm_is_clean(tmp_path: Path, proc
 
 
 def test_explicit_key_from_env_and_python_dash_m(tmp_path: Path, procs: list[Proc]) -> None:
-    env = {**os.environ, "FNSYNC_LOCAL_API_KEY": "secret-from-env"}
+    env = {**os.environ, "FNSYNC_LOCAL_API_KEY": "secret-from-env", "FNSYNC_LOCAL_APPWRITE_VERSION": "1.6.2"}
     proc = Proc([sys.executable, "-m", "localserver", "--port", "0", "--data", str(tmp_path / "d"), "--project", "demo", "--runtimes", "python-3.12"], env=env)
     procs.append(proc)
     endpoint = proc.field("Endpoint")
     assert proc.field("API key") == "secret-from-env" and proc.field("Project ID") == "demo"
+    assert httpx.get(f"{endpoint}/health/version").json() == {"version": "1.6.2"}
+    # 1.6.2: the runtimes list takes the API key (scope functions.read).
     runtimes = httpx.get(f"{endpoint}/functions/runtimes", headers={"X-Appwrite-Project": "demo", "X-Appwrite-Key": "secret-from-env"}).json()
     assert runtimes["total"] == 1
     proc.process.send_signal(signal.SIGINT)
     assert proc.process.wait(timeout=30) == 0
 
 
-@pytest.mark.parametrize("args", [["--runtimes", "cobol-1"], ["--project", "console"], ["--port", "99999"]])
+@pytest.mark.parametrize("args", [["--runtimes", "cobol-1"], ["--project", "console"], ["--port", "99999"], ["--appwrite-version", "1.7.0"]])
 def test_bad_flags_exit_1(tmp_path: Path, args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     from syncer.cli import main
 

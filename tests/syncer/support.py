@@ -8,12 +8,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import yaml
 from click.testing import CliRunner, Result
 
 from syncer.apply import make_plan
 from syncer.cli import cli
-from syncer.client import AppwriteClient
+from syncer.client import AppwriteClient, Capabilities, ServerVersion
 from syncer.manifest import load_manifest
 from syncer.manifest.models import Manifest
 from syncer.plan import Plan, PlanOptions
@@ -87,6 +88,27 @@ def running_server(data_dir: Path, **overrides: object) -> Iterator[LocalServer]
         yield server
     finally:
         runner.stop()
+
+
+def console(server: LocalServer) -> httpx.Client:
+    """What the Appwrite console does to a server: its own response format, with the key (for edits by hand)."""
+    fmt = Capabilities.negotiate(ServerVersion.parse(server.config.appwrite_version)).response_format
+    headers = {"X-Appwrite-Project": server.project, "X-Appwrite-Key": server.api_key, "X-Appwrite-Response-Format": fmt}
+    return httpx.Client(base_url=server.endpoint + "/", headers=headers)
+
+
+def console_set_variable(server: LocalServer, function_id: str, key: str, value: str) -> None:
+    """Change (or add) a variable by hand, keeping whether it is secret."""
+    with console(server) as http:
+        listed = http.get(f"functions/{function_id}").json()["vars"]
+        found = next((v for v in listed if v["key"] == key), None)
+        if found is None:
+            body: dict[str, Any] = {"key": key, "value": value}
+            if Capabilities.negotiate(ServerVersion.parse(server.config.appwrite_version)).variable_id_on_create:
+                body["variableId"] = "unique()"
+            http.post(f"functions/{function_id}/variables", json=body).raise_for_status()
+        else:
+            http.put(f"functions/{function_id}/variables/{found['$id']}", json={"key": key, "value": value}).raise_for_status()
 
 
 def open_client(server: LocalServer) -> AppwriteClient:

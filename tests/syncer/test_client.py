@@ -17,9 +17,11 @@ from syncer.client import (
     AppwriteProtocolError,
     AppwriteResponseError,
     BuildWaitTimeout,
+    Capabilities,
     FunctionSettings,
     Query,
     RetryPolicy,
+    ServerVersion,
     is_already_exists,
     is_duplicate_of_own_create,
     is_transient,
@@ -59,8 +61,13 @@ def error(status: int, type_: str, message: str = "boom", headers: dict[str, str
     return httpx.Response(status, json={"message": message, "code": status, "type": type_, "version": "1.6.2"}, headers=headers)
 
 
+CAPS_16 = Capabilities.negotiate(ServerVersion.parse("1.6.2"))
+
+
 def make_client(handler: Handler, fake: FakeTime | None = None, **kwargs: object) -> AppwriteClient:
+    """A client on `handler`, as negotiated with a 1.6.2 server unless `capabilities=` says otherwise."""
     fake = fake or FakeTime()
+    kwargs.setdefault("capabilities", CAPS_16)
     return AppwriteClient(
         ENDPOINT,
         "proj",

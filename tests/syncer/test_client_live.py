@@ -63,8 +63,8 @@ def package(tmp_path: Path, files: dict[str, bytes | str], fid: str = "hello") -
 # -- basics ---------------------------------------------------------------------------------------------------------
 
 
-async def test_health_runtimes_and_specifications(client: AppwriteClient) -> None:
-    assert await client.health_version() == "1.6.2"
+async def test_health_runtimes_and_specifications(client: AppwriteClient, local_server: LocalServer) -> None:
+    assert await client.health_version() == local_server.config.appwrite_version
     runtimes = {r.id for r in await client.list_runtimes()}
     assert RUNTIME in runtimes
     specs = {s.slug for s in await client.list_specifications()}
@@ -88,12 +88,12 @@ async def test_function_crud_round_trip(client: AppwriteClient) -> None:
     assert info.value.type == "function_not_found" and not info.value.retried
 
 
-async def test_duplicate_id_is_already_exists_not_own_create(client: AppwriteClient) -> None:
+async def test_duplicate_id_is_already_exists_not_own_create(client: AppwriteClient, local_server: LocalServer) -> None:
     await client.create_function("dup", settings())
     with pytest.raises(AppwriteResponseError) as info:
         await client.create_function("dup", settings())
     assert info.value.status == 409 and info.value.already_exists and not is_duplicate_of_own_create(info.value)
-    assert info.value.version == "1.6.2"
+    assert info.value.version == local_server.config.appwrite_version
 
 
 async def test_list_functions_pages_through_everything(local_server: LocalServer) -> None:

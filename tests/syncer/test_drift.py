@@ -15,7 +15,7 @@ from syncer.plan import Action, Change, ChangeKind, Plan
 from syncer.secret_digests import RECORD_KEY
 from syncer.state import ServerState
 from tests.conftest import LocalServer
-from tests.syncer.support import Project, fnsync, open_client, running_server, server_env
+from tests.syncer.support import Project, console_set_variable, fnsync, open_client, running_server, server_env
 
 
 @pytest.fixture
@@ -90,9 +90,9 @@ def test_console_edited_variable(applied: Project, env: dict[str, str], appwrite
     assert items["function.api.code"]["kind"] == "live"
 
 
-def test_sensitive_variable_is_reported_without_values(applied: Project, env: dict[str, str], appwrite_sdk: Any) -> None:
-    appwrite_sdk.update_variable("api", variable_id(appwrite_sdk, "api", "TOKEN"), "TOKEN", "leaked-console-value")
-    appwrite_sdk.create_variable("api", "EXTRA", "hand-added-secret")
+def test_sensitive_variable_is_reported_without_values(applied: Project, env: dict[str, str], local_server: LocalServer) -> None:
+    console_set_variable(local_server, "api", "TOKEN", "leaked-console-value")  # a secret on 1.7+: stays one
+    console_set_variable(local_server, "api", "EXTRA", "hand-added-secret")
     result = fnsync(applied, env, "drift")
     assert result.exit_code == 2, result.output
     assert "on the server variable TOKEN is now (sensitive); the manifest says (sensitive)" in result.stdout

@@ -538,7 +538,7 @@ functions:
     runtime: python-3.12
     timeout: 10
     variables:
-      GREETING: ${GREETING:-none}
+      GREETING: {value: "${GREETING:-none}", secret: false}  # readable, so the test can see it on 1.7+ too
 environments:
   staging:
     functions:

@@ -11,6 +11,7 @@ import pytest
 
 from syncer.client.models import Function, Specification
 from syncer.manifest.models import FunctionSpec, GitSettings, Manifest, PruneSettings, VariableValue
+from syncer.state import OLDEST_CAPABILITIES
 from syncer.plan import Action, ChangeKind, PlanError, PlanOptions, compute_plan, desired_settings
 from syncer.state import ActiveCode, RemoteFunction, ServerState
 
@@ -46,7 +47,8 @@ def manifest(*specs: FunctionSpec, keep: tuple[str, ...] = ()) -> Manifest:
 
 def remote(s: FunctionSpec, *, code_hash: str | None = HASH_A, live: bool = True, deployment: str = "d1", **fields: Any) -> RemoteFunction:
     """A server function that matches `s` exactly, then `fields` (API names) on top."""
-    data: dict[str, Any] = {"$id": s.id, **desired_settings(s, "s-1vcpu-512mb"), "live": live, "deployment": deployment}
+    settings = {"specification": "s-1vcpu-512mb", **desired_settings(s, OLDEST_CAPABILITIES)}
+    data: dict[str, Any] = {"$id": s.id, **settings, "live": live, "deployment": deployment}
     data["vars"] = [{"$id": f"v-{k}", "key": k, "value": v.value} for k, v in s.variables.items()]
     data.update(fields)
     active = ActiveCode(deployment_id=deployment, code_hash=code_hash, source="header") if deployment else None
@@ -71,7 +73,7 @@ def test_create_from_scratch_orders_function_variables_code() -> None:
         ("function.api.code", "deploy"),
     ]
     create = plan.changes[0]
-    assert create.after is not None and create.after["specification"] == "s-1vcpu-512mb"
+    assert create.after is not None and "specification" not in create.after  # unset: the server's default applies
     assert plan.changes[2].after is not None and plan.changes[2].after["code_hash"] == HASH_A
     assert plan.has_changes
 
@@ -105,7 +107,7 @@ def test_rename_marks_not_live_so_the_active_deployment_is_rebuilt() -> None:
     [
         ({"execute": ["users", "any"]}, False),  # order carries no meaning
         ({"execute": ["users"]}, True),
-        ({"specification": "s-2vcpu-2gb"}, True),  # unset in the manifest = the server's default
+        ({"specification": "s-2vcpu-2gb"}, False),  # unset in the manifest = keep the server's
         ({"entrypoint": "other.py"}, False),  # manifest entrypoint empty = keep the server's (below)
     ],
 )
@@ -115,11 +117,12 @@ def test_setting_normalisation(server_fields: dict[str, Any], expect_change: boo
     assert plan.has_changes is expect_change
 
 
-def test_default_specification_falls_back_to_the_first_offered() -> None:
-    s = spec()
-    st = ServerState(functions={}, specifications=(Specification(slug="s-0.5vcpu-512mb"),))
-    plan = compute_plan(manifest(s), st, code={"api": Code()})
+def test_a_specification_set_in_the_manifest_is_sent_on_create_and_update() -> None:
+    s = spec(specification="s-0.5vcpu-512mb")
+    plan = compute_plan(manifest(s), state(), code={"api": Code()})
     assert plan.changes[0].after is not None and plan.changes[0].after["specification"] == "s-0.5vcpu-512mb"
+    plan = compute_plan(manifest(s), state(remote(s, specification="s-2vcpu-2gb")), code={"api": Code()})
+    assert plan.changes[0].changed_fields() == ["specification"]
 
 
 def test_variable_value_change_alone_updates_the_key_and_rebuilds() -> None:

@@ -1,7 +1,8 @@
-"""The client against the local server answering as Appwrite 1.6 and, behind the emulation switch, as 1.8 (and 1.5).
+"""The client against the local server answering as Appwrite 1.6.2 and 1.8.1 (and 1.5.0, which is refused).
 
-On 1.8 the server reshapes models for new-format requests, answers rebuild/cancel like 1.8, and has secret
-variables, whose values read back empty: plan must stay correct and a no-op apply zero-write all the same.
+On 1.8 the client speaks the 1.8.0 format and the 1.7 routes, and variables can be secret: their values read back
+empty, so plan must stay correct and a no-op apply zero-write all the same (secret digests). 1.9.6 and 2.5.0 are
+covered by tests/syncer/test_server_versions.py and the suites parametrised in tests/syncer/conftest.py.
 """
 
 from __future__ import annotations
@@ -30,13 +31,13 @@ ENV = {"API_TOKEN": TOKEN}
 
 @pytest.fixture(params=["1.6.2", "1.8.1"])
 def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LocalServer]:
-    with running_server(tmp_path / "server", emulate_version=request.param) as running:
+    with running_server(tmp_path / "server", appwrite_version=request.param) as running:
         yield running
 
 
 @pytest.fixture
 def server18(tmp_path: Path) -> Iterator[LocalServer]:
-    with running_server(tmp_path / "server18", emulate_version="1.8.1") as running:
+    with running_server(tmp_path / "server18", appwrite_version="1.8.1") as running:
         yield running
 
 
@@ -81,15 +82,15 @@ async def assert_noop(manifest: Manifest, client: AppwriteClient) -> None:
 
 async def test_version_is_detected_once_and_parsed(server: LocalServer, client: AppwriteClient) -> None:
     version = await client.server_version()
-    assert str(version) == server.config.emulate_version
-    assert version.secret_variables is (server.config.emulate_version == "1.8.1")
+    assert str(version) == server.config.appwrite_version
+    assert (await client.capabilities()).secret_variables is (server.config.appwrite_version == "1.8.1")
     reads = client.stats.reads
     assert await client.server_version() is version
     assert client.stats.reads == reads  # cached: asked once per client
 
 
 async def test_servers_older_than_1_6_are_refused(tmp_path: Path, project: Project) -> None:
-    with running_server(tmp_path / "old", emulate_version="1.5.0") as old:
+    with running_server(tmp_path / "old", appwrite_version="1.5.0") as old:
         async with open_client(old) as client:
             with pytest.raises(UnsupportedServerVersion) as refused:
                 await client.server_version()
@@ -99,7 +100,9 @@ async def test_servers_older_than_1_6_are_refused(tmp_path: Path, project: Proje
             with pytest.raises(UnsupportedServerVersion):
                 await reconcile(project.load(), client)
             assert client.stats.writes == 0
-            assert await client.list_functions() == []  # nothing was created
+            with pytest.raises(UnsupportedServerVersion):  # every call is refused, none is sent
+                await client.list_functions()
+            assert client.stats.requests == 1  # the version probe, once
 
 
 @pytest.mark.parametrize(
@@ -122,21 +125,22 @@ async def test_version_from_health_or_its_error(answer: httpx.Response, expected
     assert [r.url.path for r in seen] == ["/v1/health/version"] and "x-appwrite-key" not in seen[0].headers
 
 
-async def test_1_7_keeps_the_1_6_format_and_has_no_secrets() -> None:
+async def test_1_7_speaks_its_own_format_and_sends_secret_explicitly() -> None:
     formats: list[str] = []
+    bodies: list[dict[str, Any]] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
-        formats.append(request.headers["x-appwrite-response-format"])
         if request.url.path.endswith("/health/version"):
             return httpx.Response(200, json={"version": "1.7.4"})
-        assert "secret" not in json.loads(request.content or b"{}")
+        formats.append(request.headers["x-appwrite-response-format"])
+        bodies.append(json.loads(request.content or b"{}"))
         return httpx.Response(201, json={"$id": "v1", "key": "K", "value": "v"})
 
     async with AppwriteClient("http://x/v1", "p", "key", transport=httpx.MockTransport(handler)) as client:
-        with pytest.raises(ValueError, match="secret variables need Appwrite 1.8"):
-            await client.create_variable("fn", "K", "v", secret=True)
-        await client.create_variable("fn", "K", "v", secret=False)
-    assert formats == ["1.6.0", "1.6.0"]
+        await client.create_variable("fn", "K", "v", secret=True)
+        await client.create_variable("fn", "K", "v")
+    assert formats == ["1.7.0", "1.7.0"]
+    assert [b["secret"] for b in bodies] == [True, False]  # never left to 1.7's default (true)
 
 
 async def test_unparsable_version_is_a_protocol_error() -> None:
@@ -162,7 +166,7 @@ async def test_apply_then_noop_is_zero_write(server: LocalServer, client: Appwri
     fn = await client.get_function("api")
     assert fn is not None and fn.live and fn.deployment
     variables = raw_variables(server, "api")
-    if server.config.emulate_version == "1.8.1":
+    if server.config.appwrite_version == "1.8.1":
         assert (variables["TOKEN"]["secret"], variables["TOKEN"]["value"]) == (True, "")
         assert (variables["MODE"]["secret"], variables["MODE"]["value"]) == (False, "prod")
         record = DigestRecord.parse(variables[RECORD_KEY]["value"])
@@ -298,7 +302,7 @@ async def test_rebuild_and_cancel_on_both_versions(server: LocalServer, client: 
     assert rebuilt.id != source.id and rebuilt.entrypoint == "main.py"
     looked_up = client.stats.by_method["GET"] - gets
     # 1.6 answers 204 and the new deployment is found by listing; 1.8 answers 202 with it
-    assert looked_up == (0 if server.config.emulate_version == "1.8.1" else 1)
+    assert looked_up == (0 if server.config.appwrite_version == "1.8.1" else 1)
     await client.cancel_build("api", rebuilt.id)
 
 
