@@ -23,6 +23,7 @@ from syncer.cli.common import (
     yes_option,
 )
 from syncer.cli.locking import lock_options, project_lock
+from syncer.cli.target import server_label
 from syncer.cli.terminal import Terminal, pass_terminal
 from syncer.plan import Action, ChangeKind, Plan, PlanOptions
 from syncer.planfile import SavedPlan, StalePlanError, read_planfile, restore_plan, stale_reasons
@@ -96,7 +97,8 @@ def apply(
     manifest = load_or_abort(terminal, manifest_file, env)
     options = saved.options if saved else PlanOptions(targets=targets, prune=prune)
 
-    with session(terminal, manifest, endpoint, project) as s:
+    with session(terminal, manifest, endpoint, project, planned_for=saved.server if saved else None) as s:
+        check_same_server(terminal, s, saved, planfile)
         the_plan = run(_plan(s, options, saved))
         if not the_plan.has_changes:
             apply_step_summary(terminal, manifest, result_to_json(ApplyResult(plan=the_plan)), s.secrets)
@@ -118,6 +120,18 @@ def apply(
         s.emit(render_result(result))
     if not result.ok:
         raise SystemExit(1)
+
+
+def check_same_server(terminal: Terminal, s: Session, saved: SavedPlan | None, planfile: Path | None) -> None:
+    """A saved plan is applied only to the server it was made against (when it recorded one)."""
+    if saved is None or saved.server is None:
+        return
+    here = server_label(s.connection.settings, s.connection.embedded)
+    if here != saved.server:
+        terminal.abort(
+            f"{planfile} was planned against {saved.server}, not {here}; nothing was changed. "
+            "Point fnsync at that server (--endpoint/--project or APPWRITE_*), or make a new plan here."
+        )
 
 
 def saved_environment(terminal: Terminal, saved: SavedPlan, planfile: Path, env: str | None) -> str | None:

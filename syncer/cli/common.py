@@ -33,6 +33,7 @@ from syncer.planfile import PlanFileError
 from syncer.redact import redact_data
 from syncer.state import HashCache, ServerState
 from syncer.cli.terminal import Terminal
+from syncer.cli import target as server_target
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -92,7 +93,7 @@ def connection_options(f: F) -> F:
         help="API endpoint, e.g. https://cloud.appwrite.io/v1 (else APPWRITE_ENDPOINT, else the manifest; "
         "none at all = the embedded local server). The key is read from APPWRITE_API_KEY only.",
     )(f)
-    return f
+    return server_target.local_option(f)
 
 
 target_option = click.option("--target", "targets", multiple=True, metavar="ID", help="Only this function (repeatable).")
@@ -190,6 +191,7 @@ def connect(
     project: str | None,
     *,
     root: Path | None = None,
+    planned_for: str | None = None,
 ) -> Iterator[Connection]:
     """Resolve the connection; with no endpoint at all, use (or start) the embedded local server.
 
@@ -197,16 +199,25 @@ def connect(
     current directory when there is no manifest (e.g. `fnsync exec` outside a project).
     """
     settings = resolve_connection(manifest, endpoint=endpoint, project=project)
-    if settings.configured:
+    local = server_target.local_requested()
+    if local and endpoint:
+        terminal.abort("--local and --endpoint contradict each other: give one of them")
+    if settings.configured and not local:
         missing = settings.missing()
         if missing:
             terminal.abort("cannot connect: missing " + " and ".join(missing))
         assert settings.api_key is not None
         terminal.debug(f"connecting to {settings.describe()}")
+        terminal.info(f"Server: {settings.endpoint}, project {settings.project} ({settings.endpoint_source} endpoint).")
         yield Connection(settings=settings, embedded=False, api_key=settings.api_key.get_secret_value())
         return
+    refusal = server_target.check_embedded_fallback(manifest, planned_for=planned_for)
+    if refusal:
+        terminal.abort(refusal)
     if root is None:
         root = manifest.root if manifest is not None else Path.cwd()
+        if manifest is None and not (root / LOCAL_DATA).exists():
+            terminal.abort(server_target.NOTHING_HERE.format(folder=root))
     with _embedded(terminal, root / LOCAL_DATA) as connection:
         yield connection
 
@@ -285,9 +296,11 @@ class Session:
 
 
 @contextmanager
-def session(terminal: Terminal, manifest: Manifest | None, endpoint: str | None, project: str | None) -> Iterator[Session]:
+def session(
+    terminal: Terminal, manifest: Manifest | None, endpoint: str | None, project: str | None, *, planned_for: str | None = None
+) -> Iterator[Session]:
     """Connect (see `connect`), then run the body with known errors turned into exit 1, secrets scrubbed."""
-    with connect(terminal, manifest, endpoint, project) as connection:
+    with connect(terminal, manifest, endpoint, project, planned_for=planned_for) as connection:
         secrets = secrets_of(manifest, connection)
         with handle_errors(terminal, secrets), tempfile.TemporaryDirectory(prefix="fnsync-") as tmp:
             yield Session(terminal, manifest, connection, secrets, Path(tmp))

@@ -15,6 +15,7 @@ from syncer.cli.ci_output import (
     post_plan_comment,
 )
 from syncer.cli.common import connection_options, manifest_options, run, selection_options, session
+from syncer.cli.target import server_label
 from syncer.cli.terminal import Terminal, pass_terminal
 from syncer.plan import PlanOptions
 from syncer.planfile import write_planfile
@@ -79,7 +80,8 @@ def plan(
         else:
             s.emit(render_plan(the_plan, manifest_name=manifest.source.name))
         if out is not None:
-            write_planfile(out, the_plan, manifest, {fid: p.code_hash for fid, p in packages.items()})
+            server = server_label(s.connection.settings, s.connection.embedded)
+            write_planfile(out, the_plan, manifest, {fid: p.code_hash for fid, p in packages.items()}, server)
             terminal.info(f"Saved the plan to {out}; apply it with `fnsync apply {out}`.")
         plan_step_summary(terminal, manifest, document, s.secrets)
         if target is not None:
