@@ -32,6 +32,7 @@ from syncer.plan import Plan, PlanError, PlanOptions
 from syncer.planfile import PlanFileError
 from syncer.redact import redact_data
 from syncer.state import HashCache, ServerState
+from syncer.cli.explain import endpoint_problem, explain
 from syncer.cli.terminal import Terminal
 from syncer.cli import target as server_target
 
@@ -206,6 +207,9 @@ def connect(
         missing = settings.missing()
         if missing:
             terminal.abort("cannot connect: missing " + " and ".join(missing))
+        problem = endpoint_problem(settings.endpoint or "", settings.endpoint_source)
+        if problem:
+            terminal.abort(f"cannot connect: {problem}; nothing was read or changed")
         assert settings.api_key is not None
         terminal.debug(f"connecting to {settings.describe()}")
         terminal.info(f"Server: {settings.endpoint}, project {settings.project} ({settings.endpoint_source} endpoint).")
@@ -302,7 +306,7 @@ def session(
     """Connect (see `connect`), then run the body with known errors turned into exit 1, secrets scrubbed."""
     with connect(terminal, manifest, endpoint, project, planned_for=planned_for) as connection:
         secrets = secrets_of(manifest, connection)
-        with handle_errors(terminal, secrets), tempfile.TemporaryDirectory(prefix="fnsync-") as tmp:
+        with handle_errors(terminal, secrets, connection.settings.endpoint), tempfile.TemporaryDirectory(prefix="fnsync-") as tmp:
             yield Session(terminal, manifest, connection, secrets, Path(tmp))
 
 
@@ -321,8 +325,9 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 
 
 @contextmanager
-def handle_errors(terminal: Terminal, secrets: tuple[str, ...] = ()) -> Iterator[None]:
-    """Known failures become one clean message and exit 1; secrets are scrubbed from the text."""
+def handle_errors(terminal: Terminal, secrets: tuple[str, ...] = (), endpoint: str | None = None) -> Iterator[None]:
+    """Known failures become one clean message and exit 1; secrets are scrubbed from the text. Server errors
+    say what to check (`syncer.cli.explain`), naming `endpoint`."""
 
     def fail(text: str) -> NoReturn:
         terminal.abort(scrub(text, secrets))
@@ -336,7 +341,7 @@ def handle_errors(terminal: Terminal, secrets: tuple[str, ...] = ()) -> Iterator
     except (PlanError, PlanFileError, PackagingError, HistoryError) as exc:
         fail(str(exc))
     except AppwriteError as exc:
-        fail(f"server request failed: {exc}")
+        fail(explain(exc, endpoint))
     except OSError as exc:
         fail(f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""))
 

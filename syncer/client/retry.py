@@ -20,6 +20,7 @@ import asyncio
 import enum
 import logging
 import random
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -82,6 +83,18 @@ def retry_after_seconds(headers: httpx.Headers, now: float) -> float | None:
         except ValueError:
             return None
     return None
+
+
+def _caused_by_tls(error: BaseException) -> bool:
+    """True when an `ssl.SSLError` lies anywhere in the chain (httpx wraps httpcore, which wraps ssl)."""
+    seen: BaseException | None = error
+    for _ in range(8):
+        if seen is None:
+            return False
+        if isinstance(seen, ssl.SSLError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 @dataclass
@@ -150,6 +163,8 @@ class Retrier:
     ) -> tuple[bool, float | None, bool]:
         """(retry?, server-requested wait, may the failed attempt have been applied?)."""
         if error is not None:
+            if _caused_by_tls(error):
+                return False, None, False  # a TLS mismatch or an untrusted certificate does not heal by waiting
             if isinstance(error, NOT_SENT_ERRORS):
                 return True, None, False
             return safety is not Safety.UNSAFE, None, True
