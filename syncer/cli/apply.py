@@ -30,6 +30,13 @@ from syncer.planfile import SavedPlan, StalePlanError, read_planfile, restore_pl
 from syncer.render import render_plan, render_result, result_to_json
 
 
+NO_WAIT_EMBEDDED = (
+    "--no-wait: waiting for the builds anyway, because the embedded local server this command started stops when "
+    "it exits and would leave them interrupted. Run `fnsync local-server` in another terminal to keep a server "
+    "running; then --no-wait returns at once."
+)
+
+
 class ProgressReporter(Reporter):
     """One rich progress line per function while it is applied and its build runs (on stderr)."""
 
@@ -98,6 +105,9 @@ def apply(
     options = saved.options if saved else PlanOptions(targets=targets, prune=prune)
 
     with session(terminal, manifest, endpoint, project, planned_for=saved.server if saved else None) as s:
+        if no_wait and s.connection.stops_with_command:
+            terminal.warning(NO_WAIT_EMBEDDED)
+            no_wait = False
         check_same_server(terminal, s, saved, planfile)
         the_plan = run(_plan(s, options, saved))
         if not the_plan.has_changes:

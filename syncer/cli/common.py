@@ -162,6 +162,7 @@ class Connection:
     embedded: bool
     api_key: str
     cache_scope: str = ""  # what identifies this server across runs (the embedded one changes port every run)
+    stops_with_command: bool = False  # an embedded server started by this command: it stops (and its builds) on exit
     # Clients made for this run: the first to negotiate the server's capabilities hands them to later ones,
     # so one command asks the server's version once, however many clients it opens.
     clients: list[AppwriteClient] = field(default_factory=list)
@@ -247,7 +248,9 @@ def _embedded(terminal: Terminal, data_dir: Path) -> Iterator[Connection]:
         "set --endpoint or APPWRITE_ENDPOINT for another server."
     )
     try:
-        yield _local_connection(running.endpoint, LOCAL_PROJECT, key, data_dir)
+        connection = _local_connection(running.endpoint, LOCAL_PROJECT, key, data_dir)
+        connection.stops_with_command = True
+        yield connection
     finally:
         running.stop()
 
