@@ -27,7 +27,7 @@ from syncer.cli.target import server_label
 from syncer.cli.terminal import Terminal, pass_terminal
 from syncer.plan import Action, ChangeKind, Plan, PlanOptions
 from syncer.planfile import SavedPlan, StalePlanError, read_planfile, restore_plan, stale_reasons
-from syncer.render import render_plan, render_result, result_to_json
+from syncer.render import apply_summary, render_plan, render_result, result_to_json
 
 
 NO_WAIT_EMBEDDED = (
@@ -117,7 +117,7 @@ def apply(
             else:
                 s.emit(render_plan(the_plan, manifest_name=manifest.source.name))
             return
-        if not as_json:
+        if not as_json and terminal.verbosity >= 0:  # -q: only errors and the summary
             s.emit(render_plan(the_plan, manifest_name=manifest.source.name))
         if saved is None and not s.connection.embedded and not yes:
             confirm_apply(terminal)
@@ -126,6 +126,8 @@ def apply(
         apply_step_summary(terminal, manifest, result_to_json(result), s.secrets)
     if as_json:
         s.emit_json(result_to_json(result))
+    elif terminal.verbosity < 0 and result.ok:
+        s.emit(apply_summary(result) + "\n", raw=True)
     else:
         s.emit(render_result(result))
     if not result.ok:

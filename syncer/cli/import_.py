@@ -60,10 +60,22 @@ def import_(
 ) -> None:
     """Adopt existing functions: write a manifest so that `fnsync plan` shows no changes.
 
-    From a server (flags, APPWRITE_*, else the embedded local server): settings, git settings and
-    variables, plus each active deployment's code unpacked into functions/<ID>/. With --from: the
-    functions of an Appwrite CLI config, whose code stays where it is. With --env NAME: the server
-    of environment NAME of an existing manifest (-f), unless flags or APPWRITE_* say otherwise.
+    \b
+    Which server: --endpoint/--project, else APPWRITE_ENDPOINT/APPWRITE_PROJECT_ID (key in
+    APPWRITE_API_KEY); with --env NAME, the server of environment NAME of an existing manifest (-f).
+    With no endpoint at all: the embedded local server of the output folder, but only when nothing
+    names a real project (APPWRITE_PROJECT_ID or APPWRITE_API_KEY set refuses; --local means it).
+    A server without functions writes nothing.
+
+    \b
+    What is written: settings, git settings and variables (values as ${NAME} in .env, or inline with
+    --inline-values), plus each active deployment's code unpacked into functions/<ID>/. A function
+    whose code cannot be downloaded or unpacked (no active deployment, a server that refuses the
+    download, an archive fnsync cannot read) is written with its settings only, and the output says
+    why. Code that does not round-trip is written, and flagged: `fnsync plan` will show a deploy.
+
+    With --from APPWRITE_JSON: the functions of an Appwrite CLI config, whose code stays where it is;
+    its projectId becomes `project:` (so plan/apply then need an endpoint).
     """
     if from_config is not None:
         env_flag = click.get_current_context().get_parameter_source("env") is click.core.ParameterSource.COMMANDLINE
