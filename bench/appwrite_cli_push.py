@@ -1,19 +1,19 @@
-"""Push one small Python function to a local server with the official Appwrite CLI (appwrite-cli@6.2.3).
+"""Push one small Python function to a local server with the official Appwrite CLI and time each step.
 
-Installs the CLI with npm into a temporary prefix (or `FNSYNC_CLI_CACHE` if set, reused across runs),
-starts a local server in this process, writes an appwrite.json, runs `appwrite client ...` and
-`appwrite push functions --all --force`, then checks that the deployment became `ready` and active.
-Prints what it did and how long each step took; exits non-zero on any failure.
+Default: appwrite-cli 6.2.3 against the 1.6.2 emulation; `--cli 12.0.1 --appwrite-version 1.9.6` for today's pair
+(CLI 12 creates functions only with a console session, so the function is created through the API first).
+The CLI comes from the judges cache (`python tests/judges/install.py --npm`) and is installed there if missing.
+Starts a local server in this process, runs `appwrite client ...` and `appwrite push functions --all --force`,
+then checks that the deployment became `ready` and active. Prints what it did and how long each step took;
+exits non-zero on any failure.
 
-    python bench/appwrite_cli_push.py
+    python bench/appwrite_cli_push.py [--cli 12.0.1] [--appwrite-version 1.9.6]
 """
 
 from __future__ import annotations
 
-import json
-import os
+import argparse
 import secrets
-import subprocess
 import sys
 import tempfile
 import time
@@ -22,87 +22,40 @@ from pathlib import Path
 import httpx
 from rich.console import Console
 
-from localserver.config import ServerConfig
-from localserver.server import start_in_thread
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-CLI_VERSION = "6.2.3"
+from localserver.config import ServerConfig  # noqa: E402
+from localserver.server import start_in_thread  # noqa: E402
+from tests.judges.cli import push_functions, write_project  # noqa: E402
+from tests.judges.install import CLIS, cli_binary, install_cli  # noqa: E402
+
 console = Console()
 
 
-def run(argv: list[str], cwd: Path, env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    started = time.monotonic()
-    result = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
-    console.print(f"[dim]$ {' '.join(argv[:3])} ... -> exit {result.returncode} in {time.monotonic() - started:.1f}s[/dim]")
-    return result
-
-
-def install_cli(prefix: Path, env: dict[str, str], work: Path) -> Path:
-    binary = prefix / "node_modules" / ".bin" / "appwrite"
-    if binary.exists():
-        console.print(f"appwrite-cli already installed in {prefix}")
-        return binary
-    prefix.mkdir(parents=True, exist_ok=True)
-    result = run(["npm", "install", "--no-audit", "--no-fund", "--prefix", str(prefix), f"appwrite-cli@{CLI_VERSION}"], work, env, timeout=600)
-    if result.returncode != 0 or not binary.exists():
-        raise SystemExit(f"npm install appwrite-cli@{CLI_VERSION} failed:\n{result.stdout}\n{result.stderr}")
-    return binary
-
-
-def write_project(root: Path, project: str) -> None:
-    source = root / "functions" / "hello"
-    source.mkdir(parents=True)
-    (source / "main.py").write_text("def main(context):\n    return context.res.text('hello from the CLI')\n")
-    (source / "requirements.txt").write_text("")
-    manifest = {
-        "projectId": project,
-        "projectName": "fnsync bench",
-        "functions": [
-            {
-                "$id": "hello",
-                "name": "hello",
-                "runtime": "python-3.11",
-                "execute": [],
-                "events": [],
-                "schedule": "",
-                "timeout": 15,
-                "enabled": True,
-                "logging": True,
-                "entrypoint": "main.py",
-                "commands": "pip install -r requirements.txt",
-                "path": "functions/hello",
-            }
-        ],
-    }
-    (root / "appwrite.json").write_text(json.dumps(manifest, indent=4))
-
-
 def main() -> int:
+    parser = argparse.ArgumentParser(description="Time `appwrite push functions` against the local server.")
+    parser.add_argument("--cli", default="6.2.3", choices=CLIS, help="appwrite-cli version (default 6.2.3)")
+    parser.add_argument("--appwrite-version", default="1.6.2", help="version the local server emulates (default 1.6.2)")
+    args = parser.parse_args()
+    install_cli(args.cli)
+    binary = cli_binary(args.cli)
     work = Path(tempfile.mkdtemp(prefix="fnsync-cli-bench-"))
-    cache = Path(os.environ["FNSYNC_CLI_CACHE"]) if os.environ.get("FNSYNC_CLI_CACHE") else work / "cli"
-    env = {**os.environ, "HOME": str(work / "home")}  # the CLI keeps its config under $HOME/.appwrite
-    (work / "home").mkdir()
-    binary = install_cli(cache, env, work)
-
-    config = ServerConfig(data_dir=work / "server", project_id="bench", api_key=secrets.token_hex(16))
+    config = ServerConfig(data_dir=work / "server", project_id="bench", api_key=secrets.token_hex(16), appwrite_version=args.appwrite_version)
     server = start_in_thread(config)
-    console.print(f"local server at {server.endpoint} (project {config.project_id})")
+    console.print(f"local server {args.appwrite_version} at {server.endpoint} (project {config.project_id}), appwrite-cli {args.cli}")
+    headers = {"X-Appwrite-Project": config.project_id, "X-Appwrite-Key": config.api_key}
     try:
         project_dir = work / "project"
-        project_dir.mkdir()
-        write_project(project_dir, config.project_id)
-        steps = [
-            [str(binary), "client", "--endpoint", server.endpoint, "--project-id", config.project_id, "--key", config.api_key],
-            [str(binary), "push", "functions", "--all", "--force"],
-        ]
-        for argv in steps:
-            result = run(argv, project_dir, env)
-            shown = (result.stdout + result.stderr).replace(config.api_key, "<key>")
-            console.print(shown.strip() or "(no output)", markup=False, highlight=False)
-            if result.returncode != 0:
-                console.print(f"[red]step failed: {argv[1]}[/red]")
-                return 1
-        headers = {"X-Appwrite-Project": config.project_id, "X-Appwrite-Key": config.api_key}
+        function = write_project(project_dir, config.project_id)
         with httpx.Client(base_url=server.endpoint, headers=headers, timeout=30) as client:
+            if args.cli != "6.2.3":
+                client.post("/functions", json={"functionId": function["$id"], "name": function["name"], "runtime": function["runtime"]})
+            for run in push_functions(binary, project_dir, work / "home", server.endpoint, config.project_id, config.api_key):
+                console.print(f"[dim]$ appwrite {' '.join(run.argv[1:3])} ... -> exit {run.returncode} in {run.seconds:.1f}s[/dim]")
+                console.print(run.output.strip() or "(no output)", markup=False, highlight=False)
+                if run.returncode != 0:
+                    console.print("[red]step failed[/red]")
+                    return 1
             deployments = client.get("/functions/hello/deployments").json()
             if deployments.get("total", 0) < 1:
                 console.print(f"[red]no deployment was created: {deployments}[/red]")
@@ -112,9 +65,10 @@ def main() -> int:
             while latest["status"] not in ("ready", "failed", "canceled") and time.monotonic() < deadline:
                 time.sleep(0.5)
                 latest = client.get(f"/functions/hello/deployments/{latest['$id']}").json()
-            function = client.get("/functions/hello").json()
-        console.print(f"deployment {latest['$id']}: type={latest['type']} status={latest['status']} size={latest['size']}")
-        if latest["status"] != "ready" or function.get("deployment") != latest["$id"]:
+            active = client.get("/functions/hello").json()
+        active_id = active.get("deploymentId", active.get("deployment"))
+        console.print(f"deployment {latest['$id']}: type={latest['type']} status={latest['status']}")
+        if latest["status"] != "ready" or active_id != latest["$id"]:
             console.print(f"[red]deployment is not ready and active[/red]\n{latest.get('buildLogs', '')}")
             return 1
         console.print("[green]appwrite push functions: deployment ready and active[/green]")

@@ -9,7 +9,7 @@ from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.di import Provide
 
-from localserver import builder, deployments, executions, functions, health, proxy, scheduler, variables
+from localserver import builder, deployments, downloads, executions, functions, health, proxy, remote_deployments, scheduler, variables
 from localserver.auth import project_guard
 from localserver.config import ServerConfig
 from localserver.context import ServerContext
@@ -36,6 +36,8 @@ def create_app(config: ServerConfig) -> Litestar:
             *functions.ROUTES,
             *variables.ROUTES,
             *deployments.ROUTES,
+            *remote_deployments.ROUTES,
+            *downloads.ROUTES,
             *executions.ROUTES,
             *proxy.ROUTES,
         ],

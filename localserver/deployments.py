@@ -1,5 +1,5 @@
-"""Deployment routes: list, upload (plain and chunked), get, activate, delete, duplicate (rebuild), cancel,
-and download the source or the build output (with Range support). Newest paths, the 1.6 ones as aliases.
+"""Deployment routes: list, upload (plain and chunked), get, activate, delete, duplicate (rebuild), cancel.
+Newest paths, the 1.6 ones as aliases; downloads are in `localserver.downloads`.
 
 A deployment's `status`, `buildLogs`, `buildDuration` and `buildSize` come from its build record at read
 time; with no record yet the status is what the server's profile says (`unbuilt_status`: 1.6 answered
@@ -11,20 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import shutil
-import tarfile
-import time
-from collections.abc import AsyncIterator
-from email.utils import formatdate
-from pathlib import Path
 from typing import Any
 
-import anyio
 from litestar.params import FromPath
 from litestar import Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.response import Stream
 
 from localserver.builder import Builder, archive_path
 from localserver.clock import now_iso, seconds_since, unique_id
@@ -48,27 +40,24 @@ READ = {"scope": "functions.read"}
 WRITE = {"scope": "functions.write"}
 TRUE_VALUES = {"true", "1"}
 FALSE_VALUES = {"false", "0"}
-READ_CHUNK = 10 * 1024 * 1024  # open-ended ranges are capped here, as Appwrite's MAX_OUTPUT_CHUNK_SIZE
-_RANGE = re.compile(r"^\s*(\w+)=(\d+)-(\d*)\s*$")
 _BUILD_FIELDS_ON_DEPLOYMENT = ("status", "buildLogs", "buildDuration", "buildSize", "totalSize", "sourceSize")
-DOWNLOAD_TYPES = ("source", "output")
 
 
 # --- helpers -------------------------------------------------------------------------------------
 
 
-def _check_id(name: str, value: str) -> None:
+def check_id(name: str, value: str) -> None:
     check_path_id(name, value)
 
 
-def _function(ctx: ServerContext, function_id: str) -> dict[str, Any]:
+def load_function_of(ctx: ServerContext, function_id: str) -> dict[str, Any]:
     function = ctx.store.get("functions", function_id)
     if function is None:
         raise AppwriteError("function_not_found")
     return function
 
 
-def _deployment(ctx: ServerContext, function_id: str, deployment_id: str) -> dict[str, Any]:
+def load_deployment(ctx: ServerContext, function_id: str, deployment_id: str) -> dict[str, Any]:
     deployment = ctx.store.get("deployments", deployment_id)
     if deployment is None or deployment.get("resourceId") != function_id:
         raise AppwriteError("deployment_not_found")
@@ -79,7 +68,7 @@ def _builder(ctx: ServerContext) -> Builder:
     return ctx.services["builder"]
 
 
-def _view(ctx: ServerContext, deployment: dict[str, Any], where: str) -> dict[str, Any]:
+def view(ctx: ServerContext, deployment: dict[str, Any], where: str) -> dict[str, Any]:
     """The Deployment model with the build record's status, logs, duration and size projected on.
 
     `where` (upload, get, list) picks the status of a deployment not built yet from the server's profile.
@@ -140,26 +129,26 @@ def _upload_lock(ctx: ServerContext) -> asyncio.Lock:
 
 @get("/functions/{functionId:str}/deployments", opt=READ, sync_to_thread=False, name="functions.listDeployments")
 def list_deployments(request: Request, ctx: NamedDependency[ServerContext], functionId: FromPath[str]) -> dict[str, Any]:  # noqa: N803
-    _check_id("functionId", functionId)
+    check_id("functionId", functionId)
     profile = ctx.config.profile
     queries = parse_queries(queries_from_request(request), dict(profile.deployment_queries), sequence=profile.sequence_attribute)
     search = search_param(request.query_params.get("search"))
-    _function(ctx, functionId)
+    load_function_of(ctx, functionId)
     docs = ctx.store.all("deployments", parent=functionId)
     if search is not None:
         docs = [doc for doc in docs if matches_search(f"{doc['$id']} {doc.get('entrypoint', '')}", search)]
     # Queries see the model's values (status, sizes, duration come from the build) plus stored commands.
-    views = [{**doc, **_view(ctx, doc, "list")} for doc in docs]
+    views = [{**doc, **view(ctx, doc, "list")} for doc in docs]
     page, total = apply_queries(views, queries, lambda cursor: ctx.store.get("deployments", cursor))
-    return list_envelope("deployments", [_view(ctx, doc, "list") for doc in page], total)
+    return list_envelope("deployments", [view(ctx, doc, "list") for doc in page], total)
 
 
 @get("/functions/{functionId:str}/deployments/{deploymentId:str}", opt=READ, sync_to_thread=False, name="functions.getDeployment")
 def get_deployment(ctx: NamedDependency[ServerContext], functionId: FromPath[str], deploymentId: FromPath[str]) -> dict[str, Any]:  # noqa: N803
-    _check_id("functionId", functionId)
-    _check_id("deploymentId", deploymentId)
-    _function(ctx, functionId)
-    return _view(ctx, _deployment(ctx, functionId, deploymentId), "get")
+    check_id("functionId", functionId)
+    check_id("deploymentId", deploymentId)
+    load_function_of(ctx, functionId)
+    return view(ctx, load_deployment(ctx, functionId, deploymentId), "get")
 
 
 # --- upload --------------------------------------------------------------------------------------
@@ -173,7 +162,7 @@ def get_deployment(ctx: NamedDependency[ServerContext], functionId: FromPath[str
     name="functions.createDeployment",
 )
 async def create_deployment(request: Request, ctx: NamedDependency[ServerContext], functionId: FromPath[str]) -> dict[str, Any]:  # noqa: N803
-    _check_id("functionId", functionId)
+    check_id("functionId", functionId)
     form = await read_upload(request, ctx.config.uploads_dir, ctx.config.size_limit)
     try:
         return await _accept_upload(request, ctx, functionId, form)
@@ -186,7 +175,7 @@ async def _accept_upload(request: Request, ctx: NamedDependency[ServerContext], 
     activate = _loose_bool("activate", form.fields.get("activate"))
     entrypoint = _text("entrypoint", form.fields.get("entrypoint"), 1, 1028)
     commands = _text("commands", form.fields.get("commands"), 0, 8192)
-    function = _function(ctx, function_id)
+    function = load_function_of(ctx, function_id)
     entrypoint = entrypoint if entrypoint is not None else function.get("entrypoint", "")
     commands = commands if commands is not None else function.get("commands", "")
     if not entrypoint:
@@ -199,7 +188,7 @@ async def _accept_upload(request: Request, ctx: NamedDependency[ServerContext], 
     deployment_id = unique_id()
     if content_range is not None:
         deployment_id = request.headers.get("x-appwrite-id") or deployment_id
-        _check_id("X-Appwrite-ID", deployment_id)
+        check_id("X-Appwrite-ID", deployment_id)
     total = content_range.total if content_range else form.file_size
     if total > config.size_limit:
         raise AppwriteError("storage_invalid_file_size")
@@ -242,7 +231,7 @@ def _complete(ctx: ServerContext, deployment: dict[str, Any], size: int) -> dict
         deployment.update(size=size, _uploaded=True, **{"$updatedAt": now_iso()})
         ctx.store.put("deployments", deployment)
     _builder(ctx).enqueue(deployment["$id"])
-    return _view(ctx, deployment, "upload")
+    return view(ctx, deployment, "upload")
 
 
 async def _accept_chunk(ctx: ServerContext, function_id: str, deployment_id: str, form: UploadForm, content_range: Any, fields: dict[str, Any]) -> dict[str, Any]:
@@ -265,7 +254,7 @@ async def _accept_chunk(ctx: ServerContext, function_id: str, deployment_id: str
         deployment = _new_deployment(ctx, function_id, deployment_id, content_range.total, fields)
     parts = stored_chunks(config.uploads_dir, deployment_id)
     if not chunks_cover(parts, content_range.total):
-        return _view(ctx, deployment, "upload")
+        return view(ctx, deployment, "upload")
     target = archive_path(config, function_id, deployment_id)
     try:
         size = await asyncio.to_thread(assemble_chunks, config.uploads_dir, deployment_id, target, content_range.total)
@@ -280,10 +269,10 @@ async def _accept_chunk(ctx: ServerContext, function_id: str, deployment_id: str
 
 
 def _activate(ctx: ServerContext, function_id: str, deployment_id: str) -> dict[str, Any]:
-    _check_id("functionId", function_id)
-    _check_id("deploymentId", deployment_id)
-    function = _function(ctx, function_id)
-    deployment = _deployment(ctx, function_id, deployment_id)
+    check_id("functionId", function_id)
+    check_id("deploymentId", deployment_id)
+    function = load_function_of(ctx, function_id)
+    deployment = load_deployment(ctx, function_id, deployment_id)
     build = ctx.store.get("builds", deployment["buildId"]) if deployment.get("buildId") else None
     if build is None:
         raise AppwriteError("build_not_found")
@@ -310,16 +299,16 @@ def _required_id(body: object, name: str) -> str:
         raise missing_param(name)
     if not isinstance(value, str):
         raise invalid_param(name, "UID must contain at most 36 chars. Valid chars are a-z, A-Z, 0-9, and underscore. Can't start with a leading underscore")
-    _check_id(name, value)
+    check_id(name, value)
     return value
 
 
 @delete("/functions/{functionId:str}/deployments/{deploymentId:str}", opt=WRITE, status_code=204, sync_to_thread=False, name="functions.deleteDeployment")
 def delete_deployment(ctx: NamedDependency[ServerContext], functionId: FromPath[str], deploymentId: FromPath[str]) -> Response[None]:  # noqa: N803
-    _check_id("functionId", functionId)
-    _check_id("deploymentId", deploymentId)
-    _function(ctx, functionId)
-    deployment = _deployment(ctx, functionId, deploymentId)
+    check_id("functionId", functionId)
+    check_id("deploymentId", deploymentId)
+    load_function_of(ctx, functionId)
+    deployment = load_deployment(ctx, functionId, deploymentId)
     with ctx.store.transaction():
         ctx.store.delete("deployments", deploymentId)
         if deployment.get("buildId"):
@@ -337,10 +326,10 @@ def delete_deployment(ctx: NamedDependency[ServerContext], functionId: FromPath[
 
 
 async def _rebuild(ctx: ServerContext, function_id: str, deployment_id: str) -> Response[Any]:
-    _check_id("functionId", function_id)
-    _check_id("deploymentId", deployment_id)
-    function = _function(ctx, function_id)
-    source = _deployment(ctx, function_id, deployment_id)
+    check_id("functionId", function_id)
+    check_id("deploymentId", deployment_id)
+    function = load_function_of(ctx, function_id)
+    source = load_deployment(ctx, function_id, deployment_id)
     source_archive = archive_path(ctx.config, function_id, deployment_id)
     if not source.get("_uploaded") or not source_archive.is_file():
         raise AppwriteError("deployment_not_found")
@@ -355,7 +344,7 @@ async def _rebuild(ctx: ServerContext, function_id: str, deployment_id: str) -> 
     ctx.store.insert("deployments", doc, parent=function_id)
     _builder(ctx).enqueue(new_id)
     # 202 + the new Deployment; before 1.7 the rebuild routes answered 204 (the filter chain's legacy model).
-    return Response(_view(ctx, doc, "get"), status_code=202)
+    return Response(view(ctx, doc, "get"), status_code=202)
 
 
 @post("/functions/{functionId:str}/deployments/duplicate", opt=WRITE, status_code=202, name="functions.createDuplicateDeployment")
@@ -391,12 +380,12 @@ def build_of_deployment(ctx: ServerContext, deployment: dict[str, Any]) -> dict[
 
 
 def _cancel(ctx: ServerContext, functionId: str, deploymentId: str) -> dict[str, Any]:  # noqa: N803
-    _check_id("functionId", functionId)
-    _check_id("deploymentId", deploymentId)
-    _function(ctx, functionId)
+    check_id("functionId", functionId)
+    check_id("deploymentId", deploymentId)
+    load_function_of(ctx, functionId)
     store = ctx.store
     with store.transaction():
-        deployment = _deployment(ctx, functionId, deploymentId)
+        deployment = load_deployment(ctx, functionId, deploymentId)
         build = store.get("builds", deployment["buildId"]) if deployment.get("buildId") else None
         now = now_iso()
         if build is None:
@@ -416,92 +405,7 @@ def _cancel(ctx: ServerContext, functionId: str, deploymentId: str) -> dict[str,
             store.put("builds", build)
     _builder(ctx).cancel(deploymentId)
     # The Deployment, now `canceled` (before 1.7 the Build: the filter chain's legacy model).
-    return _view(ctx, deployment, "get")
-
-
-# --- download ------------------------------------------------------------------------------------
-
-
-def _parse_range(header: str, size: int) -> tuple[int, int]:
-    """Appwrite's rule: `bytes=start-[end]`, open end capped at 10 MiB, start < end < size, else 416."""
-    match = _RANGE.match(header)
-    if not match or match.group(1) != "bytes":
-        raise AppwriteError("storage_invalid_range")
-    start = int(match.group(2))
-    end = int(match.group(3)) if match.group(3) else min(start + READ_CHUNK - 1, size - 1)
-    if start >= end or end >= size:
-        raise AppwriteError("storage_invalid_range")
-    return start, end
-
-
-async def _file_slice(path: Any, start: int, length: int) -> AsyncIterator[bytes]:
-    async with await anyio.open_file(path, "rb") as handle:
-        await handle.seek(start)
-        remaining = length
-        while remaining > 0:
-            chunk = await handle.read(min(1024 * 1024, remaining))
-            if not chunk:
-                break
-            remaining -= len(chunk)
-            yield chunk
-
-
-def output_archive(ctx: ServerContext, function_id: str, deployment_id: str) -> Path:
-    """The build output as .tar.gz (the built folder, packed once on first download), or 404 build_not_found."""
-    deployment = _deployment(ctx, function_id, deployment_id)
-    build = ctx.store.get("builds", deployment["buildId"]) if deployment.get("buildId") else None
-    folder = Path(build["_folder"]) if build and build.get("status") == "ready" and build.get("_folder") else None
-    if folder is None or not folder.is_dir():
-        raise AppwriteError("build_not_found")
-    target = ctx.config.data_dir / "outputs" / function_id / f"{deployment_id}.tar.gz"
-    if not target.is_file():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_suffix(".partial")
-        with tarfile.open(partial, "w:gz") as tar:
-            for item in sorted(folder.iterdir()):
-                tar.add(item, arcname=item.name)
-        os.replace(partial, target)
-    return target
-
-
-async def _download(request: Request, ctx: ServerContext, function_id: str, deployment_id: str) -> Stream:
-    _check_id("functionId", function_id)
-    _check_id("deploymentId", deployment_id)
-    _function(ctx, function_id)
-    _deployment(ctx, function_id, deployment_id)
-    kind = request.query_params.get("type", "source")
-    if kind not in DOWNLOAD_TYPES:
-        raise invalid_param("type", f"Value must be one of ({', '.join(DOWNLOAD_TYPES)})")
-    if kind == "output":
-        path = await asyncio.to_thread(output_archive, ctx, function_id, deployment_id)
-    else:
-        path = archive_path(ctx.config, function_id, deployment_id)
-    if not path.is_file():
-        raise AppwriteError("deployment_not_found")
-    size = path.stat().st_size
-    filename = f"{deployment_id}-{kind}.tar.gz" if ctx.config.profile.download_names_type else f"{deployment_id}.tar.gz"
-    headers = {
-        "Content-Disposition": f'attachment; filename="{filename}"',
-        "Cache-Control": "private, max-age=3888000",
-        "Expires": formatdate(time.time() + 45 * 24 * 3600, usegmt=True),  # 45 days, as Appwrite
-    }
-    range_header = request.headers.get("range")
-    if range_header:
-        start, end = _parse_range(range_header, size)
-        headers.update({"Accept-Ranges": "bytes", "Content-Range": f"bytes {start}-{end}/{size}", "Content-Length": str(end - start + 1)})
-        return Stream(_file_slice(path, start, end - start + 1), status_code=206, headers=headers, media_type="application/gzip")
-    headers["Content-Length"] = str(size)
-    return Stream(_file_slice(path, 0, size), status_code=200, headers=headers, media_type="application/gzip")
-
-
-@get("/functions/{functionId:str}/deployments/{deploymentId:str}/download", opt=READ, name="functions.getDeploymentDownload")
-async def download_deployment(request: Request, ctx: NamedDependency[ServerContext], functionId: FromPath[str], deploymentId: FromPath[str]) -> Stream:  # noqa: N803
-    return await _download(request, ctx, functionId, deploymentId)
-
-
-@get("/functions/{functionId:str}/deployments/{deploymentId:str}/build/download", opt=READ, name="functions.getDeploymentDownload.build")
-async def download_build_alias(request: Request, ctx: NamedDependency[ServerContext], functionId: FromPath[str], deploymentId: FromPath[str]) -> Stream:  # noqa: N803
-    return await _download(request, ctx, functionId, deploymentId)
+    return view(ctx, deployment, "get")
 
 
 ROUTES = [
@@ -516,6 +420,4 @@ ROUTES = [
     rebuild_deployment_alias,
     cancel_deployment,
     cancel_build,
-    download_deployment,
-    download_build_alias,
 ]

@@ -20,7 +20,7 @@ from localserver.clock import now_iso, unique_id
 from localserver.context import ServerContext
 from localserver.errors import AppwriteError
 from localserver.function_params import FunctionCreate, FunctionSettings, FunctionUpdate, parse_function_body
-from localserver.models import NO_CONTENT_HEADERS, FUNCTION_FIELDS, check_path_id, function_model, list_envelope, public
+from localserver.models import NO_CONTENT_HEADERS, FUNCTION_FIELDS, check_path_id, function_model, list_envelope
 from localserver.queries import apply_queries, matches_search, parse_queries, queries_from_request, search_param
 from localserver.runtimes import SPECIFICATION_SLUGS, runtime_model, specification_model
 from localserver.store import Document

@@ -1,6 +1,7 @@
 """Cron schedules and `scheduledAt` executions, run on time and exactly once.
 
-- A function with a non-empty `schedule`, an active deployment and `enabled` is armed: its next cron
+- A function with a non-empty `schedule` (or, on Cloud 2.5, an `interval` in minutes), an active deployment
+  and `enabled` is armed: its next cron
   time (croniter, UTC) is kept in the store (`meta` document `scheduler:<functionId>`). When it is
   due, one transaction advances it and inserts a `waiting` execution (trigger `schedule`, POST /), so
   a crash can neither lose the run (a waiting execution is run on restart) nor repeat it (the next
@@ -87,7 +88,22 @@ class ManualClock:
                 task.cancel()
 
 
+INTERVAL_PREFIX = "@every-minutes "
+
+
+def timing_of(function: dict[str, Any]) -> str:
+    """What drives a function's runs: its cron `schedule`, else its Cloud 2.5 `interval` (minutes), else ""."""
+    if function.get("schedule"):
+        return str(function["schedule"])
+    interval = function.get("interval")
+    return f"{INTERVAL_PREFIX}{int(interval)}" if interval else ""
+
+
 def next_time(expression: str, after: datetime) -> datetime:
+    """The next run after `after`: the cron expression's next tick, or `interval` minutes later (an interval
+    counts from when it was armed or last ran; Cloud's exact alignment is not public)."""
+    if expression.startswith(INTERVAL_PREFIX):
+        return after + timedelta(minutes=int(expression[len(INTERVAL_PREFIX):]))
     return croniter(expression, after).get_next(datetime)
 
 
@@ -137,7 +153,7 @@ class Scheduler:
         """Keep one function's cron state current; returns the id of an execution it created."""
         store = self.ctx.store
         key = f"scheduler:{function['$id']}"
-        expression = function.get("schedule") or ""
+        expression = timing_of(function)
         armed = bool(expression) and bool(function.get("deployment")) and function.get("enabled", True)
         with store.transaction():
             state = store.get("meta", key)

@@ -145,6 +145,8 @@ async def update_variable(
             if secret and body.secret is False:
                 raise AppwriteError("variable_cannot_unset_secret")
             secret = body.secret
+        if body.key is None and body.value is None and body.secret is None and body.description is None:
+            raise AppwriteError("general_argument_invalid")  # 1.9.5+: nothing to update
         doc = {
             **{k: v for k, v in doc.items() if k != "_secret"},
             **({"_secret": True} if secret else {}),

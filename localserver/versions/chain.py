@@ -19,7 +19,9 @@ from localserver.errors import AppwriteError
 from localserver.versions import semver, shapes
 from localserver.versions.base import Filter, Params
 from localserver.versions.profiles import ServerProfile
-from localserver.versions.routes import LEGACY_MODELS, ROUTES, Route
+from localserver.versions.routes import ROUTES, Route
+from localserver.versions.v17 import V17
+from localserver.versions.v18 import V18
 from localserver.versions.v19 import V19
 from localserver.versions.v20 import V20
 from localserver.versions.v21 import V21
@@ -29,8 +31,8 @@ from localserver.versions.v27 import V27
 Scope = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]
 
-# Oldest first. V22-V24 and V26 exist in Appwrite but change nothing for functions.
-FILTERS: tuple[Filter, ...] = (V19(), V20(), V21(), V25(), V27())
+# Oldest first. V16 (format < 1.4.0) is not emulated; V22-V24 and V26 exist in Appwrite but change nothing for functions.
+FILTERS: tuple[Filter, ...] = (V17(), V18(), V19(), V20(), V21(), V25(), V27())
 WARNING = (
     "The current SDK is built for Appwrite {requested}. However, the current Appwrite server version is {server}. "
     "Please downgrade your SDK to match the Appwrite version: https://appwrite.io/docs/sdks"
@@ -126,8 +128,9 @@ def middleware(profile: ServerProfile, build_model: Callable[[dict[str, Any]], d
                 raise AppwriteError("general_route_not_found")
             fmt, warning = client_format(_header(scope, b"x-appwrite-response-format"), profile.version)
             scope, receive = await _lift(scope, receive, route, fmt, profile)
-            model = LEGACY_MODELS.get(name, route.model) if not semver.at_least(profile.version, "1.7.0") else route.model
-            await app(scope, receive, _lowering_send(send, model, fmt, profile.version, warning, build_model))
+            model = profile.route_models.get(name, route.model)
+            uncounted = profile.list_total_param and str(_split_query(scope.get("query_string", b"")).get("total", "")).lower() in ("false", "0")
+            await app(scope, receive, _lowering_send(send, model, fmt, profile.version, warning, build_model, uncounted))
 
         return call
 
@@ -178,8 +181,14 @@ def _replay(data: bytes) -> Callable[[], Awaitable[dict[str, Any]]]:
     return receive
 
 
-def _lowering_send(send: Any, model: str, fmt: str, server: str, warning: str | None, build_model: Callable[[dict[str, Any]], dict[str, Any]]) -> Any:
-    """A `send` that buffers a JSON success reply and emits it lowered; everything else streams through."""
+def _lowering_send(
+    send: Any, model: str, fmt: str, server: str, warning: str | None, build_model: Callable[[dict[str, Any]], dict[str, Any]],
+    uncounted: bool = False,
+) -> Any:
+    """A `send` that buffers a JSON success reply and emits it lowered; everything else streams through.
+
+    `uncounted`: the list was asked with `total=false`, so its `total` is 0 (1.8.1+).
+    """
     start: dict[str, Any] | None = None
     chunks: list[bytes] = []
 
@@ -210,6 +219,8 @@ def _lowering_send(send: Any, model: str, fmt: str, server: str, warning: str | 
             headers.append((b"content-type", b"text/html; charset=UTF-8"))
         else:
             body = build_model(body) if model == "build" else lower_response(model, body, fmt, server)
+            if uncounted and isinstance(body, dict) and "total" in body:
+                body = {**body, "total": 0}
             data = json.dumps(body, separators=(",", ":")).encode()
             headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
         headers.append((b"content-length", str(len(data)).encode()))

@@ -13,6 +13,7 @@ from typing import Mapping
 
 from localserver.runtimes import RUNTIME_IDS as RUNTIMES_1_6
 from localserver.versions.runtime_ids import RUNTIMES_1_9, RUNTIMES_2_5
+from localserver.versions.routes import LEGACY_MODELS
 from localserver.versions.scopes import SCOPES_ADDED_1_9
 
 # Filterable attributes per list, in the newest names the handlers speak (§5).
@@ -45,26 +46,28 @@ ROUTES_1_6: frozenset[str] = frozenset({
 # Paths new in 1.7.0 (the 1.6 ones stay as aliases).
 ROUTES_1_7: frozenset[str] = ROUTES_1_6 | {
     "functions.updateFunctionDeployment", "functions.createDuplicateDeployment", "functions.updateDeploymentStatus",
-    "functions.getDeploymentDownload.build",
+    "functions.getDeploymentDownload.build", "functions.createVcsDeployment", "functions.createTemplateDeployment",
 }
 
 _CLOUD_FUNCTION_PARAMS = frozenset({"description", "interval", "emailEnabled"})
 _FUNCTION_PARAMS_1_9 = frozenset({"buildSpecification", "runtimeSpecification", "deploymentRetention"})
 _FUNCTION_PARAMS_1_9_5 = frozenset({"providerBranches", "providerPaths"})
 UNKNOWN_PARAMS_1_9: Mapping[str, frozenset[str]] = MappingProxyType({
+    "functions.listExecutions": frozenset({"search"}),  # gone since 1.7.0
     "functions.create": _CLOUD_FUNCTION_PARAMS,
     "functions.update": _CLOUD_FUNCTION_PARAMS,
     "functions.createVariable": frozenset({"description"}),
     "functions.updateVariable": frozenset({"description"}),
 })
 UNKNOWN_PARAMS_1_8: Mapping[str, frozenset[str]] = MappingProxyType({
+    "functions.listExecutions": frozenset({"search"}),
     "functions.create": _CLOUD_FUNCTION_PARAMS | _FUNCTION_PARAMS_1_9 | _FUNCTION_PARAMS_1_9_5,
     "functions.update": _CLOUD_FUNCTION_PARAMS | _FUNCTION_PARAMS_1_9 | _FUNCTION_PARAMS_1_9_5,
     "functions.createVariable": frozenset({"description", "variableId"}),
     "functions.updateVariable": frozenset({"description"}),
 })
 UNKNOWN_PARAMS_1_6: Mapping[str, frozenset[str]] = MappingProxyType({
-    **UNKNOWN_PARAMS_1_8,
+    **{method: params for method, params in UNKNOWN_PARAMS_1_8.items() if method != "functions.listExecutions"},
     "functions.createVariable": frozenset({"description", "variableId", "secret"}),
     "functions.updateVariable": frozenset({"description", "secret"}),
     "functions.getDeploymentDownload": frozenset({"type"}),
@@ -114,8 +117,12 @@ class ServerProfile:
     strict_variable_keys: bool = False
     # Execution `method` values; HEAD since 1.8.0 (§2).
     execution_methods: tuple[str, ...] = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD")
+    # List routes take `total` (false: skip counting, answer total 0) since 1.8.1 (§5).
+    list_total_param: bool = True
     # One `specification` param (before 1.9.0) instead of buildSpecification/runtimeSpecification.
     single_specification: bool = False
+    # Reply models that differ from the route's usual one (before 1.7: rebuild answered 204, cancel a Build).
+    route_models: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     # Download file name `<id>-<type>.tar.gz` (1.7+, when `type` exists) instead of `<id>.tar.gz`.
     download_names_type: bool = True
     # Largest `scopes` list accepted on create/update (2.5: 200).
@@ -129,8 +136,9 @@ PROFILE_1_6_2 = ServerProfile(
     version="1.6.2", runtimes=RUNTIMES_1_6, routes=ROUTES_1_6, open_runtimes="v4", public_routes=frozenset(), scopes_added=(),
     variable_update_key_required=True, unknown_params=UNKNOWN_PARAMS_1_6, secret_variables=False,
     duplicate_function_error="document_already_exists", default_specification="s-1vcpu-512mb", variable_page_size=None,
-    put_keeps_vcs_settings=False, download_names_type=False, single_specification=True, execution_methods=("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"), deployment_queries=MappingProxyType(_DEPLOYMENT_QUERIES_1_6), sequence_attribute="$internalId",
+    put_keeps_vcs_settings=False, download_names_type=False, single_specification=True, list_total_param=False, execution_methods=("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"), deployment_queries=MappingProxyType(_DEPLOYMENT_QUERIES_1_6), sequence_attribute="$internalId",
     unbuilt_status=MappingProxyType({"upload": "", "get": "waiting", "list": "processing"}),
+    route_models=MappingProxyType(LEGACY_MODELS),
 )
 PROFILES: dict[str, ServerProfile] = {
     # Test value only: reports 1.5.0 (clients refuse it); otherwise answers as 1.6.2.
@@ -144,7 +152,8 @@ PROFILES: dict[str, ServerProfile] = {
     # Cloud 2.5: server code not public; SDK 27.0.0's models and docs are the reference (§0.11).
     "2.5.0": ServerProfile(
         version="2.5.0", runtimes=RUNTIMES_2_5, routes=ROUTES_1_7, default_specification="s-0.5vcpu-512mb",
-        strict_variable_keys=True, scopes_limit=200, unknown_params=MappingProxyType({}),
+        strict_variable_keys=True, scopes_limit=200,
+        unknown_params=MappingProxyType({"functions.listExecutions": frozenset({"search"})}),
     ),
 }
 APPWRITE_VERSIONS: tuple[str, ...] = tuple(PROFILES)

@@ -19,7 +19,7 @@ class Route:
 ROUTES: dict[str, Route] = {
     "functions.list": Route("functions.list", "functionList"),
     "functions.create": Route("functions.create", "function"),
-    "functions.listRuntimes": Route("functions.listRuntimes", ""),
+    "functions.listRuntimes": Route("functions.listRuntimes", "runtimeList"),
     "functions.listSpecifications": Route("functions.listSpecifications", ""),
     "functions.get": Route("functions.get", "function"),
     "functions.update": Route("functions.update", "function"),
@@ -33,6 +33,8 @@ ROUTES: dict[str, Route] = {
     "functions.createDuplicateDeployment": Route("functions.createDuplicateDeployment", "deployment"),
     "functions.createBuild": Route("functions.createDuplicateDeployment", "deployment"),
     "functions.createBuild.builds": Route("functions.createDuplicateDeployment", "deployment"),
+    "functions.createVcsDeployment": Route("functions.createVcsDeployment", "deployment"),
+    "functions.createTemplateDeployment": Route("functions.createTemplateDeployment", "deployment"),
     "functions.updateDeploymentStatus": Route("functions.updateDeploymentStatus", "deployment"),
     "functions.updateDeploymentBuild": Route("functions.updateDeploymentStatus", "deployment"),
     "functions.getDeploymentDownload": Route("functions.getDeploymentDownload", ""),

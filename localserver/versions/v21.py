@@ -7,7 +7,7 @@ The lossy part is Appwrite's: `specification` overwrites both specs, and old cli
 
 from __future__ import annotations
 
-from localserver.versions.base import Document, Filter, Params, drop, handle_list
+from localserver.versions.base import Document, Filter, Params, drop, handle_list, since
 
 
 class V21(Filter):
@@ -18,7 +18,8 @@ class V21(Filter):
         if method in ("functions.create", "functions.update") and params.get("specification"):
             spec = params["specification"]
             return {**drop(params, "specification"), "buildSpecification": spec, "runtimeSpecification": spec}
-        if method == "functions.createTemplateDeployment" and "version" in params:
+        # Only 1.9.0+ translate; on 1.8.1 a 1.8.0-format `version` call misses `type`/`reference` (400).
+        if method == "functions.createTemplateDeployment" and "version" in params and since(server, "1.9.0"):
             return {**drop(params, "version"), "type": "tag", "reference": params["version"]}
         return params
 
