@@ -28,7 +28,7 @@ from syncer.history import HistoryError
 from syncer.manifest import ManifestError, load_manifest
 from syncer.manifest.models import Manifest
 from syncer.packaging import CodePackage, PackagingError
-from syncer.plan import Plan, PlanError, PlanOptions
+from syncer.plan import Action, ChangeKind, Plan, PlanError, PlanOptions
 from syncer.planfile import PlanFileError
 from syncer.redact import redact_data
 from syncer.state import HashCache, ServerState
@@ -292,7 +292,7 @@ class Session:
         """
         assert self.manifest is not None
         async with self.client() as client:
-            return await make_plan(
+            planned = await make_plan(
                 self.manifest,
                 client,
                 options,
@@ -300,6 +300,26 @@ class Session:
                 cache=self.connection.cache(self.manifest),
                 probe_creations=probe_creations,
             )
+        check_upload_sizes(planned[0], planned[2])
+        return planned
+
+
+UPLOAD_LIMIT_ENV = "FNSYNC_UPLOAD_LIMIT"
+DEFAULT_UPLOAD_LIMIT = 30_000_000  # Appwrite's default _APP_FUNCTIONS_SIZE_LIMIT (1.6) / _APP_COMPUTE_SIZE_LIMIT (1.7+)
+
+
+def check_upload_sizes(plan: Plan, packages: dict[str, CodePackage]) -> None:
+    """An archive the server would refuse (after the functions and variables were already written) stops the
+    plan instead. The server does not tell its limit: Appwrite's default, or FNSYNC_UPLOAD_LIMIT (bytes)."""
+    limit = int(os.environ.get(UPLOAD_LIMIT_ENV) or DEFAULT_UPLOAD_LIMIT)
+    deployed = {c.function_id for c in plan.changes if c.kind is ChangeKind.CODE and c.action is Action.DEPLOY}
+    over = [f"{fid} ({packages[fid].size:,} bytes)" for fid in sorted(deployed) if fid in packages and packages[fid].size > limit]
+    if over:
+        raise PlanError(
+            f"code archive over the server's upload limit of {limit:,} bytes: {', '.join(over)}. Leave large files out "
+            f"with `ignore:`, or set {UPLOAD_LIMIT_ENV}=BYTES when your server allows more "
+            "(_APP_FUNCTIONS_SIZE_LIMIT / _APP_COMPUTE_SIZE_LIMIT); nothing was changed"
+        )
 
 
 @contextmanager
