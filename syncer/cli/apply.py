@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 
@@ -25,8 +26,9 @@ from syncer.cli.common import (
 from syncer.cli.locking import lock_options, project_lock
 from syncer.cli.target import server_label
 from syncer.cli.terminal import Terminal, pass_terminal
+from syncer.manifest.models import Manifest
 from syncer.plan import Action, ChangeKind, Plan, PlanOptions
-from syncer.planfile import SavedPlan, StalePlanError, read_planfile, restore_plan, stale_reasons
+from syncer.planfile import PlanFileError, SavedPlan, StalePlanError, read_planfile, restore_plan, stale_reasons
 from syncer.render import apply_summary, render_plan, render_result, result_to_json
 
 
@@ -109,7 +111,7 @@ def apply(
             terminal.warning(NO_WAIT_EMBEDDED)
             no_wait = False
         check_same_server(terminal, s, saved, planfile)
-        the_plan = run(_plan(s, options, saved))
+        the_plan = run(_plan(s, options, saved, planfile))
         if not the_plan.has_changes:
             apply_step_summary(terminal, manifest, result_to_json(ApplyResult(plan=the_plan)), s.secrets)
             if as_json:
@@ -164,7 +166,14 @@ def confirm_apply(terminal: Terminal, question: str = "Apply these changes?", ac
         terminal.abort(f"{action.capitalize()} cancelled; nothing was changed.")
 
 
-async def _plan(s: Session, options: PlanOptions, saved: SavedPlan | None) -> Plan:
+def replan_command(manifest: Manifest, planfile: Path | None) -> str:
+    """The exact commands that make and apply a fresh plan of the same manifest and environment."""
+    env = f" --env {shlex.quote(manifest.environment)}" if manifest.environment else ""
+    out = shlex.quote(str(planfile)) if planfile else "plan.json"
+    return f"`fnsync plan -f {shlex.quote(str(manifest.source))}{env} --out {out}`, then `fnsync apply {out}`"
+
+
+async def _plan(s: Session, options: PlanOptions, saved: SavedPlan | None, planfile: Path | None = None) -> Plan:
     """A fresh plan; or the saved one, after checking it is not stale (archives from this run's packaging)."""
     assert s.manifest is not None
     fresh, state, packages = await s.plan(options)
@@ -172,7 +181,7 @@ async def _plan(s: Session, options: PlanOptions, saved: SavedPlan | None) -> Pl
         return fresh
     reasons = stale_reasons(saved, s.manifest, state, {fid: p.code_hash for fid, p in packages.items()})
     if reasons:
-        raise StalePlanError(reasons)
+        raise PlanFileError(f"{StalePlanError(reasons)} Nothing was changed. Plan again with: {replan_command(s.manifest, planfile)}")
     restored = restore_plan(saved, s.manifest)
     changes = tuple(
         change.model_copy(update={"after": {**change.after, "archive": str(packages[change.function_id].archive)}})

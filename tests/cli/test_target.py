@@ -131,3 +131,14 @@ def test_import_from_an_empty_remote_server_refuses(folder: Path, local_server: 
     assert result.exit_code == 1
     assert f"{local_server.endpoint} project {local_server.project} has no functions" in result.stderr
     assert not (folder / "new" / "functions.yaml").exists()
+
+
+def test_stale_saved_plan_says_the_exact_command_to_plan_again(folder: Path) -> None:
+    new_project(folder)
+    assert fnsync("plan", "--out", "plan.json").exit_code == 0
+    (folder / "fn" / "hello" / "main.py").write_text('def main(context):\n    return context.res.text("v2")\n')
+    result = fnsync("apply", "plan.json")
+    assert result.exit_code == 1
+    assert "Saved plan is stale: the code of hello changed" in result.stderr
+    manifest = folder / "functions.yaml"
+    assert f"Plan again with: `fnsync plan -f {manifest} --out plan.json`, then `fnsync apply plan.json`" in result.stderr.replace("\n", " ")
