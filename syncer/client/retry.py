@@ -85,6 +85,15 @@ def retry_after_seconds(headers: httpx.Headers, now: float) -> float | None:
     return None
 
 
+def _in_words(error: httpx.TransportError | None) -> str:
+    """A transport failure as people say it (the retry log line is read by users, not by Python programmers)."""
+    if isinstance(error, httpx.TimeoutException):
+        return "no answer in time"
+    if isinstance(error, httpx.ConnectError):
+        return "cannot connect"
+    return "connection broken"
+
+
 def _caused_by_tls(error: BaseException) -> bool:
     """True when an `ssl.SSLError` lies anywhere in the chain (httpx wraps httpcore, which wraps ssl)."""
     seen: BaseException | None = error
@@ -152,7 +161,7 @@ class Retrier:
                     raise error
                 return Outcome(response, attempt, ambiguous)
             ambiguous = ambiguous or was_applied
-            reason = f"{response.status_code}" if response is not None else f"{type(error).__name__}"
+            reason = f"{response.status_code}" if response is not None else _in_words(error)
             logger.warning("%s: %s; retry %d/%d in %.2fs", describe, reason, attempt, self.policy.max_attempts - 1, delay)
             if response is not None:
                 await response.aclose()

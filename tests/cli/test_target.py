@@ -142,3 +142,11 @@ def test_stale_saved_plan_says_the_exact_command_to_plan_again(folder: Path) -> 
     assert "Saved plan is stale: the code of hello changed" in result.stderr
     manifest = folder / "functions.yaml"
     assert f"Plan again with: `fnsync plan -f {manifest} --out plan.json`, then `fnsync apply plan.json`" in result.stderr.replace("\n", " ")
+
+
+def test_local_and_endpoint_contradict(folder: Path) -> None:
+    new_project(folder)
+    result = fnsync("plan", "--local", "--endpoint", "https://appwrite.example.com/v1")
+    assert result.exit_code == 1
+    assert "--local and --endpoint contradict each other" in result.stderr
+    assert not (folder / ".fnsync").exists()
