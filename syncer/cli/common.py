@@ -140,9 +140,7 @@ def load_or_abort(terminal: Terminal, path: Path, env: str | None = None) -> Man
     read or written."""
     with handle_errors(terminal):
         manifest = load_manifest(path, env=env)
-    if env is not None:
-        terminal.info(f"Environment {env} of {manifest.source.name}.")
-    return manifest
+    return manifest  # the environment is named after the server (`connect`): the server comes first
 
 
 def load_optional(terminal: Terminal, path: Path, env: str | None) -> Manifest | None:
@@ -214,6 +212,7 @@ def connect(
         assert settings.api_key is not None
         terminal.debug(f"connecting to {settings.describe()}")
         terminal.info(f"Server: {settings.endpoint}, project {settings.project} ({settings.endpoint_source} endpoint).")
+        _name_environment(terminal, manifest)
         yield Connection(settings=settings, embedded=False, api_key=settings.api_key.get_secret_value())
         return
     refusal = server_target.check_embedded_fallback(manifest, planned_for=planned_for)
@@ -224,7 +223,13 @@ def connect(
         if manifest is None and not (root / LOCAL_DATA).exists():
             terminal.abort(server_target.NOTHING_HERE.format(folder=root))
     with _embedded(terminal, root / LOCAL_DATA) as connection:
+        _name_environment(terminal, manifest)
         yield connection
+
+
+def _name_environment(terminal: Terminal, manifest: Manifest | None) -> None:
+    if manifest is not None and manifest.environment is not None:
+        terminal.info(f"Environment {manifest.environment} of {manifest.source.name}.")
 
 
 @contextmanager

@@ -112,7 +112,5 @@ def load_or_json_error(terminal: Terminal, path: Path, env: str | None) -> Manif
         }
         terminal.write(json.dumps(document, indent=2) + "\n")
     else:
-        if env is not None:
-            terminal.info(f"Environment {env} of {manifest.source.name}.")
         return manifest
     return load_or_abort(terminal, path, env)  # prints the issues on stderr and exits 1 (or any other load error)

@@ -150,3 +150,13 @@ def test_local_and_endpoint_contradict(folder: Path) -> None:
     assert result.exit_code == 1
     assert "--local and --endpoint contradict each other" in result.stderr
     assert not (folder / ".fnsync").exists()
+
+
+def test_the_server_comes_first_then_the_environment(folder: Path, local_server: LocalServer) -> None:
+    environment = f"environments:\n  staging:\n    endpoint: {local_server.endpoint}\n    project: {local_server.project}\n"
+    new_project(folder, MANIFEST + environment)
+    result = fnsync("apply", "--env", "staging", "--yes", env={"APPWRITE_API_KEY": local_server.api_key})
+    assert result.exit_code == 0, result.output
+    first, second = result.stderr.splitlines()[:2]
+    assert first == f"Server: {local_server.endpoint}, project {local_server.project} (manifest endpoint)."
+    assert second == "Environment staging of functions.yaml."
