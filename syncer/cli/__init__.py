@@ -82,7 +82,10 @@ def cli(ctx: click.Context, verbose: int, quiet: int, color: bool | None) -> Non
 
     Connection settings come from --endpoint/--project, then APPWRITE_ENDPOINT,
     APPWRITE_PROJECT_ID and APPWRITE_API_KEY, then the manifest. With no endpoint
-    at all, fnsync uses the embedded local server (state in .fnsync/local).
+    at all, fnsync uses the embedded local server (state in .fnsync/local), unless
+    something names a real project (APPWRITE_PROJECT_ID, APPWRITE_API_KEY, the
+    manifest's project:): then it refuses, and --local says the local server is meant.
+    Errors and their fixes: docs/troubleshooting.md.
     """
     if os.environ.get("NO_COLOR") and color is None:
         color = False
