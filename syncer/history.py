@@ -17,6 +17,7 @@ from syncer.client import AppwriteClient, AppwriteError, Query, is_not_found
 from syncer.client.models import Deployment, Function
 from syncer import state
 from syncer.reserved import is_reserved
+from syncer.tasks import gather_or_cancel
 
 Source = Literal["fnsync", "vcs", "cli", "manual"]
 
@@ -123,7 +124,7 @@ async def list_history(
         async with gate:
             return await describe(client, function, deployment)
 
-    infos = await asyncio.gather(*(one(d) for d in deployments))
+    infos = await gather_or_cancel(*(one(d) for d in deployments))
     return FunctionHistory(function=function, deployments=tuple(infos))
 
 

@@ -323,6 +323,12 @@ class _HashingReader(io.RawIOBase):
 def package_function(spec: FunctionSpec, out_dir: Path, *, root: Path | None = None) -> CodePackage:
     """Build the function's deterministic archive in `out_dir` (named `<id>-<hash12>.tar.gz`) and describe it."""
     files = list_function_files(spec, root)
+    if not spec.commands and spec.entrypoint not in {name for name, _ in files}:
+        # Without build commands nothing can create it: the deployment would build and then fail on every run.
+        raise PackagingError(
+            f"function {spec.id!r}: the entrypoint {spec.entrypoint!r} is not among the files packaged from "
+            f"{spec.path} (left out by `ignore` or a .gitignore?); nothing was changed"
+        )
     entries: list[tuple[str, bool, str, int]] = []
     for arcname, path in files:
         info = path.stat()

@@ -181,7 +181,7 @@ def compute_plan(
                     function_id=function_id,
                 )
             )
-        else:
+        elif not _kept(function_id, manifest.prune.keep):  # what prune.keep protects is managed elsewhere on purpose
             unmanaged.append(function_id)
 
     return Plan(

@@ -51,6 +51,7 @@ class SavedPlan(BaseModel):
     created_at: str
     manifest_path: str
     environment: str | None = None  # `Manifest.environment`; absent in files written before it was recorded
+    server: str | None = None  # "ENDPOINT project ID" or "embedded" (see syncer.cli.target); absent in older files
     manifest_fingerprint: str
     salt: str
     state_fingerprint: str
@@ -97,7 +98,9 @@ def _seal(change: Change, salt: str, sensitive: frozenset[str]) -> dict[str, Any
     return data
 
 
-def write_planfile(path: Path, plan: Plan, manifest: Manifest, code_hashes: Mapping[str, str]) -> SavedPlan:
+def write_planfile(
+    path: Path, plan: Plan, manifest: Manifest, code_hashes: Mapping[str, str], server: str | None = None
+) -> SavedPlan:
     """Write `plan` to `path` (never a sensitive value). Returns what was written."""
     salt = secrets.token_hex(16)
     sensitive = frozenset(manifest.sensitive_values())
@@ -105,6 +108,7 @@ def write_planfile(path: Path, plan: Plan, manifest: Manifest, code_hashes: Mapp
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         manifest_path=str(manifest.source),
         environment=manifest.environment,
+        server=server,
         manifest_fingerprint=manifest_fingerprint(manifest, salt),
         salt=salt,
         state_fingerprint=plan.state_fingerprint,

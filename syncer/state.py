@@ -23,6 +23,7 @@ from syncer.client.errors import AppwriteResponseError, RateLimit
 from syncer.client.models import NEWER_FUNCTION_FIELDS, Function, Runtime, Specification
 from syncer.client.version import MINIMUM_VERSION
 from syncer.reserved import is_reserved
+from syncer.tasks import gather_or_cancel
 from syncer.manifest.models import Manifest
 from syncer.packaging import archive_code_hash, code_hash_from_header
 
@@ -159,7 +160,7 @@ async def read_state(
     The capabilities are negotiated first: that refuses servers older than 1.6 and decides every call's format.
     """
     capabilities = await client.capabilities()
-    listed, runtimes, specifications = await asyncio.gather(
+    listed, runtimes, specifications = await gather_or_cancel(
         client.list_functions(), client.list_runtimes(), client.list_specifications()
     )
     functions = [fn for fn in listed if not is_reserved(fn.id)]
@@ -173,7 +174,7 @@ async def read_state(
         async with limit:
             return await read_active_code(client, fn, cache)
 
-    actives = await asyncio.gather(*(active_code(fn) for fn in functions))
+    actives = await gather_or_cancel(*(active_code(fn) for fn in functions))
     if cache is not None:
         cache.save()
     return ServerState(

@@ -211,7 +211,8 @@ async function invoke(message) {
     output = await fn(context);
   } catch (e) {
     if (e && e.code === "MODULE_NOT_FOUND") context.error("Could not load code file.");
-    context.error(e && e.stack ? e.stack : e);
+    // The function's own stack: this worker's frames and node's internals are left out.
+    context.error(e && e.stack ? e.stack.split("\n").filter((line) => !line.includes(import.meta.url) && !line.includes("(node:internal")).join("\n") : e);
     output = context.res.text("", 500, {});
   } finally {
     restore();

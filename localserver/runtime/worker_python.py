@@ -223,6 +223,13 @@ def normalise(output) -> tuple[int, dict, bytes]:
     return int(status), headers, data
 
 
+def user_traceback(exc: BaseException) -> str:
+    """The function's own traceback: this worker's frames (the caller of `main`) are left out."""
+    trace = traceback.TracebackException.from_exception(exc)
+    trace.stack = traceback.StackSummary.from_list([frame for frame in trace.stack if frame.filename != __file__])
+    return "".join(trace.format())
+
+
 async def invoke(function: Function, message: dict, log_cap: int, body_cap: int) -> dict:
     logger = Logger(log_cap)
     context = Context(message, logger)
@@ -238,7 +245,7 @@ async def invoke(function: Function, message: dict, log_cap: int, body_cap: int)
     except BaseException as exc:  # noqa: BLE001 - user code may raise anything, even SystemExit
         if isinstance(exc, KeyboardInterrupt):
             raise
-        context.error("".join(traceback.TracebackException.from_exception(exc).format()))
+        context.error(user_traceback(exc))
         output = context.res.text("", 500, {})
     finally:
         sys.stdout, sys.stderr = saved

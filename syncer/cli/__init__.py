@@ -6,6 +6,7 @@ Every error exits 1, usage errors included, because exit 2 means "there are chan
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import os
 import sys
@@ -43,6 +44,18 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in COMMANDS:
             return None
+        return self._load(cmd_name)
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+        """click's lookup, with the nearest command name suggested for a typo (`aply` → apply)."""
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and name not in COMMANDS:
+            close = difflib.get_close_matches(name, list(COMMANDS), n=1, cutoff=0.6)
+            hint = f" Did you mean `fnsync {close[0]}`?" if close else " See `fnsync --help` for the commands."
+            ctx.fail(f"No such command '{name}'.{hint}")
+        return super().resolve_command(ctx, args)
+
+    def _load(self, cmd_name: str) -> click.Command:
         module_name, attribute, _ = COMMANDS[cmd_name]
         module = importlib.import_module(f"syncer.cli.{module_name}")
         command: click.Command = getattr(module, attribute)
@@ -69,7 +82,10 @@ def cli(ctx: click.Context, verbose: int, quiet: int, color: bool | None) -> Non
 
     Connection settings come from --endpoint/--project, then APPWRITE_ENDPOINT,
     APPWRITE_PROJECT_ID and APPWRITE_API_KEY, then the manifest. With no endpoint
-    at all, fnsync uses the embedded local server (state in .fnsync/local).
+    at all, fnsync uses the embedded local server (state in .fnsync/local), unless
+    something names a real project (APPWRITE_PROJECT_ID, APPWRITE_API_KEY, the
+    manifest's project:): then it refuses, and --local says the local server is meant.
+    Errors and their fixes: docs/troubleshooting.md.
     """
     if os.environ.get("NO_COLOR") and color is None:
         color = False

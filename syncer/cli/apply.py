@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 
@@ -23,10 +24,19 @@ from syncer.cli.common import (
     yes_option,
 )
 from syncer.cli.locking import lock_options, project_lock
+from syncer.cli.target import server_label
 from syncer.cli.terminal import Terminal, pass_terminal
+from syncer.manifest.models import Manifest
 from syncer.plan import Action, ChangeKind, Plan, PlanOptions
-from syncer.planfile import SavedPlan, StalePlanError, read_planfile, restore_plan, stale_reasons
-from syncer.render import render_plan, render_result, result_to_json
+from syncer.planfile import PlanFileError, SavedPlan, StalePlanError, read_planfile, restore_plan, stale_reasons
+from syncer.render import apply_summary, render_plan, render_result, result_to_json
+
+
+NO_WAIT_EMBEDDED = (
+    "--no-wait: waiting for the builds anyway, because the embedded local server this command started stops when "
+    "it exits and would leave them interrupted. Run `fnsync local-server` in another terminal to keep a server "
+    "running; then --no-wait returns at once."
+)
 
 
 class ProgressReporter(Reporter):
@@ -96,8 +106,12 @@ def apply(
     manifest = load_or_abort(terminal, manifest_file, env)
     options = saved.options if saved else PlanOptions(targets=targets, prune=prune)
 
-    with session(terminal, manifest, endpoint, project) as s:
-        the_plan = run(_plan(s, options, saved))
+    with session(terminal, manifest, endpoint, project, planned_for=saved.server if saved else None) as s:
+        if no_wait and s.connection.stops_with_command:
+            terminal.warning(NO_WAIT_EMBEDDED)
+            no_wait = False
+        check_same_server(terminal, s, saved, planfile)
+        the_plan = run(_plan(s, options, saved, planfile))
         if not the_plan.has_changes:
             apply_step_summary(terminal, manifest, result_to_json(ApplyResult(plan=the_plan)), s.secrets)
             if as_json:
@@ -105,7 +119,7 @@ def apply(
             else:
                 s.emit(render_plan(the_plan, manifest_name=manifest.source.name))
             return
-        if not as_json:
+        if not as_json and terminal.verbosity >= 0:  # -q: only errors and the summary
             s.emit(render_plan(the_plan, manifest_name=manifest.source.name))
         if saved is None and not s.connection.embedded and not yes:
             confirm_apply(terminal)
@@ -114,10 +128,24 @@ def apply(
         apply_step_summary(terminal, manifest, result_to_json(result), s.secrets)
     if as_json:
         s.emit_json(result_to_json(result))
+    elif terminal.verbosity < 0 and result.ok:
+        s.emit(apply_summary(result) + "\n", raw=True)
     else:
         s.emit(render_result(result))
     if not result.ok:
         raise SystemExit(1)
+
+
+def check_same_server(terminal: Terminal, s: Session, saved: SavedPlan | None, planfile: Path | None) -> None:
+    """A saved plan is applied only to the server it was made against (when it recorded one)."""
+    if saved is None or saved.server is None:
+        return
+    here = server_label(s.connection.settings, s.connection.embedded)
+    if here != saved.server:
+        terminal.abort(
+            f"{planfile} was planned against {saved.server}, not {here}; nothing was changed. "
+            "Point fnsync at that server (--endpoint/--project or APPWRITE_*), or make a new plan here."
+        )
 
 
 def saved_environment(terminal: Terminal, saved: SavedPlan, planfile: Path, env: str | None) -> str | None:
@@ -138,7 +166,14 @@ def confirm_apply(terminal: Terminal, question: str = "Apply these changes?", ac
         terminal.abort(f"{action.capitalize()} cancelled; nothing was changed.")
 
 
-async def _plan(s: Session, options: PlanOptions, saved: SavedPlan | None) -> Plan:
+def replan_command(manifest: Manifest, planfile: Path | None) -> str:
+    """The exact commands that make and apply a fresh plan of the same manifest and environment."""
+    env = f" --env {shlex.quote(manifest.environment)}" if manifest.environment else ""
+    out = shlex.quote(str(planfile)) if planfile else "plan.json"
+    return f"`fnsync plan -f {shlex.quote(str(manifest.source))}{env} --out {out}`, then `fnsync apply {out}`"
+
+
+async def _plan(s: Session, options: PlanOptions, saved: SavedPlan | None, planfile: Path | None = None) -> Plan:
     """A fresh plan; or the saved one, after checking it is not stale (archives from this run's packaging)."""
     assert s.manifest is not None
     fresh, state, packages = await s.plan(options)
@@ -146,7 +181,7 @@ async def _plan(s: Session, options: PlanOptions, saved: SavedPlan | None) -> Pl
         return fresh
     reasons = stale_reasons(saved, s.manifest, state, {fid: p.code_hash for fid, p in packages.items()})
     if reasons:
-        raise StalePlanError(reasons)
+        raise PlanFileError(f"{StalePlanError(reasons)} Nothing was changed. Plan again with: {replan_command(s.manifest, planfile)}")
     restored = restore_plan(saved, s.manifest)
     changes = tuple(
         change.model_copy(update={"after": {**change.after, "archive": str(packages[change.function_id].archive)}})

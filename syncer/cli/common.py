@@ -28,11 +28,13 @@ from syncer.history import HistoryError
 from syncer.manifest import ManifestError, load_manifest
 from syncer.manifest.models import Manifest
 from syncer.packaging import CodePackage, PackagingError
-from syncer.plan import Plan, PlanError, PlanOptions
+from syncer.plan import Action, ChangeKind, Plan, PlanError, PlanOptions
 from syncer.planfile import PlanFileError
 from syncer.redact import redact_data
 from syncer.state import HashCache, ServerState
+from syncer.cli.explain import endpoint_problem, explain
 from syncer.cli.terminal import Terminal
+from syncer.cli import target as server_target
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -92,7 +94,7 @@ def connection_options(f: F) -> F:
         help="API endpoint, e.g. https://cloud.appwrite.io/v1 (else APPWRITE_ENDPOINT, else the manifest; "
         "none at all = the embedded local server). The key is read from APPWRITE_API_KEY only.",
     )(f)
-    return f
+    return server_target.local_option(f)
 
 
 target_option = click.option("--target", "targets", multiple=True, metavar="ID", help="Only this function (repeatable).")
@@ -138,9 +140,7 @@ def load_or_abort(terminal: Terminal, path: Path, env: str | None = None) -> Man
     read or written."""
     with handle_errors(terminal):
         manifest = load_manifest(path, env=env)
-    if env is not None:
-        terminal.info(f"Environment {env} of {manifest.source.name}.")
-    return manifest
+    return manifest  # the environment is named after the server (`connect`): the server comes first
 
 
 def load_optional(terminal: Terminal, path: Path, env: str | None) -> Manifest | None:
@@ -160,6 +160,7 @@ class Connection:
     embedded: bool
     api_key: str
     cache_scope: str = ""  # what identifies this server across runs (the embedded one changes port every run)
+    stops_with_command: bool = False  # an embedded server started by this command: it stops (and its builds) on exit
     # Clients made for this run: the first to negotiate the server's capabilities hands them to later ones,
     # so one command asks the server's version once, however many clients it opens.
     clients: list[AppwriteClient] = field(default_factory=list)
@@ -190,6 +191,7 @@ def connect(
     project: str | None,
     *,
     root: Path | None = None,
+    planned_for: str | None = None,
 ) -> Iterator[Connection]:
     """Resolve the connection; with no endpoint at all, use (or start) the embedded local server.
 
@@ -197,18 +199,37 @@ def connect(
     current directory when there is no manifest (e.g. `fnsync exec` outside a project).
     """
     settings = resolve_connection(manifest, endpoint=endpoint, project=project)
-    if settings.configured:
+    local = server_target.local_requested()
+    if local and endpoint:
+        terminal.abort("--local and --endpoint contradict each other: give one of them")
+    if settings.configured and not local:
         missing = settings.missing()
         if missing:
             terminal.abort("cannot connect: missing " + " and ".join(missing))
+        problem = endpoint_problem(settings.endpoint or "", settings.endpoint_source)
+        if problem:
+            terminal.abort(f"cannot connect: {problem}; nothing was read or changed")
         assert settings.api_key is not None
         terminal.debug(f"connecting to {settings.describe()}")
+        terminal.info(f"Server: {settings.endpoint}, project {settings.project} ({settings.endpoint_source} endpoint).")
+        _name_environment(terminal, manifest)
         yield Connection(settings=settings, embedded=False, api_key=settings.api_key.get_secret_value())
         return
+    refusal = server_target.check_embedded_fallback(manifest, planned_for=planned_for)
+    if refusal:
+        terminal.abort(refusal)
     if root is None:
         root = manifest.root if manifest is not None else Path.cwd()
+        if manifest is None and not (root / LOCAL_DATA).exists():
+            terminal.abort(server_target.NOTHING_HERE.format(folder=root))
     with _embedded(terminal, root / LOCAL_DATA) as connection:
+        _name_environment(terminal, manifest)
         yield connection
+
+
+def _name_environment(terminal: Terminal, manifest: Manifest | None) -> None:
+    if manifest is not None and manifest.environment is not None:
+        terminal.info(f"Environment {manifest.environment} of {manifest.source.name}.")
 
 
 @contextmanager
@@ -232,7 +253,9 @@ def _embedded(terminal: Terminal, data_dir: Path) -> Iterator[Connection]:
         "set --endpoint or APPWRITE_ENDPOINT for another server."
     )
     try:
-        yield _local_connection(running.endpoint, LOCAL_PROJECT, key, data_dir)
+        connection = _local_connection(running.endpoint, LOCAL_PROJECT, key, data_dir)
+        connection.stops_with_command = True
+        yield connection
     finally:
         running.stop()
 
@@ -274,7 +297,7 @@ class Session:
         """
         assert self.manifest is not None
         async with self.client() as client:
-            return await make_plan(
+            planned = await make_plan(
                 self.manifest,
                 client,
                 options,
@@ -282,14 +305,36 @@ class Session:
                 cache=self.connection.cache(self.manifest),
                 probe_creations=probe_creations,
             )
+        check_upload_sizes(planned[0], planned[2])
+        return planned
+
+
+UPLOAD_LIMIT_ENV = "FNSYNC_UPLOAD_LIMIT"
+DEFAULT_UPLOAD_LIMIT = 30_000_000  # Appwrite's default _APP_FUNCTIONS_SIZE_LIMIT (1.6) / _APP_COMPUTE_SIZE_LIMIT (1.7+)
+
+
+def check_upload_sizes(plan: Plan, packages: dict[str, CodePackage]) -> None:
+    """An archive the server would refuse (after the functions and variables were already written) stops the
+    plan instead. The server does not tell its limit: Appwrite's default, or FNSYNC_UPLOAD_LIMIT (bytes)."""
+    limit = int(os.environ.get(UPLOAD_LIMIT_ENV) or DEFAULT_UPLOAD_LIMIT)
+    deployed = {c.function_id for c in plan.changes if c.kind is ChangeKind.CODE and c.action is Action.DEPLOY}
+    over = [f"{fid} ({packages[fid].size:,} bytes)" for fid in sorted(deployed) if fid in packages and packages[fid].size > limit]
+    if over:
+        raise PlanError(
+            f"code archive over the server's upload limit of {limit:,} bytes: {', '.join(over)}. Leave large files out "
+            f"with `ignore:`, or set {UPLOAD_LIMIT_ENV}=BYTES when your server allows more "
+            "(_APP_FUNCTIONS_SIZE_LIMIT / _APP_COMPUTE_SIZE_LIMIT); nothing was changed"
+        )
 
 
 @contextmanager
-def session(terminal: Terminal, manifest: Manifest | None, endpoint: str | None, project: str | None) -> Iterator[Session]:
+def session(
+    terminal: Terminal, manifest: Manifest | None, endpoint: str | None, project: str | None, *, planned_for: str | None = None
+) -> Iterator[Session]:
     """Connect (see `connect`), then run the body with known errors turned into exit 1, secrets scrubbed."""
-    with connect(terminal, manifest, endpoint, project) as connection:
+    with connect(terminal, manifest, endpoint, project, planned_for=planned_for) as connection:
         secrets = secrets_of(manifest, connection)
-        with handle_errors(terminal, secrets), tempfile.TemporaryDirectory(prefix="fnsync-") as tmp:
+        with handle_errors(terminal, secrets, connection.settings.endpoint), tempfile.TemporaryDirectory(prefix="fnsync-") as tmp:
             yield Session(terminal, manifest, connection, secrets, Path(tmp))
 
 
@@ -308,8 +353,9 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 
 
 @contextmanager
-def handle_errors(terminal: Terminal, secrets: tuple[str, ...] = ()) -> Iterator[None]:
-    """Known failures become one clean message and exit 1; secrets are scrubbed from the text."""
+def handle_errors(terminal: Terminal, secrets: tuple[str, ...] = (), endpoint: str | None = None) -> Iterator[None]:
+    """Known failures become one clean message and exit 1; secrets are scrubbed from the text. Server errors
+    say what to check (`syncer.cli.explain`), naming `endpoint`."""
 
     def fail(text: str) -> NoReturn:
         terminal.abort(scrub(text, secrets))
@@ -323,7 +369,7 @@ def handle_errors(terminal: Terminal, secrets: tuple[str, ...] = ()) -> Iterator
     except (PlanError, PlanFileError, PackagingError, HistoryError) as exc:
         fail(str(exc))
     except AppwriteError as exc:
-        fail(f"server request failed: {exc}")
+        fail(explain(exc, endpoint))
     except OSError as exc:
         fail(f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""))
 

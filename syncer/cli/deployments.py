@@ -25,7 +25,8 @@ def when(iso: str) -> str:
 
 
 COLUMNS: tuple[tuple[str, str], ...] = (
-    ("", "<"), ("id", "<"), ("created", "<"), ("status", "<"), ("size", ">"), ("build", ">"), ("source", "<"), ("commit", "<"),
+    ("", "<"), ("id", "<"), ("created", "<"), ("status", "<"), ("size", ">"), ("build", ">"), ("source", "<"),
+    ("fnsync code hash", "<"), ("commit", "<"),
 )
 STATUS_STYLES = {"ready": "green", "failed": "red", "canceled": "dim"}
 
@@ -34,10 +35,10 @@ def history_table(history: FunctionHistory) -> Group:
     """Aligned plain columns (never truncated, unlike a table squeezed into a narrow CI log), status in color."""
     rows: list[list[str]] = []
     for d in history.deployments:
-        source = f"fnsync {short_hash(d.code_hash)}" if d.source == "fnsync" else d.source
+        code_hash = short_hash(d.code_hash) if d.code_hash else ""  # fnsync's hash of the code, not a git commit
         commit = d.commit[:12] + (f" ({d.branch})" if d.branch else "") if d.commit else ""
         rows.append(
-            ["*" if d.active else "", d.id, when(d.created_at), d.status or "waiting", human_size(d.size), f"{d.build_time}s", source, commit]
+            ["*" if d.active else "", d.id, when(d.created_at), d.status or "waiting", human_size(d.size), f"{d.build_time}s", d.source, code_hash, commit]
         )
     widths = [max(len(name), *(len(row[i]) for row in rows)) for i, (name, _) in enumerate(COLUMNS)]
 

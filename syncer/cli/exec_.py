@@ -34,8 +34,18 @@ def render(terminal: Terminal, execution: Execution) -> None:
         terminal.print(f"[dim]{header.name}:[/dim] {header.value}", markup=True)
     terminal.print("")
     terminal.write(execution.response_body + ("" if execution.response_body.endswith("\n") or not execution.response_body else "\n"))
-    if execution.errors:
-        terminal.error(execution.errors.rstrip())
+    show_output(terminal, execution)
+
+
+def show_output(terminal: Terminal, execution: Execution) -> None:
+    """What the function printed (context.log and print, then context.error), after the response, on stderr so
+    the body stays pipeable. Servers that keep no logs (logging off) leave both empty."""
+    if execution.logs.strip():
+        terminal.err.print("[dim]--- function log ---[/dim]")
+        terminal.err.print(execution.logs.rstrip(), markup=False, highlight=False)
+    if execution.errors.strip():
+        terminal.err.print("[dim]--- function errors ---[/dim]")
+        terminal.err.print(execution.errors.rstrip(), markup=False, highlight=False)
 
 
 @click.command("exec")

@@ -8,11 +8,19 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
-from syncer.cli.common import connect, connection_options, env_option, handle_errors, load_or_abort, manifest_file_option, run, target_option
+from syncer.cli.common import LOCAL_DATA, connect, connection_options, env_option, handle_errors, load_or_abort, manifest_file_option, run, target_option
+from syncer.cli.target import check_embedded_fallback, local_requested
 from syncer.cli.terminal import Terminal, pass_terminal
+from syncer.connection import resolve_connection
+from syncer.reserved import is_reserved
 from syncer.importer import ImporterError, ImportResult, check_free, import_from_cli_config, import_from_server
 from syncer.manifest.models import Manifest
 from syncer.packaging import PackagingError
+
+EMPTY_SERVER = (
+    "{server} has no functions: there is nothing to import, and no manifest was written. Check the server "
+    "(--endpoint/--project or APPWRITE_ENDPOINT/APPWRITE_PROJECT_ID), or start a manifest by hand (see README)."
+)
 
 
 @click.command("import")
@@ -52,10 +60,22 @@ def import_(
 ) -> None:
     """Adopt existing functions: write a manifest so that `fnsync plan` shows no changes.
 
-    From a server (flags, APPWRITE_*, else the embedded local server): settings, git settings and
-    variables, plus each active deployment's code unpacked into functions/<ID>/. With --from: the
-    functions of an Appwrite CLI config, whose code stays where it is. With --env NAME: the server
-    of environment NAME of an existing manifest (-f), unless flags or APPWRITE_* say otherwise.
+    \b
+    Which server: --endpoint/--project, else APPWRITE_ENDPOINT/APPWRITE_PROJECT_ID (key in
+    APPWRITE_API_KEY); with --env NAME, the server of environment NAME of an existing manifest (-f).
+    With no endpoint at all: the embedded local server of the output folder, but only when nothing
+    names a real project (APPWRITE_PROJECT_ID or APPWRITE_API_KEY set refuses; --local means it).
+    A server without functions writes nothing.
+
+    \b
+    What is written: settings, git settings and variables (values as ${NAME} in .env, or inline with
+    --inline-values), plus each active deployment's code unpacked into functions/<ID>/. A function
+    whose code cannot be downloaded or unpacked (no active deployment, a server that refuses the
+    download, an archive fnsync cannot read) is written with its settings only, and the output says
+    why. Code that does not round-trip is written, and flagged: `fnsync plan` will show a deploy.
+
+    With --from APPWRITE_JSON: the functions of an Appwrite CLI config, whose code stays where it is;
+    its projectId becomes `project:` (so plan/apply then need an endpoint).
     """
     if from_config is not None:
         env_flag = click.get_current_context().get_parameter_source("env") is click.core.ParameterSource.COMMANDLINE
@@ -94,12 +114,18 @@ def _from_server(
     project: str | None,
 ) -> ImportResult:
     root = Path(os.path.abspath(out)).parent
+    embedded = local_requested() or not resolve_connection(source, endpoint=endpoint, project=project).configured
+    if embedded and not (root / LOCAL_DATA).exists() and not check_embedded_fallback(source):
+        terminal.abort(EMPTY_SERVER.format(server=f"the embedded local server of {root} (it has no state yet)"))
     with connect(terminal, source, endpoint, project, root=root) as connection:
         settings = connection.settings
         assert settings.endpoint and settings.project
 
         async def go() -> ImportResult:
             async with connection.client(source) as client:
+                if not [fn for fn in await client.list_functions() if not is_reserved(fn.id)]:
+                    where = "the embedded local server" if connection.embedded else f"{settings.endpoint} project {settings.project}"
+                    terminal.abort(EMPTY_SERVER.format(server=where))
                 return await import_from_server(
                     client,
                     out,

@@ -14,10 +14,13 @@ class Terminal:
 
     def __init__(self, verbosity: int = 0, color: bool | None = None) -> None:
         self.verbosity = verbosity
-        no_color = color is False
+        # --no-color / NO_COLOR: no escape code at all (rich's no_color alone keeps bold and dim), and no
+        # cursor movement either (progress lines are printed once, not redrawn).
+        plain: dict[str, object] = {"color_system": None, "force_terminal": False} if color is False else {}
         force = True if color else None
-        self.out = Console(no_color=no_color, force_terminal=force, highlight=False, soft_wrap=True)
-        self.err = Console(stderr=True, no_color=no_color, force_terminal=force, highlight=False, soft_wrap=True)
+        self.plain = color is False
+        self.out = Console(**{"force_terminal": force, **plain}, highlight=False, soft_wrap=True)  # type: ignore[arg-type]
+        self.err = Console(stderr=True, **{"force_terminal": force, **plain}, highlight=False, soft_wrap=True)  # type: ignore[arg-type]
 
     def print(self, *objects: object, **kwargs: object) -> None:
         """Results (plans, tables, JSON) go to stdout."""

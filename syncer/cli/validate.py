@@ -14,6 +14,8 @@ from syncer.manifest import ManifestError, load_every_environment, load_manifest
 from syncer.manifest.environments import environment_names
 from syncer.manifest.errors import display_path
 from syncer.manifest.loader import load_yaml
+from syncer.manifest.models import Manifest
+from syncer.manifest.rules import suggest_runtime
 
 
 @click.command("validate")
@@ -49,6 +51,7 @@ def validate(terminal: Terminal, manifest_path: Path, as_json: bool, env: str | 
             count = len(error.issues)
             terminal.error(f"{escape(name)}: {count} issue{'s' if count != 1 else ''}")
         raise SystemExit(1) from None
+    warn_unknown_runtimes(terminal, manifest)
     count = len(manifest.functions)
     if as_json:
         terminal.write(_json(name, ok=True, functions=count, issues=[], env=env, environments=manifest.environments))
@@ -72,3 +75,20 @@ def _json(
     """`environment`: the one checked (`--env`), or null when the manifest as written and every environment were."""
     data = {"file": file, "ok": ok, "functions": functions, "environment": env, "environments": list(environments), "issues": issues}
     return json.dumps(data, indent=2) + "\n"
+
+
+def warn_unknown_runtimes(terminal: Terminal, manifest: Manifest) -> None:
+    """A runtime no Appwrite version fnsync knows offers (1.6 to Cloud 2.5) is most likely a typo; only a warning,
+    as a server may be newer than fnsync: `plan` checks it against the real server's list."""
+    from localserver.versions.runtime_ids import ALL_RUNTIMES  # the table of every known version's runtimes
+
+    for spec in manifest.functions.values():
+        if spec.runtime in ALL_RUNTIMES:
+            continue
+        where = f"{display_path(manifest.source)}:{spec.lines.get('runtime', spec.line)}"
+        terminal.warning(
+            escape(
+                f"{where}: functions.{spec.id}.runtime: {spec.runtime!r} is not a runtime of any Appwrite version fnsync "
+                f"knows (1.6 to 2.5){suggest_runtime(spec.runtime, ALL_RUNTIMES)}; `fnsync plan` checks it against your server"
+            )
+        )

@@ -20,6 +20,7 @@ import asyncio
 import enum
 import logging
 import random
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -84,6 +85,27 @@ def retry_after_seconds(headers: httpx.Headers, now: float) -> float | None:
     return None
 
 
+def _in_words(error: httpx.TransportError | None) -> str:
+    """A transport failure as people say it (the retry log line is read by users, not by Python programmers)."""
+    if isinstance(error, httpx.TimeoutException):
+        return "no answer in time"
+    if isinstance(error, httpx.ConnectError):
+        return "cannot connect"
+    return "connection broken"
+
+
+def _caused_by_tls(error: BaseException) -> bool:
+    """True when an `ssl.SSLError` lies anywhere in the chain (httpx wraps httpcore, which wraps ssl)."""
+    seen: BaseException | None = error
+    for _ in range(8):
+        if seen is None:
+            return False
+        if isinstance(seen, ssl.SSLError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 @dataclass
 class Outcome:
     """The final response of a retried request, and whether an earlier attempt may already have been applied."""
@@ -139,7 +161,7 @@ class Retrier:
                     raise error
                 return Outcome(response, attempt, ambiguous)
             ambiguous = ambiguous or was_applied
-            reason = f"{response.status_code}" if response is not None else f"{type(error).__name__}"
+            reason = f"{response.status_code}" if response is not None else _in_words(error)
             logger.warning("%s: %s; retry %d/%d in %.2fs", describe, reason, attempt, self.policy.max_attempts - 1, delay)
             if response is not None:
                 await response.aclose()
@@ -150,6 +172,8 @@ class Retrier:
     ) -> tuple[bool, float | None, bool]:
         """(retry?, server-requested wait, may the failed attempt have been applied?)."""
         if error is not None:
+            if _caused_by_tls(error):
+                return False, None, False  # a TLS mismatch or an untrusted certificate does not heal by waiting
             if isinstance(error, NOT_SENT_ERRORS):
                 return True, None, False
             return safety is not Safety.UNSAFE, None, True

@@ -79,6 +79,21 @@ def field_name(path: FieldPath) -> str:
     return text
 
 
+def unquoted_value_hint(text: str, line: int) -> str:
+    """`; quote it: schedule: "*/5 * * * *"` when the failing line holds a value YAML reads as syntax (a cron
+    schedule starting with `*`, an `@` alias, a value with `: ` or ` #`)."""
+    lines = text.splitlines()
+    if not 0 < line <= len(lines):
+        return ""
+    key, sep, value = lines[line - 1].partition(":")
+    value = value.strip()
+    if not sep or not value or value[0] in "\"'[{":
+        return ""
+    if value[0] in "*@&!%`|>" or ": " in value:
+        return f"; quote the value: {key.strip()}: \"{value}\""
+    return ""
+
+
 def load_yaml(text: str, file: str) -> Document:
     """Parse `text`; YAML syntax errors become issues (with their line) and leave `data` as None."""
     document = Document(file=file, data=None, marks={(): (1, 1)})
@@ -90,7 +105,8 @@ def load_yaml(text: str, file: str) -> Document:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
         problem = " ".join(part for part in (exc.context, exc.problem) if part) or "invalid YAML"
-        document.issues.append(ManifestIssue(file=file, line=line, column=column, message=f"YAML syntax error: {problem}"))
+        hint = unquoted_value_hint(text, line)
+        document.issues.append(ManifestIssue(file=file, line=line, column=column, message=f"YAML syntax error: {problem}{hint}"))
         return document
     except yaml.reader.ReaderError as exc:  # control characters: a position, not a mark
         line = text.count("\n", 0, exc.position) + 1

@@ -57,6 +57,34 @@ def suggest(word: str, choices: Iterable[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+def _runtime_parts(runtime: str) -> tuple[str, tuple[int, ...]] | None:
+    """`python-ml-3.11` -> ("python-ml", (3, 11)); None when there is no numeric version at the end."""
+    family, _, version = runtime.rpartition("-")
+    if not family or not re.fullmatch(r"\d+(\.\d+)*", version):
+        return None
+    return family, tuple(int(part) for part in version.split("."))
+
+
+def _version_distance(a: tuple[int, ...], b: tuple[int, ...]) -> int:
+    """How far apart two versions are, major first (`22` and `22.0` are the same version)."""
+    (a_major, a_minor), (b_major, b_minor) = (a + (0, 0))[:2], (b + (0, 0))[:2]
+    return abs((a_major - b_major) * 1000 + a_minor - b_minor)
+
+
+def suggest_runtime(runtime: str, offered: Iterable[str]) -> str:
+    """` (did you mean 'node-20.0'?)`: the same family's nearest version (`node-20` -> node-20.0, `node-22.0` ->
+    node-22, whose ids Appwrite spells differently per release), else the closest spelling."""
+    choices = list(offered)
+    wanted = _runtime_parts(runtime)
+    if wanted is not None:
+        family, version = wanted
+        same_family = [(c, p[1]) for c in choices if (p := _runtime_parts(c)) is not None and p[0] == family]
+        if same_family:
+            best = min(same_family, key=lambda item: (_version_distance(item[1], version), item[0]))
+            return f" (did you mean {best[0]!r}?)"
+    return suggest(runtime, choices)
+
+
 # --- identifiers, names, numbers -------------------------------------------------------------------
 
 
@@ -118,6 +146,22 @@ def not_empty(value: str) -> str | None:
 # --- schedules ------------------------------------------------------------------------------------
 
 
+CRON_RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
+
+
+def _cron_range_problem(item: str, bounds: tuple[int, int]) -> str:
+    """Why a number of one cron field is out of its range ("" when none is); steps (`/15`) are not values."""
+    low, high = bounds
+    for part in item.split(","):
+        base, _, step = part.partition("/")
+        if step.isdigit() and int(step) == 0:
+            return "has a step of 0"
+        for number in re.findall(r"\d+", base):
+            if not low <= int(number) <= high:
+                return f"has {number}, outside {low}-{high}"
+    return ""
+
+
 def cron(value: str) -> str | None:
     """Appwrite's cron dialect (5 fields or an @alias), parsed by croniter, and able to fire at least once."""
     text = value.strip()
@@ -138,6 +182,10 @@ def cron(value: str) -> str | None:
             return f"`?` is only allowed in the day-of-month and day-of-week fields, not in {CRON_FIELDS[index]}"
     if "?" in fields[2] and "?" in fields[4]:
         return "`?` can't be used in both day-of-month and day-of-week"
+    for index, item in enumerate(fields):
+        problem = _cron_range_problem(item, CRON_RANGES[index])
+        if problem:
+            return f"not a valid cron expression: the {CRON_FIELDS[index]} field ({item}) {problem}"
     try:
         croniter(text, datetime.now(timezone.utc), max_years_between_matches=CRON_LOOKAHEAD_YEARS).get_next(datetime)
     except CroniterBadDateError:
@@ -337,7 +385,8 @@ def check_against_server(
                     file=file,
                     line=spec.lines.get(field, spec.line),
                     field=f"functions.{spec.id}.{field}",
-                    message=f"{field} {value!r} is not offered by the server{suggest(value, offered)}",
+                    message=f"{field} {value!r} is not offered by the server"
+                    + (suggest_runtime(value, offered) if field == "runtime" else suggest(value, offered)),
                 )
             )
         if capabilities is not None:

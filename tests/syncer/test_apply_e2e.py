@@ -151,7 +151,7 @@ async def test_prune_deletes_only_unkept_unmanaged(project: Project, client: App
     manifest = project.load()
 
     plan = await plan_of(manifest, client)
-    assert set(plan.unmanaged) == {"legacy-a", "stray"}
+    assert set(plan.unmanaged) == {"stray"}  # legacy-a is protected by prune.keep: not listed
     assert all(c.action is not Action.DELETE for c in plan.changes)
 
     result = await reconcile(manifest, client, prune=True)

@@ -153,7 +153,7 @@ def test_errors_exit_1(applied: Project, env: dict[str, str]) -> None:
     unknown = fnsync(applied, env, "drift", "--target", "nope")
     assert unknown.exit_code == 1 and "unknown --target: nope" in unknown.stderr
     unreachable = fnsync(applied, {**env, "APPWRITE_ENDPOINT": "http://127.0.0.1:9/v1"}, "drift")
-    assert unreachable.exit_code == 1 and "server request failed" in unreachable.stderr
+    assert unreachable.exit_code == 1 and "cannot reach the server: nothing answers at 127.0.0.1:9" in unreachable.stderr
     applied.path.write_text("version: 1\nfunctions:\n  api:\n    nmae: x\n")
     bad = fnsync(applied, env, "drift")
     assert bad.exit_code == 1 and "functions.yaml:4" in bad.stderr

@@ -218,7 +218,7 @@ def test_prune_deletes_unmanaged_but_keeps_globs() -> None:
         code={"api": Code()},
     )
     assert actions(plan) == [("function.legacy", "delete")]
-    assert plan.unmanaged == ("keep-me",)
+    assert plan.unmanaged == ()  # prune.keep: managed elsewhere on purpose, not listed
 
 
 def test_prune_refused_for_an_empty_manifest() -> None:
