@@ -74,7 +74,10 @@ def manifest_fingerprint(manifest: Manifest, salt: str) -> str:
 def _seal_side(side: dict[str, Any] | None, salt: str, sensitive: frozenset[str]) -> dict[str, Any] | None:
     """The side with its value replaced by a salted hash when it is sensitive, or holds a sensitive value."""
     value = side.get("value") if side is not None else None
-    holds_secret = isinstance(value, str) and redact.scrub(value, sensitive) != value
+    # As outside variables, values too short to keep out of hex digests (`1` from the environment) do not count:
+    # else the digest record of secret variables (FNSYNC_SECRET_DIGESTS, not in the manifest) would be sealed.
+    checked = tuple(v for v in sensitive if len(v) >= MIN_CHECKED)
+    holds_secret = isinstance(value, str) and redact.scrub(value, checked) != value
     if side is None or not (side.get("sensitive") or holds_secret):
         return side
     sealed = {k: v for k, v in side.items() if k != "value"}
