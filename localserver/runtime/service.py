@@ -2,9 +2,12 @@
 
 `ExecutionService` is the one place that turns a function + deployment + request into a stored
 Execution document; the HTTP routes (`localserver.executions`) and the scheduler both use it.
-Async and scheduled executions keep their request in an internal `_request` field until they run,
-so they survive a restart. On start, executions a crash left `processing` are marked failed (they
-may have run already: never run twice) and `waiting` ones are run (they never started).
+Async executions are queued as Appwrite 1.6.2 queues them (its `functions` queue and worker): the
+202 shows `waiting`, a fixed pool of `QUEUE_WORKERS` workers takes ids off an in-memory queue, claims
+each (`waiting` -> `processing`, in one transaction) and stores the outcome (`completed`/`failed`).
+The request waits in an internal `_request` field of the stored document, so the queue itself need
+not be durable: on start, executions a crash left `processing` are marked failed (they may have run
+already: never run twice) and `waiting` ones are queued again (they never started).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ Document = dict[str, Any]
 REQUEST_HEADERS_KEPT = ("content-type", "agent", "content-length", "host")
 RESPONSE_HEADERS_KEPT = ("content-type", "content-length")
 SYNC_TIMEOUT = 30.0  # Appwrite's executor request timeout for synchronous executions
+QUEUE_WORKERS = 4  # async executions running at once; later ones stay `waiting` in the queue
 
 
 class SyncTimeout(Exception):
@@ -63,6 +67,8 @@ class ExecutionService:
         self.executor = executor
         self.sync_timeout = SYNC_TIMEOUT
         self.tasks: set[asyncio.Task[None]] = set()
+        self.workers = QUEUE_WORKERS
+        self.queue: asyncio.Queue[str] | None = None
 
     # --- documents ------------------------------------------------------------------------------
 
@@ -215,11 +221,33 @@ class ExecutionService:
             raise SyncTimeout
         return doc, outcome
 
+    def start_workers(self) -> None:
+        """Start the queue and its workers (inside the server's event loop)."""
+        self.queue = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+        for number in range(self.workers):
+            task = loop.create_task(self._work(), name=f"execution-worker-{number}")
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
     def start(self, execution_id: str) -> None:
-        """Run a stored waiting execution in the background."""
-        task = asyncio.get_running_loop().create_task(self._run_stored(execution_id), name=f"execution-{execution_id}")
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        """Queue a stored waiting execution; a free worker runs it (call from the event loop)."""
+        if self.queue is None:
+            self.start_workers()
+        assert self.queue is not None
+        self.queue.put_nowait(execution_id)
+
+    async def _work(self) -> None:
+        """One worker: take the next queued execution, run it, repeat."""
+        assert self.queue is not None
+        while True:
+            execution_id = await self.queue.get()
+            try:
+                await self._run_stored(execution_id)
+            except Exception:  # noqa: BLE001 - one bad job must not stop the worker
+                logger.exception("queued execution %s could not be run", execution_id)
+            finally:
+                self.queue.task_done()
 
     async def _run_stored(self, execution_id: str) -> None:
         store = self.ctx.store
@@ -278,6 +306,7 @@ async def running(ctx: ServerContext) -> AsyncIterator[ExecutionService]:
     service = ExecutionService(ctx, Executor(sandbox=ctx.services.get("sandbox")))
     ctx.services["executions"] = service
     reaper = asyncio.create_task(service.executor.reap_forever(), name="worker-reaper")
+    service.start_workers()
     for execution_id in service.recover():
         service.start(execution_id)
     try:
