@@ -17,6 +17,7 @@ LogFormat = Literal["plain", "json"]
 FORMATS: tuple[LogFormat, ...] = ("plain", "json")
 PLAIN = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _FIELDS = "fnsync_fields"
+OWN_LOGGERS = ("fnsync", "syncer")  # -v shows their detail; other libraries' (git, asyncio, httpx) need -vv
 
 
 def fields(**values: Any) -> dict[str, Any]:
@@ -46,15 +47,17 @@ def formatter(log_format: LogFormat) -> logging.Formatter:
 
 
 def configure(log_format: LogFormat = "plain", verbosity: int = 0, stream: TextIO | None = None) -> logging.Handler:
-    """Route every logger to one handler on `stream` (stderr) in `log_format`. `verbosity` 1 (-v) adds the
-    receiver's detail lines, 2 (-vv) the HTTP client's."""
+    """Route every logger to one handler on `stream` (stderr) in `log_format`. `verbosity` 1 (-v) adds fnsync's
+    detail lines (each delivery's reason, each Appwrite call), 2 (-vv) those of the libraries (git, HTTP)."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(formatter(log_format))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
-    root.setLevel(logging.DEBUG if verbosity > 0 else logging.INFO)
+    root.setLevel(logging.DEBUG if verbosity > 1 else logging.INFO)
+    for name in OWN_LOGGERS:
+        logging.getLogger(name).setLevel(logging.DEBUG if verbosity > 0 else logging.INFO)
     logging.getLogger("httpx").setLevel(logging.DEBUG if verbosity > 1 else logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.DEBUG if verbosity > 1 else logging.WARNING)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):  # no handler of their own: one format for all

@@ -45,11 +45,19 @@ def receiver(local_server: LocalServer, tmp_path: Path, root: Sequence[str], ext
     try:
         found = wait_until(lambda: proc.poll() is None and re.findall(r"listening on (http://127\.0\.0\.1:\d+)", log.read_text()),
                            timeout=30, what="receiver to listen")
+        wait_until(lambda: _answers(found[-1] + "/healthz"), timeout=30, what="receiver to answer")
         yield found[-1], log
     finally:
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGTERM)
             proc.wait(timeout=30)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=5).status_code == 200
+    except httpx.TransportError:
+        return False
 
 
 def deliver(url: str, payload: dict[str, Any], expected: int) -> str:
@@ -62,7 +70,8 @@ def deliver(url: str, payload: dict[str, Any], expected: int) -> str:
 def parsed(log: Path, log_format: str) -> list[dict[str, Any]]:
     """The delivery and deployment lines, as the fields a log shipper (or a person reading plain text) gets."""
     events: list[dict[str, Any]] = []
-    for line in log.read_text().splitlines():
+    text = log.read_text()
+    for line in text[: text.rfind("\n") + 1].splitlines():  # whole lines only: the receiver may be mid-write
         if log_format == "json":
             entry = json.loads(line)  # every line, uvicorn's and the startup lines included
             assert {"time", "level", "logger", "message"} <= entry.keys(), entry
