@@ -80,7 +80,7 @@ from webhook.logs import FORMATS, LogFormat, configure
 )
 @click.option(
     "--log-format", type=click.Choice(FORMATS), default="plain", show_default=True,
-    help="Log lines as plain text, or one JSON object per line (for log shippers). -v adds detail, -vv HTTP calls.",
+    help="Log lines as plain text, or one JSON object per line (for log shippers). `fnsync -v webhook` adds detail, -vv that of git and HTTP.",
 )
 @pass_terminal
 def webhook(
