@@ -9,7 +9,9 @@ Two layers, both used on every output:
   (quotes, backslashes, `\\/` as PHP writes it, `\\uXXXX` for non-ASCII, and escaped twice for JSON quoted in JSON);
   URL-encoded (`%XX` in upper or lower case, `+` or `%20` for spaces, `/` kept or encoded); and base64 (standard
   and URL-safe, at each of the three byte offsets it can start at inside a longer encoded text, so `Basic` headers
-  and encoded blobs are caught too).
+  and encoded blobs are caught too). A form shorter than `MIN_ANYWHERE` characters is replaced only where it stands
+  as a whole token, not inside a longer word: a short value (`on`, `dev`, `1234`) must not turn ordinary words
+  into `[redacted]`.
 
 Core: imports nothing from fnsync, so the client, the reconciler, the CLI and the receiver can all share it.
 """
@@ -26,6 +28,7 @@ from urllib.parse import quote, quote_plus
 
 REDACTED = "[redacted]"
 MIN_FRAGMENT = 6  # base64 of a secret at an odd offset keeps only its middle; shorter middles match by chance
+MIN_ANYWHERE = 8  # shorter forms are scrubbed as whole tokens only, never from inside a longer word
 _LOWER_HEX = re.compile(r"%[0-9A-F]{2}")
 
 
@@ -34,9 +37,9 @@ def scrub(text: str, secrets: Iterable[str], mask: str = REDACTED) -> str:
 
     Longest form first: a secret that contains a shorter one must go whole, or the rest of it would still show.
     """
-    for form in _all_forms(frozenset(s for s in secrets if s)):
+    for form, whole_token in _all_forms(frozenset(s for s in secrets if s)):
         if form in text:
-            text = text.replace(form, mask)
+            text = whole_token.sub(mask, text) if whole_token is not None else text.replace(form, mask)
     return text
 
 
@@ -95,5 +98,12 @@ def _base64_forms(raw: bytes) -> set[str]:
 
 
 @functools.lru_cache(maxsize=64)
-def _all_forms(secrets: frozenset[str]) -> tuple[str, ...]:
-    return tuple(sorted({f for s in secrets for f in forms(s)}, key=len, reverse=True))
+def _all_forms(secrets: frozenset[str]) -> tuple[tuple[str, re.Pattern[str] | None], ...]:
+    """Each form, longest first, with the pattern that finds it as a whole token when it is short."""
+    ordered = sorted({f for s in secrets for f in forms(s)}, key=len, reverse=True)
+    return tuple((f, _whole_token(f) if len(f) < MIN_ANYWHERE else None) for f in ordered)
+
+
+def _whole_token(form: str) -> re.Pattern[str]:
+    """`form` not preceded or followed by a word character (letter, digit, `_`): one next to it means another word."""
+    return re.compile(rf"(?<!\w){re.escape(form)}(?!\w)")

@@ -119,5 +119,6 @@ def create_app(config: WebhookConfig, client: AppwriteClient | None = None, *, r
         state=State({"ctx": ctx, "metrics": metrics}),
         lifespan=[services],
         openapi_config=None,
+        logging_config=None,  # the process's logging is `webhook.logs.configure`'s alone: one format for every line
         request_max_body_size=config.max_body_size,
     )

@@ -16,8 +16,23 @@ from syncer.manifest.environments import NAME_PATTERN
 DEFAULT_CLONE_URLS = ("https://github.com/*",)
 BRANCH_ENV_VAR = "FNSYNC_WEBHOOK_BRANCH_ENV"
 DATABASE_VAR = "FNSYNC_DATABASE_URL"
+SECRET_VAR = "FNSYNC_WEBHOOK_SECRET"
+# A shorter shared secret can be guessed offline from one signed delivery; GitHub suggests a long random one.
+MIN_SECRET_LENGTH = 16
 # The receiver's own credentials: never shown to a manifest from git, scrubbed from every log line.
 TOKEN_VARS = ("GITHUB_TOKEN", "GITLAB_TOKEN", "GITEA_TOKEN")
+
+
+def secret_problem(secret: str) -> str | None:
+    """Why `secret` cannot sign deliveries (unset, or shorter than MIN_SECRET_LENGTH), with what to do; None if fine."""
+    if not secret.strip():
+        return f"{SECRET_VAR} is not set: refusing to accept unsigned deliveries"
+    if len(secret) < MIN_SECRET_LENGTH:
+        return (
+            f"{SECRET_VAR} is {len(secret)} characters long; use at least {MIN_SECRET_LENGTH} "
+            "(e.g. `openssl rand -hex 32`), and set the same value as the webhook's secret in GitHub, GitLab or Gitea"
+        )
+    return None
 
 
 def parse_branch_envs(items: Iterable[str]) -> tuple[tuple[str, str], ...]:
@@ -167,7 +182,7 @@ class WebhookConfig(BaseModel):
         database URL from FNSYNC_DATABASE_URL unless given;
         `branch_envs` from FNSYNC_WEBHOOK_BRANCH_ENV (a comma list) unless given; the rest from `settings`.
         Raises ValueError (pydantic's ValidationError included) on bad values."""
-        extra: dict[str, object] = {"secret": environ.get("FNSYNC_WEBHOOK_SECRET", "")}
+        extra: dict[str, object] = {"secret": environ.get(SECRET_VAR, "")}
         if "database" not in settings and environ.get(DATABASE_VAR, "").strip():
             extra["database"] = environ[DATABASE_VAR].strip()
         if environ.get("FNSYNC_ADMIN_TOKEN"):

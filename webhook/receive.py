@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from webhook.context import WebhookContext
 from webhook.events import Ignored, JobRequest, classify
+from webhook.logs import fields
 from webhook.signatures import Provider, body_hash, delivery_id, detect_provider, event_name, verify, verify_before_body
 
 log = logging.getLogger("fnsync.webhook")
@@ -46,10 +47,13 @@ async def receive(provider: Provider, request: Request, ctx: WebhookContext) -> 
         decision = classify(provider, event, payload, ctx.config.clone_url_allowed, ctx.config.allow_fork_prs)
     except (ValidationError, ValueError) as exc:
         raise HTTPException(status_code=400, detail=f"malformed {event or 'unknown'} payload: {_short(exc)}") from exc
+    asked = decision
     if isinstance(decision, JobRequest) and await ctx.links.check(decision.repo_id, decision.branch) is False:
         decision = Ignored(reason=f"no function is linked to repository {decision.repo_id} on branch {decision.branch}")
     did = delivery_id(provider, headers, body)
     result = ctx.store.accept(did, provider.value, event, decision, ctx.config.queue_size, body_hash(provider, body))
+    if result in ("duplicate", "ignored"):  # the worker logs the line of a queued one when it ends
+        _log_answered(did, provider, event, asked, decision, result)
     if result == "duplicate":
         reason = "already received (this delivery id or this exact body); redelivery ignored"
         return Response({"status": "duplicate", "delivery": did, "reason": reason}, status_code=200)
@@ -100,6 +104,18 @@ async def _receive(request: Request, declared: int | None) -> bytearray:
         filled = end
     del body[filled:]
     return body
+
+
+def _log_answered(
+    did: str, provider: Provider, event: str | None, asked: JobRequest | Ignored, decision: JobRequest | Ignored, outcome: str
+) -> None:
+    """The operator's line for a delivery answered without a job: as the worker's, with the reason it was not queued."""
+    job = asked if isinstance(asked, JobRequest) else None
+    repo, ref, sha = (job.repo_name, job.fetch_ref, job.sha[:12]) if job else ("-", event or "-", "-")
+    reason = decision.reason if isinstance(decision, Ignored) else "already received"
+    log.info("delivery %s: %s %s %s %s -> %s (%s)", did, provider.value, repo, ref, sha, outcome, reason,
+             extra=fields(event="delivery", delivery=did, provider=provider.value, repo=repo, ref=ref, sha=sha,
+                          outcome=outcome, reason=reason))
 
 
 def _short(exc: Exception) -> str:

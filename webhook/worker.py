@@ -15,6 +15,7 @@ from webhook.deploy import JobRunner
 from webhook.errors import JobError
 from webhook.links import LinkIndex
 from webhook.deliveries import Claim, Status, Store
+from webhook.logs import fields
 
 log = logging.getLogger("fnsync.webhook")
 IDLE_POLL = 1.0  # seconds; wake-ups normally come sooner
@@ -72,25 +73,28 @@ class WorkerPool:
     async def process(self, claim: Claim) -> None:
         """Run one claimed job to a final state (or a scheduled retry)."""
         delivery = claim.delivery_id
+        started = time.monotonic()
         try:
             async with asyncio.timeout(self.config.job_timeout):
                 outcome = await self.runner.run(claim)
         except JobError as exc:
-            self._failed(claim, str(exc), exc.transient)
+            self._failed(claim, str(exc), exc.transient, started)
         except TimeoutError:
-            self._failed(claim, f"the job did not finish within {self.config.job_timeout:.0f}s", True)
+            self._failed(claim, f"the job did not finish within {self.config.job_timeout:.0f}s", True, started)
         except asyncio.CancelledError:
             raise  # shutdown: stays `deploying`, resumed by `recover()` on the next start
         except Exception as exc:  # noqa: BLE001 - a bug must end the delivery, not the worker
             secrets = self.config.secrets()
             log.error("delivery %s crashed\n%s", delivery, scrubbed_traceback(exc, secrets))
             self.store.finish(delivery, Status.FAILED, "internal error", scrub(f"{type(exc).__name__}: {exc}", secrets))
+            self._log_outcome(claim, Status.FAILED, "internal error", started)
         else:
             self.store.finish(delivery, outcome.status, outcome.reason, deployed=outcome.deployed, superseded_by=outcome.superseded_by)
+            self._log_outcome(claim, outcome.status, outcome.reason, started, outcome.deployments)
             if self.links is not None:
                 await self.links.refresh()
 
-    def _failed(self, claim: Claim, error: str, transient: bool) -> None:
+    def _failed(self, claim: Claim, error: str, transient: bool, started: float) -> None:
         error = scrub(error, self.config.secrets())
         if transient and claim.attempts < self.config.max_attempts:
             delay = backoff(claim.attempts, self.config.retry_base, self.config.retry_cap)
@@ -100,3 +104,31 @@ class WorkerPool:
         reason = f"failed after {claim.attempts} attempts" if transient else "failed"
         self.store.finish(claim.delivery_id, Status.FAILED, reason, error)
         log.error("delivery %s failed: %s", claim.delivery_id, error)
+        self._log_outcome(claim, Status.FAILED, reason, started)
+
+    def _log_outcome(
+        self, claim: Claim, status: Status, reason: str, started: float, deployments: dict[str, str] | None = None
+    ) -> None:
+        """The operator's lines for a delivery that reached its final state: one for the delivery (provider,
+        repository, ref, short commit, outcome), then one per deployment it made (function, deployment id,
+        status, duration). A failed delivery's deployments are those the store recorded before it failed."""
+        job, seconds = claim.job, round(time.monotonic() - started, 3)
+        if deployments is None:
+            record = self.store.get(claim.delivery_id, history=False)
+            deployments = dict(record.deployments) if record is not None else {}
+        log.info(
+            "delivery %s: %s %s %s %s -> %s",
+            claim.delivery_id, job.provider.value, job.repo_name, job.fetch_ref, job.sha[:12], status.value,
+            extra=fields(event="delivery", delivery=claim.delivery_id, provider=job.provider.value, repo=job.repo_name,
+                         ref=job.fetch_ref, sha=job.sha[:12], outcome=status.value, attempts=claim.attempts,
+                         duration=seconds, reason=reason),
+        )
+        log.debug("delivery %s: %s (attempt %d, %.1fs)", claim.delivery_id, reason, claim.attempts, seconds)
+        state = "failed" if status is Status.FAILED else ("active" if job.kind == "push" else "ready")
+        for function_id, deployment_id in sorted(deployments.items()):
+            log.info(
+                "deployment %s %s: %s in %.1fs",
+                function_id, deployment_id, state, seconds,
+                extra=fields(event="deployment", delivery=claim.delivery_id, function=function_id,
+                             deployment=deployment_id, status=state, duration=seconds),
+            )

@@ -19,8 +19,11 @@ from pydantic import ValidationError
 from syncer.cli.terminal import Terminal, pass_terminal
 from syncer.connection import ENV_API_KEY, ENV_ENDPOINT, ENV_PROJECT, resolve_connection
 from webhook import WebhookConfig, create_app
-from webhook.config import BRANCH_ENV_VAR, DATABASE_VAR, DEFAULT_CLONE_URLS, parse_branch_envs, scrub
+from webhook.config import (
+    BRANCH_ENV_VAR, DATABASE_VAR, DEFAULT_CLONE_URLS, SECRET_VAR, parse_branch_envs, scrub, secret_problem,
+)
 from webhook.deliveries import scheme_hint
+from webhook.logs import FORMATS, LogFormat, configure
 
 
 @click.command("webhook")
@@ -75,6 +78,10 @@ from webhook.deliveries import scheme_hint
     help="With PostgreSQL: how long a job claimed by a receiver that stopped renewing it (killed, cut off) waits "
     "before another receiver takes it over.",
 )
+@click.option(
+    "--log-format", type=click.Choice(FORMATS), default="plain", show_default=True,
+    help="Log lines as plain text, or one JSON object per line (for log shippers). `fnsync -v webhook` adds detail, -vv that of git and HTTP.",
+)
 @pass_terminal
 def webhook(
     terminal: Terminal,
@@ -93,6 +100,7 @@ def webhook(
     lock_wait: float,
     database: str | None,
     lease: float,
+    log_format: LogFormat,
 ) -> None:
     """Receive GitHub, GitLab and Gitea pushes and deploy the functions they touch.
 
@@ -101,8 +109,9 @@ def webhook(
     GITEA_TOKEN (private clones from that provider's own host, commit statuses and PR/MR comments),
     FNSYNC_WEBHOOK_BRANCH_ENV (branch=environment pairs, as --branch-env).
     """
-    if not os.environ.get("FNSYNC_WEBHOOK_SECRET", "").strip():
-        terminal.abort("FNSYNC_WEBHOOK_SECRET is not set: refusing to accept unsigned deliveries")
+    problem = secret_problem(os.environ.get(SECRET_VAR, ""))
+    if problem is not None:
+        terminal.abort(problem)
     connection = resolve_connection(None)
     if connection.missing():
         unset = [name for name in (ENV_ENDPOINT, ENV_PROJECT, ENV_API_KEY) if not os.environ.get(name)]
@@ -134,8 +143,7 @@ def webhook(
         terminal.abort("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
     except ValueError as exc:
         terminal.abort(str(exc))
-    logging.basicConfig(level=logging.DEBUG if terminal.verbosity > 0 else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.DEBUG if terminal.verbosity > 1 else logging.WARNING)
+    configure(log_format, terminal.verbosity)
     where = scheme_hint(config.database.get_secret_value()) if config.database else "SQLite in the data dir"
     try:
         app = create_app(config)
@@ -150,12 +158,13 @@ def webhook(
     except OSError as exc:
         terminal.abort(f"cannot listen on {host}:{port}: {exc.strerror}")
     bound = sock.getsockname()[1]
-    terminal.info(f"fnsync webhook listening on http://{host}:{bound} (Appwrite {connection.endpoint}, data {config.data_dir}, queue {where})")
+    log = logging.getLogger("fnsync.webhook")  # from here on, everything is a log line in --log-format
+    log.info("fnsync webhook listening on http://%s:%d (Appwrite %s, data %s, queue %s)", host, bound, connection.endpoint, config.data_dir, where)
     if config.admin_token is None:
-        terminal.warning("FNSYNC_ADMIN_TOKEN is not set: /deliveries is disabled")
+        log.warning("FNSYNC_ADMIN_TOKEN is not set: /deliveries is disabled")
     if config.github_token is None:
-        terminal.warning("GITHUB_TOKEN is not set: no private clones, no commit statuses or PR comments")
+        log.warning("GITHUB_TOKEN is not set: no private clones, no commit statuses or PR comments")
     for branch, env in config.branch_envs:
-        terminal.info(f"pushes to {branch} deploy environment {env}")
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False))
+        log.info("pushes to %s deploy environment %s", branch, env)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False, log_config=None))
     server.run(sockets=[sock])

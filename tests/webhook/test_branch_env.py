@@ -119,7 +119,7 @@ def test_branch_env_parsing_and_first_match(tmp_path: Path) -> None:
 
 
 def test_cli_refuses_a_bad_branch_env_before_starting(tmp_path: Path) -> None:
-    env = {"FNSYNC_WEBHOOK_SECRET": "s", "APPWRITE_ENDPOINT": "http://127.0.0.1:9/v1", "APPWRITE_PROJECT_ID": "p",
+    env = {"FNSYNC_WEBHOOK_SECRET": "webhook-secret-for-tests", "APPWRITE_ENDPOINT": "http://127.0.0.1:9/v1", "APPWRITE_PROJECT_ID": "p",
            "APPWRITE_API_KEY": "k", "FNSYNC_WEBHOOK_BRANCH_ENV": None}
     result = run_cli(env, "webhook", "--data", str(tmp_path / "d"), "--branch-env", "main")
     assert result.exit_code == 1 and "expected BRANCH=ENV" in result.output, result.output

@@ -142,7 +142,7 @@ async def test_metrics_and_readiness_when_the_database_goes_away(
 def test_cli_refuses_a_bad_or_unreachable_database_before_starting(tmp_path: Path) -> None:
     from tests.syncer.support import run_cli
 
-    env = {"FNSYNC_WEBHOOK_SECRET": "webhook-secret", "APPWRITE_ENDPOINT": "http://127.0.0.1:9/v1",
+    env = {"FNSYNC_WEBHOOK_SECRET": "webhook-secret-for-tests", "APPWRITE_ENDPOINT": "http://127.0.0.1:9/v1",
            "APPWRITE_PROJECT_ID": "p", "APPWRITE_API_KEY": "api-key", "FNSYNC_DATABASE_URL": None}
     result = run_cli(env, "webhook", "--data", str(tmp_path / "d"), "--database", "mysql://db/x")
     assert result.exit_code == 1 and "expected sqlite:///PATH or postgresql://" in result.output, result.output
