@@ -351,8 +351,10 @@ class Sandbox:
     def sweep(self, everything: bool = False) -> int:
         """Kill our escapees: processes of our uids (user mode) or working inside our copies whose ancestry
         reaches no process we still track (all of them with `everything`). Returns how many were killed."""
-        if self.root is None or self.mode == "bwrap":
+        if self.root is None or (self.mode == "bwrap" and not everything):
             return 0  # bubblewrap: the kernel kills a namespace's processes with its first one
+        # At start and stop, bubblewrap too: a SIGKILLed server's sandbox does not always die with it
+        # (--die-with-parent races), and its inner processes are not under the recorded pid.
         table = processes.process_table()
         me = os.getpid()
         # The server's own children are spared: one may be between its fork and `_track`.
