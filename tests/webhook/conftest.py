@@ -82,9 +82,12 @@ INSTALLATION = "inst1"
 
 
 @pytest.fixture
-def local_server(tmp_path: Path) -> Iterator[LocalServer]:
-    """The shared local server, with one VCS installation so functions can be linked to repositories."""
-    server, runner = start_local_server(tmp_path / "server-data", installations=(INSTALLATION,))
+def local_server(tmp_path: Path, appwrite_version: str) -> Iterator[LocalServer]:
+    """The shared local server, with one VCS installation so functions can be linked to repositories; as Appwrite
+    `appwrite_version` (1.6.2 unless a module parametrises it, as the end-to-end push tests do with 1.9.6)."""
+    server, runner = start_local_server(
+        tmp_path / "server-data", installations=(INSTALLATION,), appwrite_version=appwrite_version
+    )
     try:
         yield server
     finally:
