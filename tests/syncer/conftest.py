@@ -7,7 +7,12 @@ start their own (`tests/syncer/test_server_versions.py`).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+
+from tests.conftest import LocalServer
+from tests.syncer.support import Project, server_env
 
 SERVER_VERSIONS = ("1.6.2", "1.9.6")
 
@@ -15,3 +20,18 @@ SERVER_VERSIONS = ("1.6.2", "1.9.6")
 @pytest.fixture(params=SERVER_VERSIONS)
 def appwrite_version(request: pytest.FixtureRequest) -> str:
     return str(request.param)
+
+
+@pytest.fixture
+def env(local_server: LocalServer) -> dict[str, str]:
+    """The environment that points fnsync at the test's local server."""
+    return server_env(local_server)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    """A one-function project (`api` with one variable), as the lock and unlock tests use it."""
+    p = Project(tmp_path / "project")
+    p.add("api", variables={"MODE": "prod"})
+    p.write()
+    return p

@@ -7,7 +7,6 @@ import json
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,20 +29,8 @@ from syncer.lock import (
 from syncer.lock_holder import holding_lock
 from tests.conftest import LocalServer
 from tests.helpers import wait_until
-from tests.syncer.support import Project, fnsync, open_client, server_env
+from tests.syncer.support import Project, fnsync, open_client
 
-
-@pytest.fixture
-def env(local_server: LocalServer) -> dict[str, str]:
-    return server_env(local_server)
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Project:
-    p = Project(tmp_path / "project")
-    p.add("api", variables={"MODE": "prod"})
-    p.write()
-    return p
 
 
 @pytest.fixture

@@ -22,23 +22,11 @@ from syncer.lock import LOCK_FUNCTION_ID, LOCK_KEY, LockInfo, LockOwner, acquire
 from syncer.lock_owner import current_owner, process_gone, process_start
 from tests.conftest import LocalServer
 from tests.helpers import wait_until
-from tests.syncer.support import Project, fnsync, open_client, run_cli, server_env
+from tests.syncer.support import Project, fnsync, open_client, run_cli
 
 CLI = [sys.executable, "-c", "from syncer.cli import main; main()"]
 ELSEWHERE = LockOwner(user="ci", host="runner-7", pid=123, ci="GitHub run 456", command="fnsync apply")
 
-
-@pytest.fixture
-def env(local_server: LocalServer) -> dict[str, str]:
-    return server_env(local_server)
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Project:
-    p = Project(tmp_path / "project")
-    p.add("api", variables={"MODE": "prod"})
-    p.write()
-    return p
 
 
 def lock_variables(sdk: Any) -> list[dict[str, Any]]:
