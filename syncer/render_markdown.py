@@ -178,6 +178,15 @@ def cell(value: Any) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
+def failure_markdown(title: str, headline: str, problems: str) -> str:
+    """A plan that could not be made, as a comment section: the headline, how to check it locally, and the
+    problems verbatim in a code block (a ``` inside them cannot close it)."""
+    return (
+        f"### {title}\n\n**❌ {headline}** Run `fnsync validate` and `fnsync plan` to check it locally."
+        f"\n\n```text\n{problems.replace('```', '` ` `')}\n```\n"
+    )
+
+
 def escape_text(text: str) -> str:
     """Free text (reasons) for a table cell or a paragraph: no HTML, no table breaks."""
     return html.escape(text).replace("|", "\\|").replace("\n", " ")

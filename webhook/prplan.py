@@ -21,7 +21,7 @@ from syncer.manifest import ManifestError
 from syncer.manifest.models import Manifest
 from syncer.plan import PlanError, PlanOptions
 from syncer.render import MASK, counts_line, plan_to_json
-from syncer.render_markdown import escape_text, plan_markdown
+from syncer.render_markdown import escape_text, failure_markdown, plan_markdown
 from syncer.client import AppwriteClient
 from webhook.config import scrub
 from webhook.reporting import FunctionReport
@@ -61,10 +61,7 @@ class PlanSection:
         elif self.skipped:
             text = f"### {self.title}\n\nNothing to plan: {escape_text(self.skipped)}.\n"
         else:
-            text = (
-                f"### {self.title}\n\n**❌ Nothing was planned.** Run `fnsync validate` and `fnsync plan` to check it "
-                f"locally.\n\n```text\n{self.problems.replace('```', '` ` `')}\n```\n"
-            )
+            text = failure_markdown(self.title, "Nothing was planned.", self.problems)
         text = scrub(text, set(self.secrets))
         return text if limit is None or len(text) <= limit else text[: max(limit - 1, 0)] + "…"
 

@@ -30,7 +30,14 @@ from syncer.cli.terminal import Terminal
 from syncer.manifest import ManifestError, load_manifest
 from syncer.manifest.models import Manifest
 from syncer.plan import PlanError
-from syncer.render_markdown import COMMENT_LIMITS, STEP_SUMMARY_LIMIT, apply_markdown, cut_text, plan_markdown
+from syncer.render_markdown import (
+    COMMENT_LIMITS,
+    STEP_SUMMARY_LIMIT,
+    apply_markdown,
+    cut_text,
+    failure_markdown,
+    plan_markdown,
+)
 
 COMMENT_TIMEOUT = 30.0
 
@@ -94,10 +101,7 @@ def failure_comment(path: Path, env: str | None, error: ManifestError | PlanErro
         what = f"The manifest has {len(error.issues)} problem(s); nothing was planned."
     else:
         lines, what = str(error), "fnsync could not plan."
-    return (
-        f"### {plan_title(path, env)}\n\n**❌ {what}** Run `fnsync validate` and `fnsync plan` to check it locally."
-        f"\n\n```text\n{lines}\n```\n"
-    )
+    return failure_markdown(plan_title(path, env), what, lines)
 
 
 def post_plan_comment(
