@@ -113,9 +113,10 @@ def apply(
         check_same_server(terminal, s, saved, planfile)
         the_plan = run(_plan(s, options, saved, planfile))
         if not the_plan.has_changes:
-            apply_step_summary(terminal, manifest, result_to_json(ApplyResult(plan=the_plan)), s.secrets)
+            unchanged = counted(ApplyResult(plan=the_plan), s)
+            apply_step_summary(terminal, manifest, result_to_json(unchanged), s.secrets)
             if as_json:
-                s.emit_json(result_to_json(ApplyResult(plan=the_plan)))
+                s.emit_json(result_to_json(unchanged))
             else:
                 s.emit(render_plan(the_plan, manifest_name=manifest.source.name))
             return
@@ -125,6 +126,7 @@ def apply(
             confirm_apply(terminal)
         with project_lock(terminal, s.connection, manifest, "fnsync apply", lock_timeout, no_lock, planned=the_plan):
             result = run(_apply(s, the_plan, concurrency, not no_wait, as_json))
+        result = counted(result, s)
         apply_step_summary(terminal, manifest, result_to_json(result), s.secrets)
     if as_json:
         s.emit_json(result_to_json(result))
@@ -134,6 +136,13 @@ def apply(
         s.emit(render_result(result))
     if not result.ok:
         raise SystemExit(1)
+
+
+def counted(result: ApplyResult, s: Session) -> ApplyResult:
+    """The result with every request this command sent (plan, lock, apply and the version probe), not only the
+    apply phase's: what the summary line and `requests` in the JSON report."""
+    reads, writes = s.connection.requests()
+    return result.model_copy(update={"reads": reads, "writes": writes})
 
 
 def check_same_server(terminal: Terminal, s: Session, saved: SavedPlan | None, planfile: Path | None) -> None:

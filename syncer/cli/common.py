@@ -165,6 +165,8 @@ class Connection:
     # so one command asks the server's version once, however many clients it opens.
     clients: list[AppwriteClient] = field(default_factory=list)
     capabilities: Capabilities | None = None
+    # Every client made for this run, so that the command can tell every request it sent (`requests`).
+    opened: list[AppwriteClient] = field(default_factory=list)
 
     def client(self, manifest: Manifest | None = None) -> AppwriteClient:
         """A fresh client; with a manifest, its sensitive values are scrubbed from the client's errors too."""
@@ -176,7 +178,12 @@ class Connection:
             self.settings.endpoint, self.settings.project, self.api_key, secrets=secrets, capabilities=self.capabilities
         )
         self.clients = [] if self.capabilities is not None else [*self.clients, client]
+        self.opened.append(client)
         return client
+
+    def requests(self) -> tuple[int, int]:
+        """(reads, writes) sent by every client of this run so far: all phases, the version probe and lock included."""
+        return sum(c.stats.reads for c in self.opened), sum(c.stats.writes for c in self.opened)
 
     def cache(self, manifest: Manifest) -> HashCache:
         scope = self.cache_scope or f"{self.settings.endpoint}|{self.settings.project}"
