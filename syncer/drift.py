@@ -22,7 +22,7 @@ from rich.console import Group
 from rich.text import Text
 
 from syncer.plan import Action, Change, ChangeKind, Plan
-from syncer.render import FORMAT_VERSION, MASK, masked, plan_to_json, short_hash, show_value
+from syncer.render import FORMAT_VERSION, mask_label, masked, plan_to_json, short_hash, show_value
 from syncer.secret_digests import RECORD_KEY
 from syncer.state import ServerState
 
@@ -88,8 +88,9 @@ def _value(side: dict[str, Any] | None) -> Any:
     return None if shown is None else shown.get("value")
 
 
-def _shown(value: Any, sensitive_none: bool = False) -> str:
-    return MASK if value is None and sensitive_none else show_value(value)
+def _shown(value: Any, side: dict[str, Any] | None) -> str:
+    """A variable value as the plan shows it: the mask (saying why) when hidden."""
+    return mask_label(side) if value is None else show_value(value)
 
 
 def _items(change: Change, plan: Plan, state: ServerState) -> list[DriftItem]:
@@ -123,13 +124,13 @@ def _items(change: Change, plan: Plan, state: ServerState) -> list[DriftItem]:
         key = change.key
         server, wanted = _value(change.before), _value(change.after)
         if change.action is Action.CREATE:
-            text = f"on the server variable {key} is now missing; the manifest sets it to {_shown(wanted, True)}"
+            text = f"on the server variable {key} is now missing; the manifest sets it to {_shown(wanted, change.after)}"
         elif change.action is Action.UPDATE:
-            text = f"on the server variable {key} is now {_shown(server, True)}; the manifest says {_shown(wanted, True)}"
+            text = f"on the server variable {key} is now {_shown(server, change.before)}; the manifest says {_shown(wanted, change.after)}"
             if server is None and wanted is None and change.reason:
                 text += f" ({change.reason})"  # both masked: the planner's reason is all that can be said
         else:
-            text = f"on the server variable {key} now exists ({MASK}); the manifest does not set it"
+            text = f"on the server variable {key} now exists {mask_label(change.before)}; the manifest does not set it"
         return [DriftItem(**base, kind="variable", key=key, server=server, manifest=wanted, message=f'function "{fid}": {text}')]
     if change.action is Action.DEPLOY:
         before, after = change.before or {}, change.after or {}

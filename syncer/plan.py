@@ -359,7 +359,7 @@ def _plan_variables(
         if not reason and "description" in after and server.description != after["description"]:
             reason = "description differs"
         if reason:
-            before: dict[str, Any] = {"id": server.id, "value": server.value, "sensitive": wanted.sensitive}
+            before: dict[str, Any] = {"id": server.id, "value": server.value, "sensitive": was_sensitive(server, secret_mode)}
             if secret_mode:
                 before["secret"] = server.secret
             changes.append(
@@ -382,8 +382,8 @@ def _plan_variables(
                     kind=ChangeKind.VARIABLE,
                     address=f"function.{fid}.variable.{key}",
                     action=Action.DELETE,
-                    # Values of variables set outside the manifest may be secrets: never shown.
-                    before={"id": variable.id, "value": variable.value, "sensitive": True},
+                    # Values of variables set outside the manifest may be secrets: never shown (None: hidden).
+                    before={"id": variable.id, "value": variable.value, "sensitive": True if variable.secret else None},
                     reason="not in the manifest",
                     function_id=fid,
                     key=key,
@@ -392,6 +392,18 @@ def _plan_variables(
     if secret_mode:
         changes.extend(_plan_digest_record(fid, record_var, salt, wanted_digests, force=secret_written))
     return changes
+
+
+def was_sensitive(server: Variable, secret_mode: bool) -> bool | None:
+    """Whether the value on the server is sensitive, as far as fnsync can know: the old side of an update is labelled
+    with what the old value was, never with the manifest's new sensitivity.
+
+    Appwrite 1.7+ says so itself (`secret`; a secret reads back empty anyway). Appwrite 1.6 has no such flag and fnsync
+    records nothing there, so it cannot know: None, and the renderers hide the value, labelled as unknown.
+    """
+    if server.secret:
+        return True
+    return False if secret_mode else None
 
 
 def _secret_drift(

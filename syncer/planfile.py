@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from syncer import redact
 from syncer.manifest.models import Manifest
 from syncer.plan import Change, ChangeKind, Plan, PlanOptions
+from syncer.render import hidden
 from syncer.state import ServerState
 
 PLANFILE_VERSION = "1"
@@ -78,7 +79,7 @@ def _seal_side(side: dict[str, Any] | None, salt: str, sensitive: frozenset[str]
     # else the digest record of secret variables (FNSYNC_SECRET_DIGESTS, not in the manifest) would be sealed.
     checked = tuple(v for v in sensitive if len(v) >= MIN_CHECKED)
     holds_secret = isinstance(value, str) and redact.scrub(value, checked) != value
-    if side is None or not (side.get("sensitive") or holds_secret):
+    if side is None or not (hidden(side) or holds_secret):
         return side
     sealed = {k: v for k, v in side.items() if k != "value"}
     sealed["value_sha256"] = _salted(salt, str(side.get("value", "")))

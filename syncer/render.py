@@ -1,7 +1,9 @@
 """Plans and apply results for people (Terraform's + ~ - symbols) and for machines (`--json`, versioned).
 
 Sensitive variable values never reach either form: every variable side carries a `sensitive` flag set by the
-planner, and both renderers print a placeholder instead of the value when it is set.
+planner, and both renderers print a placeholder instead of the value unless it is `False`. An old value whose
+sensitivity fnsync cannot know (Appwrite 1.6, or a variable not in the manifest) has `sensitive: None`: hidden too,
+and labelled as unknown rather than as sensitive.
 
 JSON schema, `format_version` "1" (documented in docs/plan-apply.md; additions keep the version, removals bump it):
 
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
 
 FORMAT_VERSION = "1"
 MASK = "(sensitive)"
+UNKNOWN_MASK = "(hidden: not known whether it was sensitive)"
 SYMBOLS = {Action.CREATE: "+", Action.UPDATE: "~", Action.DELETE: "-", Action.DEPLOY: "~", Action.REBUILD: "~"}
 STYLES = {"+": "green", "~": "yellow", "-": "red"}
 LEGEND = "Symbols: [green]+[/green] create  [yellow]~[/yellow] update in place  [red]-[/red] delete"
@@ -38,11 +41,21 @@ LEGEND = "Symbols: [green]+[/green] create  [yellow]~[/yellow] update in place  
 # --- shared helpers -------------------------------------------------------------------------------------------
 
 
+def hidden(side: dict[str, Any]) -> bool:
+    """A variable side's value must not be shown: sensitive, or not known to be plain (`sensitive` None)."""
+    return side.get("sensitive") is not False
+
+
 def masked(side: dict[str, Any] | None) -> dict[str, Any] | None:
-    """A variable side safe to show: the value is dropped when sensitive."""
-    if side is None or not side.get("sensitive"):
+    """A variable side safe to show: the value is dropped unless it is known to be plain."""
+    if side is None or not hidden(side):
         return side
     return {**side, "value": None}
+
+
+def mask_label(side: dict[str, Any] | None) -> str:
+    """The placeholder for a hidden value, saying truthfully why it is hidden."""
+    return UNKNOWN_MASK if side is not None and "sensitive" in side and side["sensitive"] is None else MASK
 
 
 def show_value(value: Any) -> str:
@@ -140,7 +153,7 @@ def _schedule_line(schedule: str, now: datetime | None) -> Text:
 def _variable_line(change: Change) -> Text:
     def value(side: dict[str, Any] | None) -> str:
         shown = masked(side)
-        return MASK if shown is None or shown.get("value") is None else show_value(shown["value"])
+        return mask_label(side) if shown is None or shown.get("value") is None else show_value(shown["value"])
 
     symbol = SYMBOLS[change.action]
     if change.action is Action.CREATE:

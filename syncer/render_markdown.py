@@ -17,7 +17,7 @@ from itertools import accumulate
 from typing import Any
 
 from syncer.plan import GIT_FIELDS
-from syncer.render import MASK, SYMBOLS, counts_line, human_size, next_runs, short_hash  # SYMBOLS: keyed by Action, a str
+from syncer.render import SYMBOLS, counts_line, hidden, human_size, mask_label, next_runs, short_hash  # SYMBOLS: keyed by Action, a str
 
 # Longest comment body each host accepts, in characters (Python's len counts code points, as the hosts do).
 # GitHub: 65,536 ("body is too long (maximum is 65536 characters)", 422 on issue comments).
@@ -137,8 +137,8 @@ def variable_lines(changes: list[dict[str, Any]]) -> list[str]:
 
 def variable_value(side: dict[str, Any]) -> str:
     """A variable's value as the JSON document has it: masked sides (value null) show the mask, never a value."""
-    if side.get("sensitive") or side.get("value") is None:
-        return MASK
+    if hidden(side) or side.get("value") is None:
+        return mask_label(side)
     return cell(side["value"])
 
 

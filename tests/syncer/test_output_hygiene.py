@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -46,3 +48,69 @@ def test_apply_json_counts_every_request_it_made(project: Project, local_server:
     assert text.exit_code == 0, text.output
     reads, writes = seen_by_server(proxy)
     assert writes > 0 and f"({reads} reads, {writes} writes)" in text.stdout  # the summary line counts them all too
+
+
+OLD_PLAIN = "visible-old-plain-value"
+OLD_SECRET = "tok-old-SENSITIVE-4711"
+NEW_SECRET = "tok-new-SENSITIVE-0815"
+UNKNOWN = "hidden: not known whether it was sensitive"
+
+
+def plan_outputs(project: Project, env: dict[str, str], planfile: Path) -> dict[str, str]:
+    """The plan of `project` in every form: text, JSON, markdown and the saved plan file."""
+    outputs = {form: fnsync(project, env, "plan", "--format", form) for form in ("text", "json", "markdown")}
+    saved = fnsync(project, env, "plan", "--out", str(planfile))
+    for result in (*outputs.values(), saved):
+        assert result.exit_code == 0, result.output
+    return {**{form: r.stdout for form, r in outputs.items()}, "saved": planfile.read_text()}
+
+
+def variable_change(document: str) -> dict[str, Any]:
+    return next(c for c in json.loads(document)["changes"] if c["address"] == "function.api.variable.MODE")
+
+
+def test_plain_to_sensitive_shows_the_old_plain_value_as_plain(
+    project: Project, env: dict[str, str], appwrite_version: str, tmp_path: Path
+) -> None:
+    project.functions["api"]["variables"] = {"MODE": OLD_PLAIN}
+    assert fnsync(project.write(), env, "apply", "--yes").exit_code == 0
+    project.functions["api"]["variables"] = {"MODE": "${NEW_TOKEN}"}
+    project.write()
+    out = plan_outputs(project, env | {"NEW_TOKEN": NEW_SECRET}, tmp_path / "plan.json")
+
+    before = variable_change(out["json"])["before"]
+    if appwrite_version == "1.6.2":  # no secret flag and nothing recorded: fnsync cannot know, so it hides it
+        assert before["value"] is None and before["sensitive"] is None
+        assert f"~ variable MODE: ({UNKNOWN}) -> (sensitive)" in out["text"]
+        assert f"| `MODE` | ({UNKNOWN}) | (sensitive) |" in out["markdown"]
+        assert OLD_PLAIN not in "".join(out.values())
+    else:  # 1.7+: the server says the old value is an ordinary variable: shown, and labelled plain
+        assert before["value"] == OLD_PLAIN and before["sensitive"] is False
+        assert f'~ variable MODE: "{OLD_PLAIN}" -> (sensitive)' in out["text"]
+        assert f'| `MODE` | `"{OLD_PLAIN}"` | (sensitive) |' in out["markdown"]
+        assert OLD_PLAIN in variable_change(out["saved"])["before"]["value"]
+    assert NEW_SECRET not in "".join(out.values())
+
+
+def test_sensitive_to_plain_never_shows_the_old_sensitive_value(
+    project: Project, env: dict[str, str], appwrite_version: str, tmp_path: Path
+) -> None:
+    project.functions["api"]["variables"] = {"MODE": "${OLD_TOKEN}"}
+    applied = fnsync(project.write(), env | {"OLD_TOKEN": OLD_SECRET}, "apply", "--yes")
+    assert applied.exit_code == 0, applied.output
+    project.functions["api"]["variables"] = {"MODE": "now-plain"}
+    project.write()
+    out = plan_outputs(project, env, tmp_path / "plan.json")
+
+    change = variable_change(out["json"])
+    assert change["before"]["value"] is None
+    if appwrite_version == "1.6.2":
+        assert change["before"]["sensitive"] is None  # not "sensitive": fnsync does not know; hidden all the same
+        assert f'~ variable MODE: ({UNKNOWN}) -> "now-plain"' in out["text"]
+        assert f'| `MODE` | ({UNKNOWN}) | `"now-plain"` |' in out["markdown"]
+    else:  # a secret stays secret (docs/plan-apply.md "Secret variables"), and the server says the old one was
+        assert change["before"]["sensitive"] is True and change["before"]["secret"] is True
+        assert "~ variable MODE: (sensitive) -> (sensitive)" in out["text"]
+    saved_before = variable_change(out["saved"])["before"]
+    assert "value" not in saved_before and "value_sha256" in saved_before  # sealed, like every hidden value
+    assert OLD_SECRET not in "".join(out.values())

@@ -13,6 +13,7 @@ from syncer.client.models import Function, Specification
 from syncer.manifest.models import FunctionSpec, GitSettings, Manifest, PruneSettings, VariableValue
 from syncer.state import OLDEST_CAPABILITIES
 from syncer.plan import Action, ChangeKind, PlanError, PlanOptions, compute_plan, desired_settings
+from syncer.render import masked
 from syncer.state import ActiveCode, RemoteFunction, ServerState
 
 HASH_A = "a" * 64
@@ -132,7 +133,7 @@ def test_variable_value_change_alone_updates_the_key_and_rebuilds() -> None:
     assert actions(plan) == [("function.api.variable.MODE", "update"), ("function.api.code", "rebuild")]
     var = plan.changes[0]
     assert var.kind is ChangeKind.VARIABLE and var.key == "MODE"
-    assert var.before == {"id": "v1", "value": "dev", "sensitive": False}
+    assert var.before == {"id": "v1", "value": "dev", "sensitive": None}  # 1.6: not known whether it was sensitive
     assert var.after == {"value": "prod", "sensitive": False}
 
 
@@ -146,15 +147,17 @@ def test_variable_added_and_removed_per_key() -> None:
         ("function.api.code", "rebuild"),
     ]
     removed = plan.changes[1]
-    assert removed.before is not None and removed.before["sensitive"] is True  # never shown: may be a secret
+    assert removed.before is not None and removed.before["sensitive"] is None  # never shown: may be a secret
 
 
-def test_sensitive_flag_covers_both_sides_of_an_update() -> None:
+def test_the_old_side_is_labelled_with_what_the_old_value_was() -> None:
+    """Never with the manifest's new sensitivity: 1.6 cannot know (None, hidden), the server's `secret` flag can."""
     s = spec(variables={"TOKEN": VariableValue(value="new-secret", sensitive=True)})
     server = remote(s, vars=[{"$id": "v1", "key": "TOKEN", "value": "old-secret"}])
     change = compute_plan(manifest(s), state(server), code={"api": Code()}).changes[0]
-    assert change.before is not None and change.before["sensitive"] is True
+    assert change.before is not None and change.before["sensitive"] is None
     assert change.after is not None and change.after["sensitive"] is True
+    assert masked(change.before) == {"id": "v1", "value": None, "sensitive": None}
 
 
 def test_code_change_alone_deploys_without_rebuild() -> None:
