@@ -2,7 +2,8 @@
 
 The pipeline, each stage adding issues to one `Document` and the next running only when it can:
 
-1. `loader.load_yaml`: text -> raw data with line marks (syntax errors, duplicate keys);
+1. `loader.load_yaml`: text -> raw data with line marks (syntax errors, duplicate keys; a function defined twice
+   is validated once per block, `duplicates.every_block_issues`);
 2. `environments.select_environment`: the selected environment's overrides laid over the raw data;
 3. `interpolate.interpolate_document`: `${NAME}` from the environment, `.env.NAME` and `.env`;
 4. `schema.validate_input`: keys, types and Appwrite's field rules (pydantic collects every failure);
@@ -17,6 +18,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from syncer.manifest.duplicates import every_block_issues
 from syncer.manifest.environments import check_environments, environment_names, select_environment
 from syncer.manifest.errors import ManifestError, ManifestIssue, display_path, sort_issues
 from syncer.manifest.interpolate import interpolate_document, load_dotenv_file, read_dotenv
@@ -109,7 +111,26 @@ def parse_manifest_text(
     `files_root` (default: `source`'s folder), e.g. a checkout of a git commit; `check_files=False` skips them.
     """
     source = Path(os.path.abspath(source))
+    args = (source, environ, dotenv_text, files_root, check_files, env, env_dotenv_text)
     document = load_yaml(text, display_path(source))
+    try:
+        return _parse_document(document, *args)
+    except ManifestError as error:
+        issues = every_block_issues(document, error.issues, lambda n: _parse_document(load_yaml(text, document.file, n), *args))
+        raise ManifestError(issues) from None
+
+
+def _parse_document(
+    document: Document,
+    source: Path,
+    environ: Mapping[str, str] | None,
+    dotenv_text: str | None,
+    files_root: Path | None,
+    check_files: bool,
+    env: str | None,
+    env_dotenv_text: str | None,
+) -> Manifest:
+    """Stages 2-5 of the pipeline on a loaded document; a `ManifestError` with every issue when it fails."""
     if document.issues and document.data is None:
         raise ManifestError(document.issues)
     if not isinstance(document.data, dict):

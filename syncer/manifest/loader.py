@@ -5,7 +5,9 @@ the node graph with the safe loader and build the data ourselves:
 
 - every scalar becomes its text (`str`) or `None` for YAML nulls. Types are decided later by the schema, so
   `PORT: 8080` keeps the text `8080`, `VERSION: 1.10` doesn't become `1.1`, and `on`/`no` stay words;
-- keys are always text; a repeated key is an issue (the first one is kept);
+- keys are always text; a repeated key is an issue naming both lines (the first one is kept). For a function id
+  defined twice, `load_yaml(..., occurrence=N)` keeps the N-th block instead, so that every block can be
+  validated (`syncer.manifest.duplicates`); `Document.function_blocks` lists where each block starts;
 - `<<` merge keys work as in YAML 1.1 (the mapping's own keys win);
 - recursive aliases and alias bombs are issues, not hangs.
 
@@ -29,6 +31,7 @@ Mark = tuple[int, int]  # 1-based line and column
 
 NULL_TAG = "tag:yaml.org,2002:null"
 MERGE_TAG = "tag:yaml.org,2002:merge"
+FUNCTIONS: FieldPath = ("functions",)
 MAX_NODES = 100_000  # far above any real manifest; stops "billion laughs" alias expansion
 
 
@@ -41,6 +44,7 @@ class Document:
     marks: dict[FieldPath, Mark] = field(default_factory=dict)
     issues: list[ManifestIssue] = field(default_factory=list)
     aliases: dict[FieldPath, FieldPath] = field(default_factory=dict)  # data path -> where its value was written
+    function_blocks: dict[str, list[int]] = field(default_factory=dict)  # function id -> line of each of its blocks
 
     def written_at(self, path: FieldPath) -> FieldPath:
         """The path in the file where the value now at `path` was written (differs for environment overrides)."""
@@ -94,8 +98,11 @@ def unquoted_value_hint(text: str, line: int) -> str:
     return ""
 
 
-def load_yaml(text: str, file: str) -> Document:
-    """Parse `text`; YAML syntax errors become issues (with their line) and leave `data` as None."""
+def load_yaml(text: str, file: str, occurrence: int = 0) -> Document:
+    """Parse `text`; YAML syntax errors become issues (with their line) and leave `data` as None.
+
+    `occurrence`: of a function id defined more than once under `functions:`, keep that block (0 = the first).
+    """
     document = Document(file=file, data=None, marks={(): (1, 1)})
     loader: yaml.SafeLoader | None = None
     try:
@@ -124,7 +131,7 @@ def load_yaml(text: str, file: str) -> Document:
         if loader is not None:
             loader.dispose()
     if root is not None:
-        builder = _Builder(document)
+        builder = _Builder(document, occurrence)
         try:
             document.data = builder.build(root, ())
         except RecursionError:
@@ -143,8 +150,9 @@ class _TooLarge(Exception):
 class _Builder:
     """Turns a composed node graph into str/None/list/dict data, recording marks and key problems."""
 
-    def __init__(self, document: Document) -> None:
+    def __init__(self, document: Document, occurrence: int = 0) -> None:
         self.document = document
+        self.occurrence = occurrence
         self.count = 0
         self.active: set[int] = set()  # nodes being built, to catch recursive aliases
 
@@ -178,6 +186,7 @@ class _Builder:
         merged: dict[str, Any] = {}
         own: dict[str, Any] = {}
         own_marks: dict[str, Mark] = {}
+        seen: dict[str, list[int]] = {}  # key -> the line of each of its occurrences
         for key_node, value_node in node.value:
             if key_node.tag == MERGE_TAG:
                 for source in self._merge_sources(value_node, path):
@@ -190,16 +199,39 @@ class _Builder:
                 self.document.issues.append(self._issue_at(key_node, path, "a key must be plain text, not a list or mapping"))
                 continue
             key = str(key_node.value)
-            if key in own:
-                first = own_marks[key][0]
-                self.document.issues.append(
-                    self._issue_at(key_node, path + (key,), f"duplicate key {key!r} (first defined on line {first})")
-                )
+            lines = seen.setdefault(key, [])
+            lines.append(_mark(key_node)[0])
+            if len(lines) > 1:
+                self.document.issues.append(self._duplicate(key_node, path, key, lines[0]))
+            if len(lines) - 1 != self._kept(node, path, key):
                 continue
             own_marks[key] = _mark(key_node)
             self.document.marks[path + (key,)] = own_marks[key]
             own[key] = self.build(value_node, path + (key,))
+        if path == FUNCTIONS:
+            self.document.function_blocks = seen
         return {**merged, **own}
+
+    def _duplicate(self, key_node: Node, path: FieldPath, key: str, first: int) -> ManifestIssue:
+        line = _mark(key_node)[0]
+        if path == FUNCTIONS:
+            message = (
+                f"function {key!r} is defined again at {self.document.file}:{line} (first at {self.document.file}:{first}); "
+                "a function id must be unique: rename or remove one block (the issues of each block are listed)"
+            )
+        else:
+            message = (
+                f"duplicate key {key!r} (first defined on line {first}, again on line {line}); "
+                "YAML would keep only one of them: remove or rename one"
+            )
+        return self._issue_at(key_node, path + (key,), message)
+
+    def _kept(self, node: MappingNode, path: FieldPath, key: str) -> int:
+        """Which occurrence of `key` is kept: the first, but the `occurrence`-th for a function id defined that often."""
+        if path != FUNCTIONS or not self.occurrence:
+            return 0
+        count = sum(1 for k, _ in node.value if isinstance(k, ScalarNode) and str(k.value) == key)
+        return self.occurrence if count > self.occurrence else 0
 
     def _merge_sources(self, value: Node, path: FieldPath) -> list[MappingNode]:
         sources = value.value if isinstance(value, SequenceNode) else [value]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.support import MANIFEST, fnsync, new_project
+from tests.cli.support import MANIFEST, files_under, fnsync, new_project
 
 ESC = "\x1b"
 
@@ -88,3 +88,48 @@ def test_unknown_command_suggests_the_nearest(typed: str, meant: str) -> None:
     result = fnsync(typed)
     assert result.exit_code != 0
     assert f"No such command '{typed}'. Did you mean `fnsync {meant}`?" in result.output
+
+
+DUPLICATE = """\
+version: 1
+functions:
+  hello:
+    name: Hello
+    runtime: python-3.12
+    path: fn/hello
+    entrypoint: main.py
+    timeout: soon
+  hello:
+    name: Hello again
+    runtime: python-3.12
+    path: fn/hello
+    entrypoint: main.py
+    schedule: "every day"
+    variables:
+      MODE: a
+      MODE: b
+"""
+
+
+@pytest.mark.parametrize("command", [["validate"], ["plan"], ["plan", "--json"]])
+def test_a_duplicate_function_key_reports_the_issues_of_both_blocks(folder: Path, command: list[str]) -> None:
+    (folder / "functions.yaml").write_text(DUPLICATE)
+    before = files_under(folder)
+    result = fnsync(*command)
+    assert result.exit_code == 1
+    assert (
+        "functions.yaml:9: functions.hello: function 'hello' is defined again at functions.yaml:9 (first at functions.yaml:3); "
+        "a function id must be unique: rename or remove one block (the issues of each block are listed)"
+    ) in result.output
+    assert "functions.yaml:8: functions.hello.timeout: must be a whole number (in the block of 'hello' at line 3)" in result.output
+    assert "functions.yaml:14: functions.hello.schedule: " in result.output and "(in the block of 'hello' at line 9)" in result.output
+    # duplicate keys elsewhere name both lines too
+    assert (
+        "functions.yaml:17: functions.hello.variables.MODE: duplicate key 'MODE' (first defined on line 16, again on line 17); "
+        "YAML would keep only one of them: remove or rename one"
+    ) in result.output
+    if "--json" in command:
+        lines = [(i["line"], i["field"]) for i in json.loads(result.stdout)["issues"]]
+        assert lines == [(8, "functions.hello.timeout"), (9, "functions.hello"), (14, "functions.hello.schedule"),
+                         (17, "functions.hello.variables.MODE")]
+    assert files_under(folder) == before  # nothing written: no server started, no state, no cache

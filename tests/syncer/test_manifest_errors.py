@@ -68,18 +68,27 @@ def test_control_characters_are_a_syntax_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "line", "field"),
+    ("text", "first", "line", "field"),
     [
-        ("version: 1\nfunctions: {}\nversion: 1\n", 3, "version"),
-        (HEAD + "  api:\n    name: Again\n", 6, "functions.api"),
-        (HEAD + "    variables:\n      KEY: a\n      OTHER: b\n      KEY: c\n", 9, "functions.api.variables.KEY"),
-        (HEAD + "    git: {branch: a, branch: b}\n", 6, "functions.api.git.branch"),
+        ("version: 1\nfunctions: {}\nversion: 1\n", 1, 3, "version"),
+        (HEAD + "  api:\n    name: Again\n    runtime: node-22\n", 3, 6, "functions.api"),
+        (HEAD + "    variables:\n      KEY: a\n      OTHER: b\n      KEY: c\n", 7, 9, "functions.api.variables.KEY"),
+        (HEAD + "    git: {branch: a, branch: b}\n", 6, 6, "functions.api.git.branch"),
     ],
 )
-def test_duplicate_keys_are_reported_where_repeated(tmp_path: Path, text: str, line: int, field: str) -> None:
+def test_duplicate_keys_are_reported_where_repeated(tmp_path: Path, text: str, first: int, line: int, field: str) -> None:
     found_line, found_field, message = one_issue(tmp_path, text)
     assert (found_line, found_field) == (line, field)
-    assert message.startswith("duplicate key") and "first defined on line" in message
+    if field == "functions.api":  # a function id: both blocks named with file:line, each block validated
+        assert message.startswith(f"function 'api' is defined again at {tmp_path}/functions.yaml:{line} (first at ")
+        assert message.endswith(
+            f"functions.yaml:{first}); a function id must be unique: rename or remove one block (the issues of each block are listed)"
+        )
+    else:
+        assert message == (
+            f"duplicate key {field.rsplit('.', 1)[-1]!r} (first defined on line {first}, again on line {line}); "
+            "YAML would keep only one of them: remove or rename one"
+        )
 
 
 def test_yaml_oddities_are_issues_not_crashes(tmp_path: Path) -> None:
@@ -449,6 +458,7 @@ def test_all_issues_are_reported_at_once(tmp_path: Path) -> None:
         (6, "functions.api.timeout"),
         (7, "functions.api.execute[0]"),
         (8, "functions.api"),
+        (8, "functions.api.runtime"),  # the second block's own issue: it is validated too
         (10, "functions.-bad"),
         (17, "functions.worker.shedule"),
         (18, "unknown"),
