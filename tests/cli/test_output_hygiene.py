@@ -90,14 +90,7 @@ def test_unknown_command_suggests_the_nearest(typed: str, meant: str) -> None:
     assert f"No such command '{typed}'. Did you mean `fnsync {meant}`?" in result.output
 
 
-DUPLICATE = """\
-version: 1
-functions:
-  hello:
-    name: Hello
-    runtime: python-3.12
-    path: fn/hello
-    entrypoint: main.py
+DUPLICATE = MANIFEST + """\
     timeout: soon
   hello:
     name: Hello again
