@@ -9,6 +9,7 @@ PostgreSQL database all report the same queue: aggregate those gauges with max()
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Iterator
@@ -65,7 +66,8 @@ class Metrics:
         if self._queue is None:
             return
         try:
-            self._queue.stats = await self._queue.store.queue_stats()
+            async with asyncio.timeout(5):
+                self._queue.stats = await self._queue.store.queue_stats()
         except Exception as exc:  # noqa: BLE001 - a scrape must not fail because the database is away
             log.warning("metrics: cannot read the queue: %s", exc)
             self._queue.stats = None
