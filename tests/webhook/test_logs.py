@@ -114,6 +114,9 @@ def test_one_line_per_delivery_and_per_deployment(
     text = log.read_text()
     assert SECRET not in text and ADMIN not in text and local_server.api_key not in text
     if log_format == "json":  # -v: the reason of each delivery as a detail line
+        # the deployment line times its own build (from its creation until ready), the delivery line the whole job
+        # (listing functions, fetching, exporting, planning, activating): strictly longer
+        assert 0 < deployment["duration"] < deliveries[pushed]["duration"], (deployment, deliveries[pushed])
         assert any(e["level"] == "debug" and "deployed and activated" in e["message"] for e in map(json.loads, text.splitlines()))
     else:
         assert " DEBUG " not in text and "deployed and activated" not in text
