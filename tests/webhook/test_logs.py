@@ -86,14 +86,15 @@ def parsed(log: Path, log_format: str) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("log_format", ["plain", "json"])
 def test_one_line_per_delivery_and_per_deployment(
-    log_format: str, local_server: LocalServer, appwrite_sdk: Functions, tmp_path: Path
+    log_format: str, local_server: LocalServer, appwrite_sdk: Functions, tmp_path: Path, database: str | None
 ) -> None:
     appwrite_sdk.create("logged", "logged", "node-18.0", entrypoint="index.js", installation_id=INSTALLATION,
                         provider_repository_id=str(REPO_ID), provider_branch="main", provider_root_directory="fn")
     remote = Remote(tmp_path)
     sha = remote.commit({"fn/index.js": NODE})
     root = ["-v"] if log_format == "json" else []
-    with receiver(local_server, tmp_path, root, ["--log-format", log_format]) as (url, log):
+    store = ["--database", database] if database else []
+    with receiver(local_server, tmp_path, root, ["--log-format", log_format, *store]) as (url, log):
         pushed = deliver(url, push_payload(repo_id=REPO_ID, clone_url=remote.url, branch="main", before=ZERO, after=sha, created=True), 202)
         other = push_payload(repo_id=REPO_ID + 1, clone_url=remote.url, branch="main", before=ZERO, after=sha, created=True)
         ignored = deliver(url, other, 200)
