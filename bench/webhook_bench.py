@@ -10,7 +10,9 @@
    (rounds of one new commit on each of 10 branches, each linked to its own function; deploys per second).
 
 Usage: python bench/webhook_bench.py [--rate 50] [--duration 10] [--pushes 5] [--burst 300]
-       [--database postgresql://USER@HOST:PORT/DB] [--rounds 3]
+       [--database postgresql://USER@HOST:PORT/DB | --start-postgres] [--rounds 3]
+`--start-postgres` runs a throwaway PostgreSQL cluster in a temp dir for the run (initdb and pg_ctl of the
+distribution's package, as tests/webhook/postgres.py does; as the `postgres` user when run as root).
 Runs the local server in-process and the receivers as subprocesses (`fnsync webhook`), all on 127.0.0.1.
 """
 
@@ -212,8 +214,28 @@ def main() -> None:
     parser.add_argument("--pushes", type=int, default=5, help="push-to-active samples")
     parser.add_argument("--burst", type=int, default=300, help="pushes to one branch at full speed (0 = skip)")
     parser.add_argument("--database", default=None, help="queue database URL (default: SQLite in the receiver's data dir)")
+    parser.add_argument("--start-postgres", action="store_true",
+                        help="start a throwaway PostgreSQL cluster in a temp dir and use it as --database (stopped after)")
     parser.add_argument("--rounds", type=int, default=3, help="with a PostgreSQL --database: throughput rounds (0 = skip)")
     args = parser.parse_args()
+    cluster = None
+    if args.start_postgres:
+        from tests.webhook.postgres import CI_INSTALL, Cluster, find_bin_dir
+
+        bin_dir = find_bin_dir()
+        if bin_dir is None:
+            parser.error(f"--start-postgres: PostgreSQL server binaries not found; install them: {CI_INSTALL}")
+        cluster = Cluster(bin_dir)
+        cluster.start()
+        args.database = cluster.new_database(migrated=False)
+    try:
+        run(args)
+    finally:
+        if cluster is not None:
+            cluster.stop()
+
+
+def run(args: argparse.Namespace) -> None:
 
     with tempfile.TemporaryDirectory(prefix="fnsync-webhook-bench-") as tmp_name:
         tmp = Path(tmp_name)

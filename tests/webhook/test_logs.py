@@ -111,7 +111,7 @@ def test_one_line_per_delivery_and_per_deployment(
     assert deliveries[ignored]["outcome"] == "ignored" and deliveries[ignored]["sha"] == sha[:12], deliveries
     [deployment] = [e for e in events if e["event"] == "deployment"]
     assert deployment["function"] == "logged" and deployment["deployment"] == record["deployments"]["logged"], deployment
-    assert deployment["status"] == "active" and float(deployment["duration"]) > 0, deployment
+    assert deployment["status"] == "active" and float(deployment["duration"]) >= 0, deployment  # a build can be ready at once
     text = log.read_text()
     assert SECRET not in text and ADMIN not in text and local_server.api_key not in text
     if log_format == "json":  # -v: the reason of each delivery as a detail line
