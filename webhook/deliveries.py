@@ -13,6 +13,7 @@ import json
 import socket
 from enum import StrEnum
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
@@ -143,6 +144,11 @@ class Store(Protocol):
     async def pr_comment(self, repo: str, number: int) -> int | None: ...
 
     async def set_pr_comment(self, repo: str, number: int, comment_id: int) -> None: ...
+
+    def on_new_jobs(self, wake: Callable[[], None]) -> None:
+        """Call `wake` (on the event loop) when another receiver on the same database queues a job or frees a key;
+        a store with one receiver (SQLite) never calls it: the receiver wakes its own workers."""
+        ...
 
     async def open(self) -> None:
         """Start what needs the running event loop (PostgreSQL: the connection pool, lease renewal)."""

@@ -370,6 +370,9 @@ class DeliveryStore:
     async def open(self) -> None:
         """Nothing to open: the file was opened (and migrated) when the store was made."""
 
+    def on_new_jobs(self, wake: Callable[[], None]) -> None:
+        """One receiver per SQLite file: its own `accept` wakes its workers."""
+
     async def close(self) -> None:
         self.queue.close()
 

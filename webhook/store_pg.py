@@ -7,7 +7,9 @@ Same rules as the SQLite store, made safe for several receivers on one database:
 - a claimed job carries a lease (`lease_owner`, `lease_until`, on the database's clock) that a task renews
   while the receiver lives; a job whose lease ran out (the holder was killed or lost the database) is queued
   again by whichever replica claims next, and the late holder's `finish` is refused (fencing);
-- dedup is the unique delivery id and the unique body hash, so two replicas receiving one body race safely.
+- dedup is the unique delivery id and the unique body hash, so two replicas receiving one body race safely;
+- a queued job or a freed key is `NOTIFY`ed on one channel that every replica `LISTEN`s to, so an idle worker of
+  any replica starts at once; workers still poll every second, in case the listening connection is down.
 The schema is versioned (`MIGRATIONS`) and migrated under an advisory lock, so replicas may start together.
 """
 
@@ -31,6 +33,7 @@ from webhook.events import Decision, Ignored, JobRequest
 
 log = logging.getLogger("fnsync.webhook")
 MIGRATION_LOCK = 0x666E73796E63  # "fnsync": the advisory lock replicas take to migrate one at a time
+NOTIFY_CHANNEL = "fnsync_webhook_jobs"  # NOTIFYed when a job is queued or a key freed; every replica LISTENs
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: the first schema
@@ -166,6 +169,9 @@ class PostgresStore:
         self._pool: AsyncConnectionPool[Any] | None = None
         self._holding: set[str] = set()  # jobs this receiver's workers run now: only their leases are renewed
         self._renewer: asyncio.Task[None] | None = None
+        self._listener: asyncio.Task[None] | None = None
+        self._wakers: list[Callable[[], None]] = []
+        self.listening = asyncio.Event()  # set while the listener's LISTEN stands (tests wait for it)
 
     async def open(self) -> None:
         if self._pool is not None:
@@ -177,13 +183,35 @@ class PostgresStore:
         await pool.open()
         self._pool = pool
         self._renewer = asyncio.create_task(self._renew_leases(), name="fnsync-webhook-leases")
+        self._listener = asyncio.create_task(self._listen(), name="fnsync-webhook-listen")
+
+    def on_new_jobs(self, wake: Callable[[], None]) -> None:
+        """Call `wake` when any replica queues a job or frees a key (PostgreSQL `NOTIFY`), so idle workers here
+        start at once instead of at their next poll; polling stays the fallback when the listener is down."""
+        self._wakers.append(wake)
+
+    async def _listen(self) -> None:
+        """One connection outside the pool, `LISTEN`ing; reconnects after a second when it is lost."""
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True) as conn:
+                    await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                    self.listening.set()
+                    async for _ in conn.notifies():
+                        for wake in self._wakers:
+                            wake()
+            except psycopg.Error as exc:
+                log.warning("job notifications unavailable (workers poll meanwhile): %s", exc)
+            self.listening.clear()
+            await asyncio.sleep(1.0)
 
     async def close(self) -> None:
-        if self._renewer is not None:
-            self._renewer.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._renewer
-            self._renewer = None
+        for task in (self._renewer, self._listener):
+            if task is not None:
+                task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await task
+        self._renewer = self._listener = None
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
@@ -278,6 +306,7 @@ class PostgresStore:
                     (Status.SUPERSEDED, reason, delivery_id, now, old["seq"]),
                 )
                 await self._history(conn, old["seq"], Status.SUPERSEDED, reason)
+            await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")  # delivered at commit, to every replica's listener
             return "queued"
 
     # --- working ---
@@ -406,6 +435,7 @@ class PostgresStore:
             await self._history(conn, row["seq"], status, error or reason)
             if row["key"]:
                 await conn.execute("UPDATE job_keys SET holder = NULL WHERE key = %s AND holder = %s", (row["key"], delivery_id))
+                await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")  # the key is free: a job queued for it meanwhile may run
             if deployed is not None and row["key"]:
                 await conn.execute(
                     "INSERT INTO heads (key, sha, delivery_id, at) VALUES (%s, %s, %s, %s)"
@@ -428,6 +458,7 @@ class PostgresStore:
             )
             await conn.execute("UPDATE job_keys SET holder = NULL WHERE key = %s AND holder = %s", (row["key"], delivery_id))
             await self._history(conn, row["seq"], Status.QUEUED, f"{reason}: {error}")
+            await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
 
     # --- reading ---
 

@@ -18,7 +18,7 @@ from webhook.deliveries import Claim, Status, Store
 from webhook.logs import fields
 
 log = logging.getLogger("fnsync.webhook")
-IDLE_POLL = 1.0  # seconds; wake-ups normally come sooner
+IDLE_POLL = 1.0  # seconds; wake-ups (this receiver's, or another's through the database) normally come sooner
 
 
 def backoff(attempt: int, base: float, cap: float) -> float:
@@ -34,6 +34,7 @@ class WorkerPool:
         self.links = links
         self._wake = asyncio.Event()
         self.busy = 0
+        store.on_new_jobs(self._wake.set)  # jobs queued by other receivers on a shared database
 
     async def wake(self) -> None:
         self._wake.set()

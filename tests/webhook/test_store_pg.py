@@ -131,6 +131,24 @@ async def test_a_live_holders_lease_is_renewed_while_it_works(pg_url: str) -> No
         await other.close()
 
 
+async def test_a_job_queued_at_one_replica_wakes_the_others_at_once(pg_url: str) -> None:
+    idle, receiving = await _stores(pg_url, ("idle", 30), ("receiving", 30))
+    try:
+        woken = asyncio.Event()
+        idle.on_new_jobs(woken.set)
+        await asyncio.wait_for(idle.listening.wait(), timeout=10)
+        await receiving.accept("d1", "github", "push", _job("1" * 40), 10)
+        await asyncio.wait_for(woken.wait(), timeout=5)  # NOTIFY, not the workers' one-second poll
+        woken.clear()
+        claim = await receiving.claim()
+        assert claim is not None and not woken.is_set()
+        await receiving.finish(claim.delivery_id, Status.DONE, "ok", deployed="1" * 40)  # the key is free again
+        await asyncio.wait_for(woken.wait(), timeout=5)
+    finally:
+        await idle.close()
+        await receiving.close()
+
+
 async def test_metrics_and_readiness_when_the_database_goes_away(
     receiver: Receiver, pg_cluster: Cluster, tmp_path: Path
 ) -> None:
