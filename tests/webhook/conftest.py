@@ -54,12 +54,16 @@ def pg_cluster() -> Iterator[Cluster]:
 
 
 @pytest.fixture
-def database(request: pytest.FixtureRequest) -> str | None:
-    """The store's URL: None (SQLite in the data dir) unless the test is parametrised onto PostgreSQL."""
+def database(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """The store's URL: None (SQLite in the data dir) unless the test is parametrised onto PostgreSQL; that
+    database is dropped after the test, so the cluster stays small (and quick to remove) however many tests run."""
     if getattr(request, "param", "sqlite") == "sqlite":
-        return None
+        yield None
+        return
     cluster: Cluster = request.getfixturevalue("pg_cluster")
-    return cluster.new_database()
+    url = cluster.new_database()
+    yield url
+    cluster.drop_database(url)
 
 
 MakeStore = Callable[[], Awaitable[Store]]

@@ -75,6 +75,14 @@ class Cluster:
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
+    def drop_database(self, url: str) -> None:
+        """Drop a test's database, disconnecting whoever is still connected; a failure only leaves it behind."""
+        try:
+            with psycopg.connect(self.url(), autocommit=True) as conn:
+                conn.execute(f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]} WITH (FORCE)")
+        except psycopg.Error:
+            pass
+
     def new_database(self, migrated: bool = True) -> str:
         """A fresh database; `migrated`: a copy of a template already at the newest schema (a file copy, faster
         than running the migrations in every test), else an empty one."""
