@@ -197,7 +197,9 @@ class PostgresStore:
                 async with await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True) as conn:
                     await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
                     self.listening.set()
-                    async for _ in conn.notifies():
+                    async for notice in conn.notifies():
+                        if notice.payload == self.owner:
+                            continue
                         for wake in self._wakers:
                             wake()
             except psycopg.Error as exc:
@@ -223,6 +225,11 @@ class PostgresStore:
         assert self._pool is not None
         async with self._pool.connection() as conn:  # commits on a clean exit, rolls back on an error
             yield conn
+
+    async def _notify(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """Tell the other replicas' idle workers, at commit; the payload names this receiver, whose own workers
+        were woken directly (so it does not wake them twice)."""
+        await conn.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, self.owner))
 
     async def _history(self, conn: psycopg.AsyncConnection[Any], seq: int, status: str, message: str) -> None:
         await conn.execute(
@@ -306,7 +313,7 @@ class PostgresStore:
                     (Status.SUPERSEDED, reason, delivery_id, now, old["seq"]),
                 )
                 await self._history(conn, old["seq"], Status.SUPERSEDED, reason)
-            await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")  # delivered at commit, to every replica's listener
+            await self._notify(conn)  # delivered at commit, to every replica's listener
             return "queued"
 
     # --- working ---
@@ -435,7 +442,7 @@ class PostgresStore:
             await self._history(conn, row["seq"], status, error or reason)
             if row["key"]:
                 await conn.execute("UPDATE job_keys SET holder = NULL WHERE key = %s AND holder = %s", (row["key"], delivery_id))
-                await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")  # the key is free: a job queued for it meanwhile may run
+                await self._notify(conn)  # the key is free: a job queued for it meanwhile may run
             if deployed is not None and row["key"]:
                 await conn.execute(
                     "INSERT INTO heads (key, sha, delivery_id, at) VALUES (%s, %s, %s, %s)"
@@ -458,7 +465,7 @@ class PostgresStore:
             )
             await conn.execute("UPDATE job_keys SET holder = NULL WHERE key = %s AND holder = %s", (row["key"], delivery_id))
             await self._history(conn, row["seq"], Status.QUEUED, f"{reason}: {error}")
-            await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
+            await self._notify(conn)
 
     # --- reading ---
 
