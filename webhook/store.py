@@ -353,9 +353,9 @@ class DeliveryStore:
     """`deliveries.Store` over `SqliteQueue`, the interface the PostgreSQL store has.
 
     The sqlite3 work runs inline on the event loop: with WAL and synchronous=NORMAL a transaction commits without
-    waiting for the disk, in about 0.1-0.3 ms (bench/webhook_bench.py --store-ops measures it), which is cheaper
-    than handing it to a thread (about 0.1 ms for the hop alone, and the thread pool is shared with git). With
-    `fsync=True` every commit waits for the disk (about 8 ms on a virtual disk), which would stall every request
+    waiting for the disk, an accept in 0.08 ms (ignored) to 0.29 ms (queued) p50 (`bench/webhook_bench.py
+    --store-ops`), about what handing it to a thread would cost by itself, and the thread pool is shared with git.
+    With `fsync=True` every commit waits for the disk (about 8 ms on a virtual disk), which would stall every request
     meanwhile: then each call runs in a worker thread, serialised by the queue's lock."""
 
     def __init__(self, path: Path, fsync: bool = False) -> None:
