@@ -10,7 +10,10 @@
    (rounds of one new commit on each of 10 branches, each linked to its own function; deploys per second).
 
 Usage: python bench/webhook_bench.py [--rate 50] [--duration 10] [--pushes 5] [--burst 300]
-       [--database postgresql://USER@HOST:PORT/DB] [--rounds 3]
+       [--database postgresql://USER@HOST:PORT/DB | --start-postgres] [--rounds 3]
+`--store-ops` times only the store's `accept` in-process (one call at a time, and 16 at once).
+`--start-postgres` runs a throwaway PostgreSQL cluster in a temp dir for the run (initdb and pg_ctl of the
+distribution's package, as tests/webhook/postgres.py does; as the `postgres` user when run as root).
 Runs the local server in-process and the receivers as subprocesses (`fnsync webhook`), all on 127.0.0.1.
 """
 
@@ -212,8 +215,76 @@ def main() -> None:
     parser.add_argument("--pushes", type=int, default=5, help="push-to-active samples")
     parser.add_argument("--burst", type=int, default=300, help="pushes to one branch at full speed (0 = skip)")
     parser.add_argument("--database", default=None, help="queue database URL (default: SQLite in the receiver's data dir)")
+    parser.add_argument("--start-postgres", action="store_true",
+                        help="start a throwaway PostgreSQL cluster in a temp dir and use it as --database (stopped after)")
     parser.add_argument("--rounds", type=int, default=3, help="with a PostgreSQL --database: throughput rounds (0 = skip)")
+    parser.add_argument("--store-ops", action="store_true",
+                        help="only time the store's accept in this process (no server, no receiver), then stop")
     args = parser.parse_args()
+    cluster = None
+    if args.start_postgres:
+        from tests.webhook.postgres import CI_INSTALL, Cluster, find_bin_dir
+
+        bin_dir = find_bin_dir()
+        if bin_dir is None:
+            parser.error(f"--start-postgres: PostgreSQL server binaries not found; install them: {CI_INSTALL}")
+        cluster = Cluster(bin_dir)
+        cluster.start()
+        args.database = cluster.new_database(migrated=False)
+    try:
+        run(args)
+    finally:
+        if cluster is not None:
+            cluster.stop()
+
+
+def store_ops(database: str | None, count: int = 500, concurrency: int = 16) -> None:
+    """The store alone, in this process: `accept` of an ignored and of a queued delivery, one at a time (the cost
+    of one call) and `concurrency` at once (how far calls overlap: with an async store, waiting on the database
+    does not hold up the other calls)."""
+    import asyncio
+
+    from webhook.deliveries import open_store
+    from webhook.events import Ignored, JobRequest
+    from webhook.signatures import Provider
+
+    def job(n: int) -> JobRequest:
+        return JobRequest(provider=Provider.GITHUB, kind="push", repo_id="1", repo_name="o/r", clone_url="u",
+                          branch=f"b{n % 50}", fetch_ref=f"refs/heads/b{n % 50}", sha=f"{n:040x}")
+
+    async def main() -> None:
+        with tempfile.TemporaryDirectory(prefix="fnsync-store-bench-") as tmp:
+            store = open_store(database, Path(tmp))
+            await store.open()
+            try:
+                for label, decision in (("ignored", lambda n: Ignored(reason="x")), ("queued", job)):
+                    one: list[float] = []
+                    for n in range(count):
+                        started = time.perf_counter()
+                        await store.accept(f"{label}-1-{n}", "github", "push", decision(n), 10_000)
+                        one.append((time.perf_counter() - started) * 1000)
+                    gate = asyncio.Semaphore(concurrency)
+
+                    async def timed(n: int) -> None:
+                        async with gate:
+                            await store.accept(f"{label}-n-{n}", "github", "push", decision(n), 10_000)
+
+                    started = time.perf_counter()
+                    await asyncio.gather(*(timed(n) for n in range(count)))
+                    rate = count / (time.perf_counter() - started)
+                    print(f"store accept ({label}): one at a time p50 {percentile(one, 50):.2f} ms, p99 {percentile(one, 99):.2f} ms; "
+                          f"{concurrency} at once {rate:.0f}/s")
+            finally:
+                await store.close()
+
+    print(f"store: {database.rsplit('@', 1)[-1] if database else 'SQLite'}")
+    asyncio.run(main())
+
+
+def run(args: argparse.Namespace) -> None:
+    if args.store_ops:
+        store_ops(args.database)
+        return
 
     with tempfile.TemporaryDirectory(prefix="fnsync-webhook-bench-") as tmp_name:
         tmp = Path(tmp_name)

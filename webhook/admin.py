@@ -31,19 +31,19 @@ class DeliveriesController(Controller):
     path = "/deliveries"
     guards = [admin_guard]
 
-    @get("/", sync_to_thread=False)
-    def list_deliveries(
+    @get("/")
+    async def list_deliveries(
         self,
         ctx: NamedDependency[WebhookContext],
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 50,
         status: FromQuery[Status | None] = None,
     ) -> dict[str, object]:
-        items = ctx.store.list(limit=limit, status=status)
+        items = await ctx.store.list(limit=limit, status=status)
         return {"total": len(items), "deliveries": [item.model_dump(exclude={"history"}) for item in items]}
 
-    @get("/{delivery_id:str}", sync_to_thread=False)
-    def get_delivery(self, ctx: NamedDependency[WebhookContext], delivery_id: FromPath[str]) -> DeliveryRecord:
-        record = ctx.store.get(delivery_id)
+    @get("/{delivery_id:str}")
+    async def get_delivery(self, ctx: NamedDependency[WebhookContext], delivery_id: FromPath[str]) -> DeliveryRecord:
+        record = await ctx.store.get(delivery_id)
         if record is None:
             raise NotFoundException(detail=f"no delivery {delivery_id!r}")
         return record

@@ -35,11 +35,11 @@ class _CommentIds:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def get(self, repo: str, number: int) -> int | None:
-        return self.store.pr_comment(repo, number)
+    async def get(self, repo: str, number: int) -> int | None:
+        return await self.store.pr_comment(repo, number)
 
-    def put(self, repo: str, number: int, comment_id: int) -> None:
-        self.store.set_pr_comment(repo, number, comment_id)
+    async def put(self, repo: str, number: int, comment_id: int) -> None:
+        await self.store.set_pr_comment(repo, number, comment_id)
 
 
 def create_app(config: WebhookConfig, client: AppwriteClient | None = None, *, run_workers: bool = True) -> Litestar:
@@ -71,7 +71,8 @@ def create_app(config: WebhookConfig, client: AppwriteClient | None = None, *, r
     @asynccontextmanager
     async def services(app: Litestar) -> AsyncIterator[None]:
         shutil.rmtree(config.work_dir, ignore_errors=True)
-        resumed = store.recover()
+        await store.open()
+        resumed = await store.recover()
         if resumed:
             log.warning("resuming %d interrupted deliveries: %s", len(resumed), ", ".join(resumed))
         try:  # a first read of the function links, so most deliveries are answered without waiting for one
@@ -98,7 +99,7 @@ def create_app(config: WebhookConfig, client: AppwriteClient | None = None, *, r
             if client is None:
                 await appwrite.aclose()
             log.removeHandler(counting)
-            store.close()
+            await store.close()
 
     def handle_exception(request: Request, exc: Exception) -> Response[dict[str, object]]:
         """One envelope for every error: {"error", "status"}; internals are logged, not sent."""

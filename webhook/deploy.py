@@ -13,8 +13,10 @@ import logging
 import os
 import shutil
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import anyio
 
@@ -41,6 +43,7 @@ __all__ = ["PRIVATE_ENV", "JobRunner", "Outcome", "manifest_environ"]
 
 log = logging.getLogger("fnsync.webhook")
 UNFINISHED = ("", "waiting", "processing", "building")
+BUILD_ENDED = ("ready", "failed", "canceled")
 
 
 @dataclass
@@ -60,6 +63,12 @@ class JobRunner:
     mirrors: MirrorCache
     reports: ReportQueue
     settle_timeout: float = 300.0
+    builds: dict[str, dict[str, float]] = field(default_factory=dict)  # delivery id -> function id -> build seconds
+
+    def build_seconds(self, delivery_id: str) -> dict[str, float]:
+        """How long each deployment of the delivery took to build, from its creation until ready (or failed) as
+        observed while waiting for it; forgotten once read (the worker reads it when it logs the outcome)."""
+        return self.builds.pop(delivery_id, {})
 
     async def run(self, claim: Claim) -> Outcome:
         job = claim.job
@@ -78,7 +87,7 @@ class JobRunner:
             if checkout.stale is not None:
                 return Outcome(Status.SUPERSEDED, checkout.stale, superseded_by=claim.deployed.delivery_id if claim.deployed else None)
             if checkout.sha != job.sha:
-                self.store.note(claim.delivery_id, f"deploying {checkout.sha[:12]}, the newest by history of {job.sha[:12]} and the commits it replaced")
+                await self.store.note(claim.delivery_id, f"deploying {checkout.sha[:12]}, the newest by history of {job.sha[:12]} and the commits it replaced")
                 job = job.model_copy(update={"sha": checkout.sha})
                 claim = claim.model_copy(update={"job": job})
             loud = [f for f in matched if not f.provider_silent_mode]
@@ -87,7 +96,7 @@ class JobRunner:
             self._report(job, pending + ([prplan.pending()] if planning else []))
             plan: PlanSection | None = None
             try:
-                manifest = self._load_manifest(claim, tree)
+                manifest = await self._load_manifest(claim, tree)
                 if planning:  # before the previews, from the server as it is: reads only
                     plan = await self._plan(claim, matched, loud, tree, manifest, checkout.changed, pending)
                 outcome = await self._deploy(claim, matched, tree, checkout.changed, manifest)
@@ -141,7 +150,7 @@ class JobRunner:
                     )
                 except AppwriteError as exc:
                     raise _appwrite(exc, self.config) from exc
-        self.store.note(claim.delivery_id, f"plan: {section.status().description}")
+        await self.store.note(claim.delivery_id, f"plan: {section.status().description}")
         self._report(job, [section.status()], Comment(pending, section))
         return section
 
@@ -164,7 +173,7 @@ class JobRunner:
             ]
         if not targets:
             return Outcome(Status.DONE, f"no linked function's files changed in {job.sha[:12]}")
-        self.store.note(claim.delivery_id, f"reconciling {', '.join(targets)} at {job.sha[:12]}")
+        await self.store.note(claim.delivery_id, f"reconciling {', '.join(targets)} at {job.sha[:12]}")
         if claim.interrupted:
             await self._settle(targets)  # an interrupted attempt may have left builds running
         return await self._reconcile(claim, desired, targets)
@@ -179,7 +188,7 @@ class JobRunner:
         except (OSError, ValueError) as exc:  # tarfile's data filter refusing a link out of the tree, a full disk
             raise TerminalError(f"cannot export {job.sha[:12]}: {exc}") from exc
 
-    def _load_manifest(self, claim: Claim, tree: Path) -> Manifest | None:
+    async def _load_manifest(self, claim: Claim, tree: Path) -> Manifest | None:
         """The commit's manifest, with the environment the branch maps to (`--branch-env`), if any.
 
         For a pull request the base branch decides, so a preview packages what a push there would."""
@@ -188,7 +197,7 @@ class JobRunner:
         env = self.config.environment_for(job.branch)
         if not path.is_file():
             if env is not None:
-                self.store.note(claim.delivery_id, f"no {self.config.manifest_path} in {job.sha[:12]}: environment {env} not used")
+                await self.store.note(claim.delivery_id, f"no {self.config.manifest_path} in {job.sha[:12]}: environment {env} not used")
             return None
         try:
             manifest = load_from_tree(path, tree, manifest_environ(os.environ, self.config.secrets()), env)
@@ -202,7 +211,7 @@ class JobRunner:
                 # As in the CLI, APPWRITE_PROJECT_ID wins over the manifest's `project`; say so, loudly.
                 note += f"; it names project {manifest.project}, but this receiver deploys to {self.config.project}"
                 log.warning("delivery %s: %s", claim.delivery_id, note)
-            self.store.note(claim.delivery_id, note)
+            await self.store.note(claim.delivery_id, note)
         return manifest
 
     def _desired(
@@ -256,13 +265,14 @@ class JobRunner:
     async def _reconcile(self, claim: Claim, desired: Manifest, targets: list[str]) -> Outcome:
         job = claim.job
         recorder = _DeploymentRecorder(self.store, claim.delivery_id)
+        self.builds[claim.delivery_id] = recorder.build_seconds
         try:
             async with project_lock(
                 self.client,
                 f"{LOCK_COMMAND} {claim.delivery_id}",
                 wait=self.config.lock_wait,
                 ttl=self.config.lock_ttl,
-                on_wait=lambda text: self.store.note(claim.delivery_id, text),
+                on_wait=lambda text: recorder.spawn(self.store.note(claim.delivery_id, text)),
             ):
                 result = await reconcile(
                     desired,
@@ -277,6 +287,8 @@ class JobRunner:
             raise _appwrite(exc, self.config) from exc
         except (ManifestError, PlanError) as exc:
             raise TerminalError(scrub(str(exc), self.config.secrets() | desired.sensitive_values())) from exc
+        finally:
+            await recorder.flush()
         deployments = {**claim.deployments, **recorder.deployments}
         failure = _result_failure(result)
         if failure is not None:
@@ -302,17 +314,37 @@ class InvalidManifest(TerminalError):
 
 class _DeploymentRecorder(Reporter):
     """Reporter handed to `reconcile`: records each deployment id in the delivery log the moment it exists,
-    so a crash cannot lose which deployment a delivery made."""
+    so a crash cannot lose which deployment a delivery made, and times each build from its creation until
+    ready or failed.
+
+    `reconcile` calls reporters synchronously on the event loop, and the store is async: each write is a task
+    started at once (so it lands while the build runs), and `flush` awaits them before the job's outcome."""
 
     def __init__(self, store: Store, delivery_id: str) -> None:
         self.store = store
         self.delivery_id = delivery_id
         self.deployments: dict[str, str] = {}
+        self.build_seconds: dict[str, float] = {}
+        self._created: dict[str, float] = {}  # deployment id -> monotonic time it was first reported
+        self._writes: set[asyncio.Task[None]] = set()
+
+    def spawn(self, write: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(write)
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
+    async def flush(self) -> None:
+        if self._writes:
+            await asyncio.gather(*self._writes, return_exceptions=True)
 
     def build_status(self, function_id: str, deployment_id: str, status: str) -> None:
+        now = time.monotonic()
+        created = self._created.setdefault(deployment_id, now)
+        if status in BUILD_ENDED:
+            self.build_seconds[function_id] = now - created
         if self.deployments.get(function_id) != deployment_id:
             self.deployments[function_id] = deployment_id
-            self.store.add_deployment(self.delivery_id, function_id, deployment_id)
+            self.spawn(self.store.add_deployment(self.delivery_id, function_id, deployment_id))
 
 
 def _result_failure(result: ApplyResult) -> JobError | None:

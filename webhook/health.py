@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 
-import anyio
 from litestar import Request, Response, get
 from litestar.di import NamedDependency
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -23,9 +22,10 @@ def healthz() -> dict[str, str]:
 async def readyz(ctx: NamedDependency[WebhookContext]) -> Response[dict[str, object]]:
     problems: list[str] = []
     queued: int | None = None
-    try:  # in a thread: an unreachable database must not stall the event loop for its connect timeout
-        await anyio.to_thread.run_sync(ctx.store.ping)
-        queued = ctx.store.queued_count()
+    try:  # awaited: an unreachable database does not stall the event loop for its connect timeout
+        async with asyncio.timeout(5):
+            await ctx.store.ping()
+            queued = await ctx.store.queued_count()
     except Exception as exc:  # noqa: BLE001 - any failure means "do not send me deliveries"
         detail = (str(exc).strip().splitlines() or [""])[0]
         problems.append(scrub(f"database unreachable: {type(exc).__name__}: {detail}", ctx.config.secrets()))
@@ -49,10 +49,11 @@ async def readyz(ctx: NamedDependency[WebhookContext]) -> Response[dict[str, obj
 
 @get("/metrics")
 async def metrics(request: Request) -> Response[bytes]:
-    """Prometheus text format; queue gauges are read from the database (in a thread) at each scrape."""
+    """Prometheus text format; queue gauges are read from the database at each scrape."""
     registry = request.app.state["metrics"]
     assert isinstance(registry, Metrics)
-    payload = await anyio.to_thread.run_sync(generate_latest, registry.registry)
+    await registry.refresh_queue()
+    payload = generate_latest(registry.registry)
     return Response(payload, media_type=CONTENT_TYPE_LATEST)
 
 

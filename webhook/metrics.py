@@ -2,12 +2,14 @@
 
 `MeteredStore` wraps any store, so deliveries (by provider and outcome), deploys (by outcome, with their
 duration) and project-lock waits are counted without the receiving and working code knowing about metrics;
-queue depth and the oldest job's age are read from the (shared) database at scrape time. Replicas on one
+queue depth and the oldest job's age are read from the (shared) database at scrape time: the `/metrics` handler
+awaits `refresh_queue` (prometheus collectors are synchronous; the store is async), then renders. Replicas on one
 PostgreSQL database all report the same queue: aggregate those gauges with max(), the counters with sum().
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Iterator
@@ -33,6 +35,7 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._queue: _QueueCollector | None = None
         self.deliveries = Counter(
             "fnsync_webhook_deliveries", "Deliveries answered, by provider and outcome (queued, ignored, duplicate, full, "
             "or the HTTP status of a refusal).", ["provider", "outcome"], registry=self.registry,
@@ -55,7 +58,19 @@ class Metrics:
         )
 
     def watch_queue(self, store: Store) -> None:
-        self.registry.register(_QueueCollector(store))
+        self._queue = _QueueCollector(store)
+        self.registry.register(self._queue)
+
+    async def refresh_queue(self) -> None:
+        """Read the queue's figures for the next render; a database that does not answer is `database_up 0`."""
+        if self._queue is None:
+            return
+        try:
+            async with asyncio.timeout(5):
+                self._queue.stats = await self._queue.store.queue_stats()
+        except Exception as exc:  # noqa: BLE001 - a scrape must not fail because the database is away
+            log.warning("metrics: cannot read the queue: %s", exc)
+            self._queue.stats = None
 
     def watch_reporting(self, logger: logging.Logger) -> logging.Handler:
         """Count the reporter's failure log lines (it logs and swallows them: reports are best effort)."""
@@ -65,14 +80,15 @@ class Metrics:
 
 
 class _QueueCollector(Collector):
+    """Renders the figures `Metrics.refresh_queue` read last (None: the database did not answer)."""
+
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.stats: QueueStats | None = None
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        try:
-            stats = self.store.queue_stats()
-        except Exception as exc:  # noqa: BLE001 - a scrape must not fail because the database is away
-            log.warning("metrics: cannot read the queue: %s", exc)
+        stats = self.stats
+        if stats is None:
             up = GaugeMetricFamily("fnsync_webhook_database_up", "1 when the queue's database answered this scrape.")
             up.add_metric([], 0)
             yield up
@@ -114,33 +130,33 @@ class MeteredStore:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
-    def accept(
+    async def accept(
         self, delivery_id: str, provider: str, event: str, decision: Decision, queue_size: int, body_hash: str | None = None
     ) -> Accepted:
-        result = self.inner.accept(delivery_id, provider, event, decision, queue_size, body_hash)
+        result = await self.inner.accept(delivery_id, provider, event, decision, queue_size, body_hash)
         self.metrics.deliveries.labels(provider, result).inc()
         return result
 
-    def claim(self, now: float | None = None) -> Claim | None:
-        claim = self.inner.claim(now)
+    async def claim(self, now: float | None = None) -> Claim | None:
+        claim = await self.inner.claim(now)
         if claim is not None:
             self._claimed[claim.delivery_id] = time.monotonic()
         return claim
 
-    def note(self, delivery_id: str, message: str) -> None:
+    async def note(self, delivery_id: str, message: str) -> None:
         if message.startswith(LOCK_WAIT_PREFIX):
             self.metrics.lock_waits.labels("waited").inc()
-        self.inner.note(delivery_id, message)
+        await self.inner.note(delivery_id, message)
 
-    def finish(
+    async def finish(
         self, delivery_id: str, status: Status, reason: str, error: str = "", *, deployed: str | None = None,
         superseded_by: str | None = None,
     ) -> None:
-        self.inner.finish(delivery_id, status, reason, error, deployed=deployed, superseded_by=superseded_by)
+        await self.inner.finish(delivery_id, status, reason, error, deployed=deployed, superseded_by=superseded_by)
         self._outcome(delivery_id, status.value, error)
 
-    def retry_later(self, delivery_id: str, delay: float, error: str) -> None:
-        self.inner.retry_later(delivery_id, delay, error)
+    async def retry_later(self, delivery_id: str, delay: float, error: str) -> None:
+        await self.inner.retry_later(delivery_id, delay, error)
         self._outcome(delivery_id, "retry", error)
 
     def _outcome(self, delivery_id: str, outcome: str, error: str) -> None:
@@ -151,5 +167,5 @@ class MeteredStore:
         if error.startswith(LOCK_TIMEOUT_PREFIX):
             self.metrics.lock_waits.labels("timed_out").inc()
 
-    def list(self, limit: int = 50, status: Status | None = None) -> list[DeliveryRecord]:
-        return self.inner.list(limit, status)
+    async def list(self, limit: int = 50, status: Status | None = None) -> list[DeliveryRecord]:
+        return await self.inner.list(limit, status)

@@ -51,7 +51,7 @@ async def receive(provider: Provider, request: Request, ctx: WebhookContext) -> 
     if isinstance(decision, JobRequest) and await ctx.links.check(decision.repo_id, decision.branch) is False:
         decision = Ignored(reason=f"no function is linked to repository {decision.repo_id} on branch {decision.branch}")
     did = delivery_id(provider, headers, body)
-    result = ctx.store.accept(did, provider.value, event, decision, ctx.config.queue_size, body_hash(provider, body))
+    result = await ctx.store.accept(did, provider.value, event, decision, ctx.config.queue_size, body_hash(provider, body))
     if result in ("duplicate", "ignored"):  # the worker logs the line of a queued one when it ends
         _log_answered(did, provider, event, asked, decision, result)
     if result == "duplicate":

@@ -58,9 +58,9 @@ class Comment:
 class CommentIds(Protocol):
     """Where PR comment ids are remembered (backed by the delivery store)."""
 
-    def get(self, repo: str, number: int) -> int | None: ...
+    async def get(self, repo: str, number: int) -> int | None: ...
 
-    def put(self, repo: str, number: int, comment_id: int) -> None: ...
+    async def put(self, repo: str, number: int, comment_id: int) -> None: ...
 
 
 class VcsReporter:
@@ -135,15 +135,15 @@ class VcsReporter:
             return
         body = render_comment(sha, reports, plan, limit=COMMENT_LIMITS.get(self.provider), host=self.provider)
         key = self._comment_key(repo)
-        comment_id = self._comment_ids.get(key, number) or await self._find_comment(repo, number)
+        comment_id = await self._comment_ids.get(key, number) or await self._find_comment(repo, number)
         if comment_id is not None:
             method, path = self._edit(repo, number, comment_id)
             if await self._call(method, path, {"body": body}) is not None:
-                self._comment_ids.put(key, number, comment_id)
+                await self._comment_ids.put(key, number, comment_id)
                 return
         response = await self._call("POST", self._comments_path(repo, number), {"body": body})
         if response is not None:
-            self._comment_ids.put(key, number, int(response.json()["id"]))
+            await self._comment_ids.put(key, number, int(response.json()["id"]))
 
     async def _find_comment(self, repo: str, number: int) -> int | None:
         for page in range(1, MAX_COMMENT_PAGES + 1):

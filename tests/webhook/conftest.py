@@ -1,13 +1,14 @@
 """Fixtures for webhook tests: a receiver app wired to the local server, and linked functions.
 
-Tests (or modules) marked `both_stores` run twice: on SQLite and on a real PostgreSQL (a throwaway cluster
-for the session, a fresh database per test); `database` is the URL (None = SQLite) and `make_store` opens
-the test's store (again, as after a restart, when called twice).
+Every test that uses a store (the `database` fixture, directly or through `receiver` or `make_store`) runs
+twice: on SQLite and on a real PostgreSQL (a throwaway cluster per test process, a fresh database per test,
+copied from a migrated template); `database` is the URL (None = SQLite) and `await make_store()` opens the
+test's store (again, as after a restart, when called twice).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ STORES = ("sqlite", "postgresql")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "database" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_stores"):
+    if "database" in metafunc.fixturenames:
         metafunc.parametrize("database", STORES, indirect=True)
 
 
@@ -53,27 +54,35 @@ def pg_cluster() -> Iterator[Cluster]:
 
 
 @pytest.fixture
-def database(request: pytest.FixtureRequest) -> str | None:
-    """The store's URL: None (SQLite in the data dir) unless the test is parametrised onto PostgreSQL."""
+def database(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """The store's URL: None (SQLite in the data dir) unless the test is parametrised onto PostgreSQL; that
+    database is dropped after the test, so the cluster stays small (and quick to remove) however many tests run."""
     if getattr(request, "param", "sqlite") == "sqlite":
-        return None
+        yield None
+        return
     cluster: Cluster = request.getfixturevalue("pg_cluster")
-    return cluster.new_database()
+    url = cluster.new_database()
+    yield url
+    cluster.drop_database(url)
+
+
+MakeStore = Callable[[], Awaitable[Store]]
 
 
 @pytest.fixture
-def make_store(database: str | None, tmp_path: Path) -> Iterator[Callable[[], Store]]:
+async def make_store(database: str | None, tmp_path: Path) -> AsyncIterator[MakeStore]:
     opened: list[Store] = []
 
-    def make() -> Store:
+    async def make() -> Store:
         store = open_store(database, tmp_path / "store", lease=5)
+        await store.open()
         opened.append(store)
         return store
 
     yield make
     for store in opened:
         try:
-            store.close()
+            await store.close()
         except Exception:  # noqa: BLE001 - a test may have closed it already
             pass
 

@@ -19,7 +19,10 @@ from pathlib import Path
 
 import psycopg
 
+from webhook.store_pg import migrate
+
 CI_INSTALL = "apt-get update && apt-get install -y postgresql"
+TEMPLATE = "fnsync_template"  # migrated once per cluster; each test's database is a copy
 
 
 def find_bin_dir() -> Path | None:
@@ -45,6 +48,7 @@ class Cluster:
         self.data = self.root / "data"
         self.port = _free_port()
         self.user: str | None = None
+        self._template = False
         if os.geteuid() == 0:  # postgres will not run as root
             self.user = "postgres"
             entry = pwd.getpwnam(self.user)
@@ -71,8 +75,22 @@ class Cluster:
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
-    def new_database(self) -> str:
+    def drop_database(self, url: str) -> None:
+        """Drop a test's database, disconnecting whoever is still connected; a failure only leaves it behind."""
+        try:
+            with psycopg.connect(self.url(), autocommit=True) as conn:
+                conn.execute(f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]} WITH (FORCE)")
+        except psycopg.Error:
+            pass
+
+    def new_database(self, migrated: bool = True) -> str:
+        """A fresh database; `migrated`: a copy of a template already at the newest schema (a file copy, faster
+        than running the migrations in every test), else an empty one."""
         name = "t_" + uuid.uuid4().hex[:12]
         with psycopg.connect(self.url(), autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {name}")
+            if migrated and not self._template:
+                conn.execute(f"CREATE DATABASE {TEMPLATE}")
+                migrate(self.url(TEMPLATE))
+                self._template = True
+            conn.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE if migrated else 'template0'}")
         return self.url(name)

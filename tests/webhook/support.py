@@ -202,8 +202,8 @@ class CommentIds:
     def __init__(self) -> None:
         self.ids: dict[tuple[str, int], int] = {}
 
-    def get(self, repo: str, number: int) -> int | None:
+    async def get(self, repo: str, number: int) -> int | None:
         return self.ids.get((repo, number))
 
-    def put(self, repo: str, number: int, comment_id: int) -> None:
+    async def put(self, repo: str, number: int, comment_id: int) -> None:
         self.ids[(repo, number)] = comment_id

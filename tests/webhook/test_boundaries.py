@@ -56,9 +56,17 @@ class StalledApi:
             return len(self.open) if self.received else 0
 
     def close(self) -> None:
+        try:  # shutdown first: a listening socket closed while a thread waits in accept() still takes connections
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.sock.close()
         with self._lock:
             for conn in self.open:
+                try:  # shutdown, not just close: the client sees the end at once (close alone sends nothing
+                    conn.shutdown(socket.SHUT_RDWR)  # while our reader thread is still blocked in recv on it)
+                except OSError:
+                    pass
                 conn.close()
 
 

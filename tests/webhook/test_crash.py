@@ -75,7 +75,10 @@ def _deliver(url: str, payload: dict[str, Any]) -> str:
 
 
 @pytest.mark.slow
-def test_sigkill_while_queued_and_deploying(local_server: LocalServer, appwrite_sdk: Functions, tmp_path: Path) -> None:
+def test_sigkill_while_queued_and_deploying(
+    local_server: LocalServer, appwrite_sdk: Functions, tmp_path: Path, database: str | None
+) -> None:
+    store = ("--database", database) if database else ()
     remote = Remote(tmp_path)
     branches = {"c1": "main", "c2": "b2", "c3": "b3"}
     for fid, branch in branches.items():
@@ -92,7 +95,7 @@ def test_sigkill_while_queued_and_deploying(local_server: LocalServer, appwrite_
         return push_payload(repo_id=REPO_ID, clone_url=remote.url, branch=branch, before=ZERO, after=commits[key], created=True)
 
     data = tmp_path / "webhook-data"
-    with receiver_process(local_server, data, tmp_path / "receiver-1.log") as (url, proc):
+    with receiver_process(local_server, data, tmp_path / "receiver-1.log", ("--workers", "1", *store)) as (url, proc):
         a1 = _deliver(url, payload("a1", "main"))
         queued = [_deliver(url, payload("a2", "main")), _deliver(url, payload("b1", "b2")), _deliver(url, payload("c1", "b3"))]
 
@@ -109,7 +112,7 @@ def test_sigkill_while_queued_and_deploying(local_server: LocalServer, appwrite_
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
 
-    with receiver_process(local_server, data, tmp_path / "receiver-2.log") as (url, _):
+    with receiver_process(local_server, data, tmp_path / "receiver-2.log", ("--workers", "1", *store)) as (url, _):
         def all_final() -> dict[str, dict[str, Any]] | None:
             records = {d: _get(url, f"/deliveries/{d}") for d in [a1, *queued]}
             return records if all(r and r["status"] in FINAL for r in records.values()) else None

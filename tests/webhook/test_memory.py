@@ -36,14 +36,14 @@ def peak_rss(pid: int) -> int:
 
 
 @pytest.fixture
-def receiver_process(local_server: LocalServer, tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def receiver_process(local_server: LocalServer, tmp_path: Path, database: str | None) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     env = {**os.environ, "FNSYNC_WEBHOOK_SECRET": SECRET, "FNSYNC_ADMIN_TOKEN": ADMIN, "APPWRITE_ENDPOINT": local_server.endpoint,
            "APPWRITE_PROJECT_ID": local_server.project, "APPWRITE_API_KEY": local_server.api_key}
     for name in ("GITHUB_TOKEN", "GITLAB_TOKEN", "GITEA_TOKEN"):
         env.pop(name, None)
     log = tmp_path / "receiver.log"
     argv = [sys.executable, "-c", "from syncer.cli import main; main()", "webhook", "--port", "0", "--data", str(tmp_path / "data"),
-            "--allow-clone-url", "file://*"]
+            "--allow-clone-url", "file://*", *(("--database", database) if database else ())]
     with log.open("wb") as out:
         process = subprocess.Popen(argv, env=env, stdout=out, stderr=out, cwd=ROOT)
     try:

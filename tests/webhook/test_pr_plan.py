@@ -75,13 +75,13 @@ Start = Callable[..., Any]
 
 
 @pytest.fixture
-def recorded_receiver(local_server: LocalServer, tmp_path: Path) -> tuple[Start, RecordingTransport]:
+def recorded_receiver(local_server: LocalServer, tmp_path: Path, database: str | None) -> tuple[Start, RecordingTransport]:
     """`async with start(**config) as client:` a receiver whose Appwrite client records its writes."""
     transport = RecordingTransport()
 
     @asynccontextmanager
     async def start(**overrides: Any) -> AsyncIterator[AsyncTestClient]:
-        config = receiver_config(local_server, tmp_path / "webhook-data", **overrides)
+        config = receiver_config(local_server, tmp_path / "webhook-data", **{"database": database, **overrides})
         appwrite = AppwriteClient(local_server.endpoint, local_server.project, local_server.api_key, transport=transport)
         async with AsyncTestClient(app=create_app(config, client=appwrite), timeout=30) as client:
             yield client

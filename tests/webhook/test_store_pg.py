@@ -3,13 +3,14 @@ holder's lease taken over, a late holder fenced off, and /metrics and /readyz on
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from tests.helpers import wait_until
+from tests.helpers import async_wait_until
 from tests.webhook.conftest import Receiver
 from tests.webhook.postgres import Cluster
 from webhook.deliveries import Claim, Status
@@ -25,7 +26,14 @@ def _job(sha: str, branch: str = "main") -> JobRequest:
 
 @pytest.fixture
 def pg_url(pg_cluster: Cluster) -> str:
-    return pg_cluster.new_database()
+    return pg_cluster.new_database(migrated=False)
+
+
+async def _stores(url: str, *specs: tuple[str, float]) -> list[PostgresStore]:
+    stores = [PostgresStore(url, owner=owner, lease=lease) for owner, lease in specs]
+    for store in stores:
+        await store.open()
+    return stores
 
 
 def test_replicas_starting_together_migrate_once(pg_url: str) -> None:
@@ -57,67 +65,88 @@ def test_a_newer_schema_is_refused(pg_url: str) -> None:
         migrate(pg_url)
 
 
-def test_parallel_claims_take_each_key_once_and_accepts_coalesce_across_replicas(pg_url: str) -> None:
-    stores = [PostgresStore(pg_url, owner=f"r{n}", lease=30) for n in range(3)]
+async def test_parallel_claims_take_each_key_once_and_accepts_coalesce_across_replicas(pg_url: str) -> None:
+    stores = await _stores(pg_url, ("r0", 30), ("r1", 30), ("r2", 30))
     try:
         # 3 replicas accept 20 pushes for each of 5 branches at once: one queued job per branch
-        def accept(store: PostgresStore, start: int) -> None:
+        async def accept(store: PostgresStore, start: int) -> None:
             for n in range(start, 100, 3):
-                store.accept(f"d{n}", "github", "push", _job(f"{n:040x}", branch=f"b{n % 5}"), 100, body_hash=f"h{n}")
+                await store.accept(f"d{n}", "github", "push", _job(f"{n:040x}", branch=f"b{n % 5}"), 100, body_hash=f"h{n}")
 
-        threads = [threading.Thread(target=accept, args=(s, i)) for i, s in enumerate(stores)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        assert stores[0].queued_count() == 5
+        await asyncio.gather(*(accept(s, i) for i, s in enumerate(stores)))
+        assert await stores[0].queued_count() == 5
         # the same body under another id, at another replica: a duplicate
-        assert stores[1].accept("again", "github", "push", _job("0" * 39 + "1", branch="b1"), 100, body_hash="h1") == "duplicate"
+        assert await stores[1].accept("again", "github", "push", _job("0" * 39 + "1", branch="b1"), 100, body_hash="h1") == "duplicate"
         claims: list[Claim] = []
-        lock = threading.Lock()
 
-        def claim_all(store: PostgresStore) -> None:
-            while (claim := store.claim()) is not None:
-                with lock:
-                    claims.append(claim)
+        async def claim_all(store: PostgresStore) -> None:
+            while (claim := await store.claim()) is not None:
+                claims.append(claim)
 
-        threads = [threading.Thread(target=claim_all, args=(s,)) for s in stores]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        await asyncio.gather(*(claim_all(s) for s in stores))
         assert sorted(c.job.branch for c in claims) == [f"b{n}" for n in range(5)]  # each key once, nothing twice
         # every other delivery was folded into its branch's job: its commit is a candidate, its log entry superseded
         assert sorted(len(c.job.candidates) for c in claims) == [19] * 5
-        assert len(stores[2].list(limit=200, status=Status.SUPERSEDED)) == 95
+        assert len(await stores[2].list(limit=200, status=Status.SUPERSEDED)) == 95
     finally:
         for store in stores:
-            store.close()
+            await store.close()
 
 
-def test_a_dead_holders_job_is_taken_over_and_its_late_result_dropped(pg_url: str) -> None:
-    dead = PostgresStore(pg_url, owner="dead", lease=1)
-    alive = PostgresStore(pg_url, owner="alive", lease=30)
+async def test_a_dead_holders_job_is_taken_over_and_its_late_result_dropped(pg_url: str) -> None:
+    dead, alive = await _stores(pg_url, ("dead", 1), ("alive", 30))
     try:
-        dead.accept("d1", "github", "push", _job("1" * 40), 10)
-        first = dead.claim()
+        await dead.accept("d1", "github", "push", _job("1" * 40), 10)
+        first = await dead.claim()
         assert first is not None
-        dead._stop.set()  # the holder stops renewing (as when its process is killed)
-        dead._renewer.join()
-        assert alive.claim() is None  # the key is held while the lease runs
-        taken = wait_until(alive.claim, timeout=10, what="the lease to run out and the job to be taken over")
+        assert dead._renewer is not None
+        dead._renewer.cancel()  # the holder stops renewing (as when its process is killed)
+        assert await alive.claim() is None  # the key is held while the lease runs
+        taken = await async_wait_until(alive.claim, timeout=10, what="the lease to run out and the job to be taken over")
         assert taken.delivery_id == "d1" and taken.attempts == 2 and taken.interrupted
-        dead.finish("d1", Status.DONE, "late", deployed="1" * 40)  # fenced: the takeover's result wins
-        record = alive.get("d1")
+        await dead.finish("d1", Status.DONE, "late", deployed="1" * 40)  # fenced: the takeover's result wins
+        record = await alive.get("d1")
         assert record is not None and record.status is Status.DEPLOYING
         assert any("stopped renewing its lease" in h.message for h in record.history or [])
-        alive.finish("d1", Status.DONE, "ok", deployed="1" * 40)
-        alive.accept("d2", "github", "push", _job("2" * 40), 10)
-        nxt = alive.claim()
+        await alive.finish("d1", Status.DONE, "ok", deployed="1" * 40)
+        await alive.accept("d2", "github", "push", _job("2" * 40), 10)
+        nxt = await alive.claim()
         assert nxt is not None and nxt.deployed is not None and nxt.deployed.delivery_id == "d1"
     finally:
-        dead.close()
-        alive.close()
+        await dead.close()
+        await alive.close()
+
+
+async def test_a_live_holders_lease_is_renewed_while_it_works(pg_url: str) -> None:
+    holder, other = await _stores(pg_url, ("holder", 1), ("other", 30))
+    try:
+        await holder.accept("d1", "github", "push", _job("1" * 40), 10)
+        assert await holder.claim() is not None
+        deadline = asyncio.get_running_loop().time() + 2.5  # more than twice the lease: renewed, never taken over
+        while asyncio.get_running_loop().time() < deadline:
+            assert await other.claim() is None
+            await asyncio.sleep(0.2)
+    finally:
+        await holder.close()
+        await other.close()
+
+
+async def test_a_job_queued_at_one_replica_wakes_the_others_at_once(pg_url: str) -> None:
+    idle, receiving = await _stores(pg_url, ("idle", 30), ("receiving", 30))
+    try:
+        woken = asyncio.Event()
+        idle.on_new_jobs(woken.set)
+        await asyncio.wait_for(idle.listening.wait(), timeout=10)
+        await receiving.accept("d1", "github", "push", _job("1" * 40), 10)
+        await asyncio.wait_for(woken.wait(), timeout=5)  # NOTIFY, not the workers' one-second poll
+        woken.clear()
+        claim = await receiving.claim()
+        assert claim is not None and not woken.is_set()
+        await receiving.finish(claim.delivery_id, Status.DONE, "ok", deployed="1" * 40)  # the key is free again
+        await asyncio.wait_for(woken.wait(), timeout=5)
+    finally:
+        await idle.close()
+        await receiving.close()
 
 
 async def test_metrics_and_readiness_when_the_database_goes_away(

@@ -21,7 +21,7 @@ from webhook.credentials import CloneCredentials
 from webhook.mirror import GitError, MirrorCache
 from webhook.reporting import COMMENT_MARKER, FunctionReport, GitHubReporter
 from webhook.signatures import Provider, delivery_id, detect_provider, verify, verify_gitea, verify_github, verify_gitlab
-from webhook.deliveries import Store
+from tests.webhook.conftest import MakeStore
 from webhook.store import SCHEMA, DeliveryStore, Status
 from webhook.worker import backoff
 
@@ -167,54 +167,52 @@ def _job(sha: str, before: str | None, changed: tuple[str, ...] | None = ("a/x",
                       fetch_ref=f"refs/heads/{branch}", sha=sha, before=before, changed=changed)
 
 
-@pytest.mark.both_stores
-def test_store_dedup_ignore_and_full(make_store: Callable[[], Store]) -> None:
-    store = make_store()
-    assert store.accept("d1", "github", "push", _job("1" * 40, None), queue_size=2, body_hash="h1") == "queued"
-    assert store.accept("d1", "github", "push", _job("1" * 40, None), queue_size=2) == "duplicate"
-    assert store.accept("d1-replayed", "github", "push", _job("1" * 40, None), queue_size=2, body_hash="h1") == "duplicate"
-    assert store.accept("d2", "github", "ping", Ignored(reason="ping"), queue_size=2, body_hash="h2") == "ignored"
-    assert store.accept("d2-again", "github", "ping", Ignored(reason="ping"), queue_size=2, body_hash="h2") == "ignored"
-    assert store.accept("d3", "github", "push", _job("2" * 40, None, branch="b"), queue_size=2) == "queued"
-    assert store.accept("d4", "github", "push", _job("3" * 40, None, branch="c"), queue_size=2) == "full"
-    assert store.get("d4") is None  # not recorded: the sender's retry must not look like a redelivery
+async def test_store_dedup_ignore_and_full(make_store: MakeStore) -> None:
+    store = await make_store()
+    assert await store.accept("d1", "github", "push", _job("1" * 40, None), queue_size=2, body_hash="h1") == "queued"
+    assert await store.accept("d1", "github", "push", _job("1" * 40, None), queue_size=2) == "duplicate"
+    assert await store.accept("d1-replayed", "github", "push", _job("1" * 40, None), queue_size=2, body_hash="h1") == "duplicate"
+    assert await store.accept("d2", "github", "ping", Ignored(reason="ping"), queue_size=2, body_hash="h2") == "ignored"
+    assert await store.accept("d2-again", "github", "ping", Ignored(reason="ping"), queue_size=2, body_hash="h2") == "ignored"
+    assert await store.accept("d3", "github", "push", _job("2" * 40, None, branch="b"), queue_size=2) == "queued"
+    assert await store.accept("d4", "github", "push", _job("3" * 40, None, branch="c"), queue_size=2) == "full"
+    assert await store.get("d4") is None  # not recorded: the sender's retry must not look like a redelivery
     # a queued branch never makes the queue full: the newest push to it replaces the queued one
-    assert store.accept("d5", "github", "push", _job("4" * 40, None), queue_size=2) == "queued"
-    assert store.queued_count() == 2
-    record = store.get("d2")
+    assert await store.accept("d5", "github", "push", _job("4" * 40, None), queue_size=2) == "queued"
+    assert await store.queued_count() == 2
+    record = await store.get("d2")
     assert record is not None and record.status is Status.IGNORED and record.reason == "ping"
-    assert [r.id for r in store.list()] == ["d5", "d3", "d2-again", "d2", "d1"]
+    assert [r.id for r in await store.list()] == ["d5", "d3", "d2-again", "d2", "d1"]
 
 
-@pytest.mark.both_stores
-def test_store_replaces_queued_jobs_at_enqueue_and_keeps_candidates(make_store: Callable[[], Store]) -> None:
-    store = make_store()
-    store.accept("d1", "github", "push", _job("1" * 40, "0a" * 20, ("f1/a",)), 10)
-    store.accept("d2", "github", "push", _job("2" * 40, "1" * 40, ("f2/b",)), 10)
-    store.accept("d3", "github", "push", _job("3" * 40, "2" * 40, ("f1/c",)), 10)
-    store.accept("x1", "github", "push", _job("9" * 40, None, branch="other"), 10)
-    assert store.queued_count() == 2  # one job per branch; the log keeps all four deliveries
-    d1, d2 = store.get("d1"), store.get("d2")
+async def test_store_replaces_queued_jobs_at_enqueue_and_keeps_candidates(make_store: MakeStore) -> None:
+    store = await make_store()
+    await store.accept("d1", "github", "push", _job("1" * 40, "0a" * 20, ("f1/a",)), 10)
+    await store.accept("d2", "github", "push", _job("2" * 40, "1" * 40, ("f2/b",)), 10)
+    await store.accept("d3", "github", "push", _job("3" * 40, "2" * 40, ("f1/c",)), 10)
+    await store.accept("x1", "github", "push", _job("9" * 40, None, branch="other"), 10)
+    assert await store.queued_count() == 2  # one job per branch; the log keeps all four deliveries
+    d1, d2 = await store.get("d1"), await store.get("d2")
     assert d1 is not None and d1.status is Status.SUPERSEDED and d1.superseded_by == "d2"
     assert d2 is not None and d2.status is Status.SUPERSEDED and d2.superseded_by == "d3"
-    claim = store.claim()
+    claim = await store.claim()
     assert claim is not None and claim.delivery_id == "d3" and claim.superseded == ("d2",)
     assert claim.job.candidates == ("1" * 40, "2" * 40)  # the worker picks the newest of these by history
     assert claim.job.before == "0a" * 20  # the oldest replaced push's before: nothing is skipped
     assert claim.job.changed == ("f1/a", "f1/c", "f2/b")
     assert claim.deployed is None
     # the key is busy: a newer push waits (not merged into the running job); the other branch is free
-    store.accept("d4", "github", "push", _job("4" * 40, "3" * 40), 10)
-    other = store.claim()
+    await store.accept("d4", "github", "push", _job("4" * 40, "3" * 40), 10)
+    other = await store.claim()
     assert other is not None and other.delivery_id == "x1"
-    assert store.claim() is None
-    store.finish("d3", Status.DONE, "ok", deployed="3" * 40)
-    nxt = store.claim()
+    assert await store.claim() is None
+    await store.finish("d3", Status.DONE, "ok", deployed="3" * 40)
+    nxt = await store.claim()
     assert nxt is not None and nxt.delivery_id == "d4" and nxt.job.candidates == ()
     assert nxt.deployed is not None and (nxt.deployed.sha, nxt.deployed.delivery_id) == ("3" * 40, "d3")
 
 
-def test_an_older_database_gains_the_new_columns(tmp_path: Path) -> None:
+async def test_an_older_database_gains_the_new_columns(tmp_path: Path) -> None:
     import sqlite3
 
     path = tmp_path / "q.sqlite3"
@@ -222,11 +220,12 @@ def test_an_older_database_gains_the_new_columns(tmp_path: Path) -> None:
     old.executescript(SCHEMA)  # the tables as first released: no body_hash column
     old.close()
     store = DeliveryStore(path)
-    assert store.accept("d1", "github", "push", _job("1" * 40, None), 10, body_hash="h") == "queued"
-    assert store.accept("d2", "github", "push", _job("2" * 40, None), 10, body_hash="h") == "duplicate"
+    assert await store.accept("d1", "github", "push", _job("1" * 40, None), 10, body_hash="h") == "queued"
+    assert await store.accept("d2", "github", "push", _job("2" * 40, None), 10, body_hash="h") == "duplicate"
+    await store.close()
 
 
-def test_replacing_a_job_keeps_older_commits_as_candidates() -> None:
+async def test_replacing_a_job_keeps_older_commits_as_candidates() -> None:
     first, second, third = _job("1" * 40, "0a" * 20, ("a",)), _job("2" * 40, "1" * 40, None), _job("3" * 40, "2" * 40, ("b",))
     merged = third.replacing(second.replacing(first))
     assert merged.sha == "3" * 40 and merged.candidates == ("1" * 40, "2" * 40)
@@ -234,28 +233,27 @@ def test_replacing_a_job_keeps_older_commits_as_candidates() -> None:
     assert third.replacing(_job("3" * 40, None)).candidates == ()  # the same commit twice is one candidate
 
 
-@pytest.mark.both_stores
-def test_store_recovers_interrupted_jobs_and_retries(make_store: Callable[[], Store]) -> None:
-    store = make_store()
-    store.accept("d1", "github", "push", _job("1" * 40, None), 10)
-    claim = store.claim()
+async def test_store_recovers_interrupted_jobs_and_retries(make_store: MakeStore) -> None:
+    store = await make_store()
+    await store.accept("d1", "github", "push", _job("1" * 40, None), 10)
+    claim = await store.claim()
     assert claim is not None
-    store.add_deployment("d1", "fn", "dep1")
-    store.close()
-    reopened = make_store()  # as after a SIGKILL: the row is still `deploying`
-    assert reopened.claim() is None
-    assert reopened.recover() == ["d1"]
-    again = reopened.claim()
+    await store.add_deployment("d1", "fn", "dep1")
+    await store.close()
+    reopened = await make_store()  # as after a SIGKILL: the row is still `deploying`
+    assert await reopened.claim() is None
+    assert await reopened.recover() == ["d1"]
+    again = await reopened.claim()
     assert again is not None and again.attempts == 2 and again.deployments == {"fn": "dep1"}
-    reopened.retry_later("d1", 60, "boom")
-    assert reopened.claim() is None  # not before its time
-    assert reopened.claim(now=reopened.next_retry_at() + 1) is not None  # type: ignore[operator]
-    record = reopened.get("d1")
+    await reopened.retry_later("d1", 60, "boom")
+    assert await reopened.claim() is None  # not before its time
+    assert await reopened.claim(now=await reopened.next_retry_at() + 1) is not None  # type: ignore[operator]
+    record = await reopened.get("d1")
     assert record is not None and [h.status for h in record.history or []][:2] == ["queued", "deploying"]
     assert again.interrupted  # its builds may still run: the worker waits for them before planning
-    reopened.retry_later("d1", 0, "boom")
-    reopened.accept("d2", "github", "push", _job("2" * 40, "1" * 40), 10)  # replaces the attempted job
-    replacing = reopened.claim()
+    await reopened.retry_later("d1", 0, "boom")
+    await reopened.accept("d2", "github", "push", _job("2" * 40, "1" * 40), 10)  # replaces the attempted job
+    replacing = await reopened.claim()
     assert replacing is not None and replacing.delivery_id == "d2" and replacing.attempts == 1 and replacing.interrupted
 
 
