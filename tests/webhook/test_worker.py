@@ -34,7 +34,7 @@ class ScriptedRunner:
         return step  # type: ignore[no-any-return]
 
 
-pytestmark = pytest.mark.both_stores
+pytestmark = [pytest.mark.both_stores, pytest.mark.slow]
 
 
 @pytest.fixture
