@@ -9,7 +9,6 @@ deleted. Time comes from `ctx.services["clock"]` when a test injects one (see lo
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import shutil
 from collections.abc import AsyncIterator
@@ -18,6 +17,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from localserver.background import background
 from localserver.context import ServerContext
 
 logger = logging.getLogger("localserver.janitor")
@@ -92,11 +92,8 @@ async def running(ctx: ServerContext) -> AsyncIterator[Janitor]:
     """Sweep at start and every INTERVAL for the app's lifetime (`ctx.services["janitor"]`)."""
     janitor = Janitor(ctx, ctx.services.get("clock"))
     ctx.services["janitor"] = janitor
-    task = asyncio.create_task(janitor.run(), name="janitor")
     try:
-        yield janitor
+        async with background(janitor.run(), "janitor"):
+            yield janitor
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
         ctx.services.pop("janitor", None)

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 from croniter import croniter
 
+from localserver.background import background
 from localserver.clock import format_iso, now_iso, parse_iso
 from localserver.context import ServerContext
 from localserver.runtime.service import ExecutionService
@@ -232,10 +233,8 @@ async def running(ctx: ServerContext) -> AsyncIterator[Scheduler]:
     scheduler = Scheduler(ctx, ctx.services["executions"], clock)
     scheduler.load()
     ctx.services["scheduler"] = scheduler
-    task = asyncio.create_task(scheduler.run(), name="scheduler")
     try:
-        yield scheduler
+        async with background(scheduler.run(), "scheduler"):
+            yield scheduler
     finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
         ctx.services.pop("scheduler", None)

@@ -39,7 +39,8 @@ async def async_wait_until(probe: Callable[[], Awaitable[T]], timeout: float = 3
         await asyncio.sleep(interval)
 
 
-SHARED_APPWRITE = Path(__file__).resolve().parents[1].parent / "shared" / "appwrite"
+# `shared/appwrite/` beside the clone; FNSYNC_SHARED_APPWRITE names it elsewhere (e.g. from a git worktree).
+SHARED_APPWRITE = Path(os.environ.get("FNSYNC_SHARED_APPWRITE") or Path(__file__).resolve().parents[1].parent / "shared" / "appwrite")
 SPEC_16 = "openapi-1.6.x-server.json"
 SPEC_18 = "openapi-1.8.x-server-latest.json"
 

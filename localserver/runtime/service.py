@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from localserver import builder, processes
+from localserver.background import background
 from localserver.clock import now_iso, unique_id
 from localserver.context import ServerContext
 from localserver.errors import SERVER_VERSION
@@ -305,14 +306,12 @@ async def running(ctx: ServerContext) -> AsyncIterator[ExecutionService]:
     """The executor and execution service for the app's lifetime (`ctx.services["executions"]`)."""
     service = ExecutionService(ctx, Executor(sandbox=ctx.services.get("sandbox")))
     ctx.services["executions"] = service
-    reaper = asyncio.create_task(service.executor.reap_forever(), name="worker-reaper")
-    service.start_workers()
-    for execution_id in service.recover():
-        service.start(execution_id)
     try:
-        yield service
+        async with background(service.executor.reap_forever(), "worker-reaper"):
+            service.start_workers()
+            for execution_id in service.recover():
+                service.start(execution_id)
+            yield service
     finally:
-        reaper.cancel()
-        await asyncio.gather(reaper, return_exceptions=True)
         await service.close()
         ctx.services.pop("executions", None)

@@ -18,6 +18,8 @@ from tests.conftest import LocalServer
 from tests.syncer.support import Project
 from tests.webhook.fake_github import FakeGitHub
 
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "action-secret-value-4242"
 

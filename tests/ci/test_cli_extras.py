@@ -13,6 +13,8 @@ import yaml
 
 from tests.syncer.support import run_cli
 
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[2]
 FNSYNC = Path(sys.executable).parent / "fnsync"
 

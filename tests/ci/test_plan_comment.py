@@ -15,6 +15,8 @@ from tests.webhook.fake_gitea import FakeGitea
 from tests.webhook.fake_github import FakeGitHub
 from tests.webhook.fake_gitlab import FakeGitLab
 
+pytestmark = pytest.mark.slow
+
 SECRET = "tok-very-secret-value-1234"
 
 

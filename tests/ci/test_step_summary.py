@@ -8,6 +8,9 @@ from tests.ci.support import clean_env, two_function_project
 from tests.conftest import LocalServer
 from tests.syncer.support import fnsync, server_env
 
+import pytest
+pytestmark = pytest.mark.slow
+
 SECRET = "summary-secret-value-987"
 
 

@@ -9,6 +9,8 @@ import pytest
 
 from tests.cli.support import fnsync, new_project
 
+pytestmark = pytest.mark.slow
+
 
 def test_no_wait_on_the_embedded_server_waits_and_says_why(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)

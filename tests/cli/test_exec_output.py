@@ -8,6 +8,8 @@ import pytest
 
 from tests.cli.support import fnsync
 
+pytestmark = pytest.mark.slow
+
 LOGGER = """\
 def main(context):
     context.log("hello from log")

@@ -9,6 +9,8 @@ import pytest
 
 from tests.cli.support import MANIFEST, files_under, fnsync, new_project
 
+pytestmark = pytest.mark.slow
+
 ESC = "\x1b"
 
 

@@ -10,6 +10,8 @@ import pytest
 
 from tests.cli.support import MANIFEST, fnsync, new_project
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

@@ -21,6 +21,8 @@ from tests.functions.deploy import create_and_deploy, deploy
 from tests.functions.harness import app_context, finished, sdk, server_at
 from tests.helpers import wait_until
 
+pytestmark = pytest.mark.slow
+
 KEY_HEADERS = {"x-appwrite-project": "test", "x-appwrite-key": "k" * 32}
 
 

@@ -10,6 +10,8 @@ from appwrite.services.functions import Functions
 
 from tests.conftest import LocalServer
 
+pytestmark = pytest.mark.slow
+
 ROUTES = [
     ("GET", "/functions", "functions.read"),
     ("POST", "/functions", "functions.write"),

@@ -23,6 +23,8 @@ from tests.helpers import wait_until
 from tests.functions.harness import sdk
 from tests.localserver.support import api_client, create_function, running_server, upload, wait_built
 
+pytestmark = pytest.mark.slow
+
 BINARY_RESPONSE = b"def main(context):\n    return context.res.binary(bytes([0, 10, 255]))\n"
 BINARY_REQUEST = b"""import hashlib
 

@@ -12,6 +12,8 @@ import pytest
 from localserver.cgroups import CpuLimits
 from tests.localserver.support import create_function, upload, wait_built
 
+pytestmark = pytest.mark.slow
+
 # A build step that prints its APPWRITE_* environment and calls the API with the build's key (curl, as
 # Appwrite users do in build commands); the key itself must never reach the log.
 BUILD_COMMANDS = (

@@ -14,6 +14,8 @@ from tests.functions.harness import sdk
 from tests.helpers import wait_until
 from tests.localserver.support import create_function, running_server, upload, wait_built
 
+pytestmark = pytest.mark.slow
+
 
 def test_failing_command_fails_with_its_output(appwrite_sdk: Any) -> None:
     create_function(appwrite_sdk)

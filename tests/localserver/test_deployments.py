@@ -15,6 +15,8 @@ from appwrite.query import Query
 from tests.helpers import SPEC_16, openapi_spec, wait_until
 from tests.localserver.support import MAIN_PY, api_client, create_function, make_archive, upload, wait_built
 
+pytestmark = pytest.mark.slow
+
 
 
 def test_small_upload_builds_and_activates(appwrite_sdk: Any) -> None:

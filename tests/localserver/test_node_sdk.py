@@ -29,6 +29,8 @@ from tests.helpers import wait_until
 from tests.judges.install import node_sdk_dir
 from tests.localserver.support import api_client, make_archive, post_function
 
+pytestmark = pytest.mark.slow
+
 NODE_SCRIPTS = Path(__file__).resolve().parents[1] / "judges" / "node"
 CHUNK = 5 * 1024 * 1024  # node-appwrite's Client.CHUNK_SIZE
 ECHO_PY = b"""import json, os

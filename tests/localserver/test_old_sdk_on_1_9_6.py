@@ -18,6 +18,8 @@ from tests.conftest import LocalServer
 from tests.helpers import wait_until
 from tests.localserver.support import api_client, make_archive, post_deployment, post_function
 
+pytestmark = pytest.mark.slow
+
 NEW = {"X-Appwrite-Response-Format": "1.9.5"}
 ARCHIVE = make_archive()  # gzip stamps the time: build the bytes once to compare downloads with
 

@@ -10,6 +10,9 @@ from localserver.store import Store
 from tests.helpers import wait_until
 from tests.localserver.support import api_client, deployment_status, post_deployment, post_function, running_server
 
+import pytest
+pytestmark = pytest.mark.slow
+
 
 def test_build_in_progress_is_failed_after_restart(tmp_path: Path) -> None:
     data = tmp_path / "data"

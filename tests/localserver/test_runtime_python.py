@@ -15,6 +15,8 @@ from tests.functions.deploy import create_and_deploy, deploy
 from tests.functions.harness import app_context
 from tests.localserver.support import run, runtime_env
 
+pytestmark = pytest.mark.slow
+
 RUNTIME = "python-3.12"
 
 

@@ -13,6 +13,9 @@ from tests.functions.deploy import create_and_deploy, deploy
 from tests.functions.harness import finished, sdk, server_at
 from tests.helpers import wait_until
 
+import pytest
+pytestmark = pytest.mark.slow
+
 START = datetime(2030, 1, 1, 12, 0, 30, tzinfo=timezone.utc)
 
 

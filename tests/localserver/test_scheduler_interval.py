@@ -14,6 +14,9 @@ from tests.functions.deploy import deploy
 from tests.functions.harness import app_context, finished, sdk
 from tests.helpers import wait_until
 
+import pytest
+pytestmark = pytest.mark.slow
+
 START = datetime(2030, 1, 1, 12, 0, 30, tzinfo=timezone.utc)
 
 

@@ -17,6 +17,8 @@ import pytest
 from localserver.server import ensure_api_key, find_running
 from tests.helpers import wait_until
 
+pytestmark = pytest.mark.slow
+
 FNSYNC = [sys.executable, "-c", "from syncer.cli import main; main()"]
 
 

@@ -13,6 +13,8 @@ from tests.conftest import LocalServer
 from tests.localserver.support import api_client
 from tests.helpers import SPEC_16, openapi_spec
 
+pytestmark = pytest.mark.slow
+
 JSON_TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
     "integer": (int,),

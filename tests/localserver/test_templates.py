@@ -15,6 +15,8 @@ import pytest
 from localserver.templates import TEMPLATE_FIELDS, TEMPLATE_RUNTIME_FIELDS, TEMPLATE_VARIABLE_FIELDS
 from tests.localserver.support import api_client
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def guest(local_server: Any) -> Iterator[httpx.Client]:

@@ -12,6 +12,8 @@ import pytest
 from tests.helpers import wait_until
 from tests.localserver.support import MAIN_PY, api_client, make_archive, post_function, running_server
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def small_server(tmp_path: Path) -> Iterator[Any]:

@@ -14,6 +14,8 @@ import pytest
 
 from tests.localserver.support import api_client, create_function, upload, wait_built
 
+pytestmark = pytest.mark.slow
+
 # Field order of 1.6.2's src/Appwrite/Utopia/Response/Model/UsageFunction.php and UsageFunctions.php.
 SERIES = ["deployments", "deploymentsStorage", "builds", "buildsStorage", "buildsTime", "buildsMbSeconds",
           "executions", "executionsTime", "executionsMbSeconds"]

@@ -12,6 +12,8 @@ from appwrite.exception import AppwriteException
 from tests.conftest import LocalServer
 from tests.localserver.support import api_client
 
+pytestmark = pytest.mark.slow
+
 VARIABLE_KEYS = ["$id", "$createdAt", "$updatedAt", "key", "value", "resourceType", "resourceId"]
 
 

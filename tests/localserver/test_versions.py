@@ -21,6 +21,8 @@ from tests.judges import specs
 from tests.localserver.support import api_client, deployment_status, post_deployment, post_function, running_server
 from tests.helpers import wait_until
 
+pytestmark = pytest.mark.slow
+
 F16 = {"X-Appwrite-Response-Format": "1.6.0"}
 F18 = {"X-Appwrite-Response-Format": "1.8.0"}
 F195 = {"X-Appwrite-Response-Format": "1.9.5"}

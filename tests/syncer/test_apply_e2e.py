@@ -18,6 +18,8 @@ from syncer.state import read_state
 from tests.conftest import LocalServer
 from tests.syncer.support import Project, addresses, open_client, plan_of
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def project(tmp_path: Path) -> Project:

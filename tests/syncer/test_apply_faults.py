@@ -16,6 +16,8 @@ from tests.conftest import LocalServer
 from tests.faultproxy import FaultProxy
 from tests.syncer.support import Project, open_client
 
+pytestmark = pytest.mark.slow
+
 FAST_RETRY = RetryPolicy(max_attempts=6, base_delay=0.01, max_delay=0.2, max_elapsed=20)
 
 

@@ -15,6 +15,8 @@ from syncer.manifest.models import Manifest
 from tests.conftest import LocalServer
 from tests.syncer.support import Project, fnsync, server_env
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def project(tmp_path: Path) -> Project:

@@ -22,6 +22,8 @@ from syncer.packaging import HEADER_PROBE_BYTES, code_hash_from_header, package_
 from tests.conftest import LocalServer
 from tests.faultproxy import FaultProxy
 
+pytestmark = pytest.mark.slow
+
 RUNTIME = "python-3.12"
 MAIN_PY = "def main(context):\n    return context.res.text('hello ' + context.req.path)\n"
 

@@ -17,6 +17,8 @@ from syncer.state import ServerState
 from tests.conftest import LocalServer
 from tests.syncer.support import Project, console_set_variable, fnsync, open_client, running_server, server_env
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def env(local_server: LocalServer) -> dict[str, str]:

@@ -22,6 +22,8 @@ from syncer.manifest.models import GitSettings, VariableValue
 from tests.conftest import LocalServer, _ThreadedUvicorn
 from tests.syncer import support
 
+pytestmark = pytest.mark.slow
+
 MANIFEST = """\
 version: 1
 endpoint: http://127.0.0.1:9/v1

@@ -10,6 +10,8 @@ import pytest
 from tests.conftest import LocalServer
 from tests.faultproxy import FaultProxy
 
+pytestmark = pytest.mark.slow
+
 HEALTH = "/v1/health/version"
 
 

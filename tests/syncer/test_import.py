@@ -30,6 +30,8 @@ from tests.conftest import LocalServer
 from tests.helpers import wait_until
 from tests.syncer.support import open_client, run_cli, running_server, server_env
 
+pytestmark = pytest.mark.slow
+
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "appwrite-cli"
 
 # Values chosen to break naive quoting: YAML types, interpolation syntax, dotenv quoting, newlines.

@@ -31,6 +31,8 @@ from tests.conftest import LocalServer
 from tests.helpers import wait_until
 from tests.syncer.support import Project, fnsync, open_client
 
+pytestmark = pytest.mark.slow
+
 
 
 @pytest.fixture

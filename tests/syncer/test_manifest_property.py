@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 from syncer.manifest import Manifest, ManifestError, parse_manifest_text
 from syncer.manifest.schema import ALLOWED_KEYS
 
+pytestmark = pytest.mark.slow
+
 SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 

@@ -18,6 +18,8 @@ from tests.conftest import LocalServer
 from tests.localserver.support import MAIN_PY, make_archive, upload, wait_built
 from tests.syncer.support import Project, fnsync, run_cli, running_server, server_env
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:

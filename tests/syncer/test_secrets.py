@@ -14,6 +14,9 @@ from tests.conftest import LocalServer
 from tests.faultproxy import FaultProxy, _error_reply, _Reply
 from tests.syncer.support import Project, fnsync, run_all, secret_project, server_env
 
+import pytest
+pytestmark = pytest.mark.slow
+
 SECRET = "tok-9f8e7d6c5b4a-SECRET"
 SECRET_2 = "tok-rotated-0000-SECRET"
 

@@ -22,6 +22,8 @@ from tests.conftest import LocalServer
 from tests.faultproxy import FaultProxy, ProxyEvent
 from tests.syncer.support import Project, fnsync, running_server, server_env
 
+pytestmark = pytest.mark.slow
+
 ALL_VERSIONS = ("1.6.2", "1.8.1", "1.9.6", "2.5.0")
 REMOVED_QUERY_ATTRIBUTES = frozenset({"size", "buildId", "entrypoint", "commands", "$internalId"})
 

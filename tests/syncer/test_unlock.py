@@ -24,6 +24,8 @@ from tests.conftest import LocalServer
 from tests.helpers import wait_until
 from tests.syncer.support import Project, fnsync, open_client, run_cli
 
+pytestmark = pytest.mark.slow
+
 CLI = [sys.executable, "-c", "from syncer.cli import main; main()"]
 ELSEWHERE = LockOwner(user="ci", host="runner-7", pid=123, ci="GitHub run 456", command="fnsync apply")
 

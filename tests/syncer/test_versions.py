@@ -25,6 +25,8 @@ from tests.conftest import LocalServer
 from tests.helpers import async_wait_until
 from tests.syncer.support import Project, addresses, fnsync, open_client, plan_of, run_all, run_cli, running_server, secret_project, server_env
 
+pytestmark = pytest.mark.slow
+
 TOKEN = "tok-2f8e-very-secret"
 ENV = {"API_TOKEN": TOKEN}
 

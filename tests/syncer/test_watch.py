@@ -27,6 +27,8 @@ from syncer.watch.paths import FileIndex, is_noise
 from tests.conftest import LocalServer, start_local_server
 from tests.helpers import async_wait_until
 
+pytestmark = pytest.mark.slow
+
 TIMEOUT = 20.0
 
 MANIFEST = """\

@@ -1,5 +1,7 @@
 """A throwaway PostgreSQL cluster for tests: initdb in a temp dir, pg_ctl on 127.0.0.1 and a free port.
 
+One per pytest session, so one per pytest-xdist worker: its own mkdtemp folder (data dir and socket) and port.
+
 The server refuses to run as root, so under root it runs as the `postgres` user (the Debian package creates it)
 with the data dir handed to that user. Each test gets a fresh database (`new_database`), dropped with the
 cluster. Without PostgreSQL the tests are skipped locally, but fail in CI (CI=true).
@@ -62,8 +64,17 @@ class Cluster:
 
     def start(self) -> None:
         self._run("initdb", "-D", str(self.data), "--auth=trust", "-U", "postgres", "-E", "UTF8", "--no-sync")
-        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300"
-        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.root / "server.log"), "-w", "-t", "60", "start")
+        # The port is free when picked but not held: under pytest-xdist another worker's server may take it
+        # before pg_ctl binds it, so a failed start is retried on a newly picked port.
+        for attempt in range(3):
+            options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300"
+            try:
+                self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.root / "server.log"), "-w", "-t", "60", "start")
+                return
+            except subprocess.CalledProcessError:
+                if attempt == 2:
+                    raise
+                self.port = _free_port()
 
     def stop(self) -> None:
         try:

@@ -14,6 +14,9 @@ from tests.webhook.conftest import Receiver
 from tests.webhook.support import ZERO, Remote
 from tests.webhook.test_end_to_end import NODE, deliver, link, push, settled
 
+import pytest
+pytestmark = pytest.mark.slow
+
 
 class StalledApi:
     """Accepts connections and reads what is sent, never answers: an API behind a black hole. Tracks which

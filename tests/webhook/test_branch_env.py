@@ -17,6 +17,8 @@ from tests.webhook.support import ZERO, Remote
 from webhook import WebhookConfig
 from webhook.config import parse_branch_envs
 
+pytestmark = pytest.mark.slow
+
 MANIFEST = """\
 version: 1
 defaults:

@@ -21,7 +21,7 @@ from tests.webhook.conftest import INSTALLATION, Receiver, admin
 from tests.webhook.fake_github import FakeGitHub
 from tests.webhook.support import ZERO, Remote, encode, github_headers, pull_request_payload, push_payload
 
-pytestmark = pytest.mark.both_stores
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(params=("1.6.2", "1.9.6"))

@@ -19,7 +19,7 @@ from tests.webhook.conftest import Receiver, admin
 from tests.webhook.support import ZERO, Remote, encode, github_headers
 from tests.webhook.test_end_to_end import FINAL, NODE, active, deliver, deployments_of, link, push, settled
 
-pytestmark = pytest.mark.both_stores
+pytestmark = pytest.mark.slow
 
 
 def code_of(sdk: Functions, function_id: str) -> str:

@@ -25,6 +25,8 @@ from tests.syncer.support import run_cli
 from tests.webhook.conftest import ADMIN, INSTALLATION
 from tests.webhook.support import SECRET, ZERO, Remote, encode, github_headers, push_payload
 
+pytestmark = pytest.mark.slow
+
 REPO_ID = 919
 NODE = "export default async ({ res }) => res.send('ok');\n"
 PLAIN_DELIVERY = re.compile(r" INFO fnsync\.webhook: delivery (\S+): (\w+) (\S+) (\S+) (\S+) -> (\w+)")

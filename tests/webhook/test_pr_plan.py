@@ -33,6 +33,8 @@ from tests.webhook.fake_gitea import FakeGitea
 from tests.webhook.test_vcs_reporting import GITEA_TOKEN, GITLAB_TOKEN, PROJECT, deliver_gitea, deliver_gitlab
 from webhook import create_app
 
+pytestmark = pytest.mark.slow
+
 REPO = "Codertocat/Hello-World"
 MANIFEST = """\
 version: 1

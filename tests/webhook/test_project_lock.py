@@ -23,6 +23,8 @@ from webhook.errors import TerminalError, TransientError
 from webhook.locking import project_lock
 from tests.webhook.test_end_to_end import NODE, active, deliver, deployments_of, link, push, settled
 
+pytestmark = pytest.mark.slow
+
 APPLY = LockOwner(user="alice", host="laptop", pid=4242, command="fnsync apply")
 
 

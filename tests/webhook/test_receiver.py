@@ -18,7 +18,7 @@ from tests.webhook.conftest import Receiver, admin, receiver_config
 from tests.webhook.support import SECRET, ZERO, encode, fixture, github_headers, push_payload, sign
 from webhook import create_app
 
-pytestmark = pytest.mark.both_stores
+pytestmark = pytest.mark.slow
 
 
 def _link(sdk: Functions, function_id: str, repo_id: str, branch: str = "main", root: str = "") -> None:

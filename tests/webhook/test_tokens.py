@@ -19,6 +19,8 @@ from tests.webhook.support import ZERO, Remote, gitlab_push_payload, push_payloa
 from tests.webhook.test_end_to_end import NODE, deliver, settled
 from tests.webhook.test_vcs_reporting import deliver_gitlab, link
 
+pytestmark = pytest.mark.slow
+
 GITHUB_TOKEN = "ghp_github_token_must_stay_home"
 GITLAB_TOKEN = "glpat-gitlab-token-0002"
 GITEA_TOKEN = "gitea-token-0003"

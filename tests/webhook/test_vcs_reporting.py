@@ -28,6 +28,8 @@ from webhook.events import JobRequest
 from webhook.reporting import Reporters, gitea_base
 from webhook.signatures import Provider
 
+pytestmark = pytest.mark.slow
+
 PROJECT = 777
 GITLAB_TOKEN = "glpat-test-token-0001"
 GITEA_TOKEN = "gitea-test-token-0001"

@@ -40,6 +40,8 @@ class ScriptedRunner:
 
 Setup = Callable[..., Awaitable[tuple[Store, WorkerPool, ScriptedRunner]]]
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def setup(make_store: MakeStore, tmp_path: Path) -> Setup:
