@@ -1,4 +1,4 @@
-"""The digest record that lets fnsync plan secret variables it can no longer read (Appwrite 1.7+).
+"""The record that lets fnsync plan secret variables it can no longer read (Appwrite 1.7+), and label old values.
 
 A secret variable's value comes back empty, so the planner cannot compare it with the manifest. For each function
 with secret variables, fnsync keeps one ordinary (non-secret) variable, `FNSYNC_SECRET_DIGESTS`, holding a random
@@ -9,6 +9,13 @@ salt and a slow salted digest (PBKDF2-SHA256) of each secret's value:
 A secret is unchanged when the digest of the manifest's value matches the recorded one and the variable was not
 written after the record (its `$updatedAt` is not later): apply writes the record after the secrets it covers.
 See docs/plan-apply.md "Secret variables" for the limits.
+
+Appwrite 1.6 has no secret variables (values read back) and no flag saying which were sensitive, so there the same
+variable holds only the keys fnsync applied as sensitive (no salt, no digests: nothing needs a digest there):
+
+    {"fnsync":1,"sensitive":["TOKEN"]}
+
+The planner then shows the old value of a variable it applied as plain and hides the others.
 """
 
 from __future__ import annotations
@@ -31,8 +38,9 @@ MAX_RECORD_CHARS = 8192
 class DigestRecord(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    salt: str
+    salt: str = ""  # with `digests`: servers with secret variables
     digests: dict[str, str] = {}
+    sensitive: tuple[str, ...] = ()  # servers without them: the keys applied as sensitive
 
     @classmethod
     def parse(cls, value: str) -> DigestRecord | None:
@@ -47,11 +55,15 @@ class DigestRecord(BaseModel):
             record = cls.model_validate(data)
         except ValidationError:
             return None
-        return record if record.salt else None
+        return record if record.salt or record.sensitive else None
 
     def to_value(self) -> str:
         """Canonical JSON (sorted, compact), so an unchanged record compares equal to what the server holds."""
-        data = {"fnsync": RECORD_FORMAT, "salt": self.salt, "digests": dict(sorted(self.digests.items()))}
+        data: dict[str, object] = {"fnsync": RECORD_FORMAT}
+        if self.salt:
+            data |= {"salt": self.salt, "digests": dict(sorted(self.digests.items()))}
+        if self.sensitive:
+            data["sensitive"] = sorted(self.sensitive)
         return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
 
