@@ -419,7 +419,8 @@ def _plan_variables(
     else:
         sensitive_keys = sorted(key for key, wanted in spec.variables.items() if wanted.sensitive)
         wanted_record = DigestRecord(sensitive=sensitive_keys) if sensitive_keys else None
-    changes.extend(_plan_digest_record(fid, record_var, wanted_record, force=secret_written))
+    if record_var is not None or changes:  # a missing record comes with the next variable write, never alone
+        changes.extend(_plan_digest_record(fid, record_var, wanted_record, force=secret_written, secret_mode=secret_mode))
     return changes
 
 
@@ -473,35 +474,41 @@ def _secret_drift(
 
 
 def _plan_digest_record(
-    fid: str, record_var: Variable | None, wanted: DigestRecord | None, *, force: bool
+    fid: str, record_var: Variable | None, wanted: DigestRecord | None, *, force: bool, secret_mode: bool
 ) -> list[Change]:
     """Create, rewrite or remove `FNSYNC_SECRET_DIGESTS` (removed when `wanted` is None). It comes after the variables
     it covers, so its `$updatedAt` is later than theirs; `force` rewrites it (even unchanged) whenever a secret was
     written."""
     address = f"function.{fid}.variable.{RECORD_KEY}"
 
+    def flag(secret: bool) -> dict[str, bool]:  # sides carry `secret` only where the server has it (1.7+)
+        return {"secret": secret} if secret_mode else {}
+
     def change(action: Action, reason: str, before: Variable | None, value: str | None) -> Change:
         return Change(
             kind=ChangeKind.VARIABLE,
             address=address,
             action=action,
-            before={"id": before.id, "value": before.value, "sensitive": False, "secret": before.secret} if before else None,
-            after={"value": value, "sensitive": False, "secret": False} if value is not None else None,
+            before={"id": before.id, "value": before.value, "sensitive": False, **flag(before.secret)} if before else None,
+            after={"value": value, "sensitive": False, **flag(False)} if value is not None else None,
             reason=reason,
             function_id=fid,
             key=RECORD_KEY,
         )
 
+    kind, records = ("secret", "records digests of secret variables") if secret_mode else (
+        "sensitive", "records which variables were applied as sensitive"
+    )
     if wanted is None:
-        return [change(Action.DELETE, "no secret variables left", record_var, None)] if record_var else []
+        return [change(Action.DELETE, f"no {kind} variables left", record_var, None)] if record_var else []
     value = wanted.to_value()
     if record_var is None:
-        return [change(Action.CREATE, "records digests of secret variables", None, value)]
+        return [change(Action.CREATE, records, None, value)]
     if record_var.secret:  # made secret by hand: unreadable, and the flag cannot be unset, so replace it
         return [
             change(Action.DELETE, "the digest record must not be secret", record_var, None),
-            change(Action.CREATE, "records digests of secret variables", None, value),
+            change(Action.CREATE, records, None, value),
         ]
     if record_var.value != value or force:
-        return [change(Action.UPDATE, "secret variables changed", record_var, value)]
+        return [change(Action.UPDATE, f"{kind} variables changed", record_var, value)]
     return []
