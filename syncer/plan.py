@@ -8,7 +8,6 @@ changes; `reason` is for people and is never branched on (terraform's `ActionRea
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from pathlib import Path
@@ -29,7 +28,7 @@ from syncer.function_settings import (  # re-exported: callers know them as `syn
     unchanged_settings,
 )
 from syncer.manifest.models import FunctionSpec, Manifest
-from syncer.secret_digests import RECORD_KEY, DigestRecord, digest, new_salt, written_after
+from syncer.secret_digests import RECORD_KEY, DigestRecord, Sensitivity, digest, new_salt, was_sensitive, written_after
 from syncer.state import Frozen, ServerState
 
 __all__ = [
@@ -383,7 +382,7 @@ def _plan_variables(
         if not reason and "description" in after and server.description != after["description"]:
             reason = "description differs"
         if reason:
-            sensitive_before = was_sensitive(server, secret_mode, known, now_sensitive=wanted.sensitive)
+            sensitive_before = was_sensitive(server, secret_mode, known)
             before: dict[str, Any] = {"id": server.id, "value": server.value, "sensitive": sensitive_before}
             if secret_mode:
                 before["secret"] = server.secret
@@ -420,44 +419,9 @@ def _plan_variables(
         sensitive_keys = sorted(key for key, wanted in spec.variables.items() if wanted.sensitive)
         wanted_record = DigestRecord(sensitive=sensitive_keys) if sensitive_keys else None
     if record_var is not None or changes:  # a missing record comes with the next variable write, never alone
-        changes.extend(_plan_digest_record(fid, record_var, wanted_record, force=secret_written, secret_mode=secret_mode))
+        record_changes = _plan_digest_record(fid, record_var, wanted_record, force=secret_written, secret_mode=secret_mode)
+        changes.extend(record_changes)
     return changes
-
-
-@dataclass(frozen=True)
-class Sensitivity:
-    """What fnsync knows about which old values of a function were sensitive, when the server cannot say (1.6)."""
-
-    record: DigestRecord | None  # the function's record; on 1.6 it lists the keys fnsync last applied as sensitive
-    function_sensitive: bool  # the manifest marks some variable of this function sensitive
-    secret_values: frozenset[str]  # every value the manifest marks sensitive
-
-
-def was_sensitive(
-    server: Variable, secret_mode: bool, known: Sensitivity | None = None, *, now_sensitive: bool = False
-) -> bool | None:
-    """Whether the value on the server is sensitive, as far as fnsync can know: the old side of an update is labelled
-    with what the old value was, never with the manifest's new sensitivity.
-
-    Appwrite 1.7+ says so itself (`secret`; a secret reads back empty anyway). Appwrite 1.6 has no such flag; there
-    the function's record lists the keys fnsync applied as sensitive (listed: True, not listed: False). A value that
-    is one of the manifest's sensitive values is sensitive wherever it sits. With no record, fnsync has never applied
-    a sensitive variable to the function, unless it is about to (the manifest marks one sensitive) or an older fnsync
-    (no record on 1.6) did: then None, hidden and labelled as unknown; otherwise False.
-    """
-    if server.secret:
-        return True
-    if secret_mode:
-        return False
-    if known is None:
-        return None
-    if known.record is not None and server.key in known.record.sensitive:
-        return True
-    if server.value in known.secret_values:
-        return True
-    if known.record is not None:
-        return False
-    return None if now_sensitive or known.function_sensitive else False
 
 
 def _secret_drift(

@@ -23,10 +23,13 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict, ValidationError
+
+from syncer.client.models import Variable
 
 RECORD_KEY = "FNSYNC_SECRET_DIGESTS"
 RECORD_FORMAT = 1
@@ -84,3 +87,37 @@ def written_after(variable_updated_at: str, record_updated_at: str) -> bool:
         return datetime.fromisoformat(variable_updated_at) > datetime.fromisoformat(record_updated_at)
     except ValueError:
         return False
+
+
+@dataclass(frozen=True)
+class Sensitivity:
+    """What fnsync knows about which old values of a function were sensitive, when the server cannot say (1.6)."""
+
+    record: DigestRecord | None  # the function's record; on 1.6 it lists the keys fnsync last applied as sensitive
+    function_sensitive: bool  # the manifest marks some variable of this function sensitive (this one, say)
+    secret_values: frozenset[str]  # every value the manifest marks sensitive
+
+
+def was_sensitive(server: Variable, secret_mode: bool, known: Sensitivity | None = None) -> bool | None:
+    """Whether the value on the server is sensitive, as far as fnsync can know: the old side of an update is labelled
+    with what the old value was, never with the manifest's new sensitivity.
+
+    Appwrite 1.7+ says so itself (`secret`; a secret reads back empty anyway). Appwrite 1.6 has no such flag; there
+    the function's record lists the keys fnsync applied as sensitive (listed: True, not listed: False). A value that
+    is one of the manifest's sensitive values is sensitive wherever it sits. With no record, fnsync has never applied
+    a sensitive variable to the function, unless it is about to (the manifest marks one sensitive) or an older fnsync
+    (no record on 1.6) did: then None, hidden and labelled as unknown; otherwise False.
+    """
+    if server.secret:
+        return True
+    if secret_mode:
+        return False
+    if known is None:
+        return None
+    if known.record is not None and server.key in known.record.sensitive:
+        return True
+    if server.value in known.secret_values:
+        return True
+    if known.record is not None:
+        return False
+    return None if known.function_sensitive else False
