@@ -28,7 +28,7 @@ from syncer.function_settings import (  # re-exported: callers know them as `syn
     unchanged_settings,
 )
 from syncer.manifest.models import FunctionSpec, Manifest
-from syncer.secret_digests import RECORD_KEY, DigestRecord, digest, new_salt, written_after
+from syncer.secret_digests import RECORD_KEY, DigestRecord, Sensitivity, digest, new_salt, was_sensitive, written_after
 from syncer.state import Frozen, ServerState
 
 __all__ = [
@@ -162,9 +162,10 @@ def compute_plan(
         return not targets or function_id in targets
 
     changes: list[Change] = []
+    secret_values = frozenset(manifest.sensitive_values())
     for function_id, spec in manifest.functions.items():
         if selected(function_id):
-            changes.extend(_plan_function(spec, state, options, code.get(function_id)))
+            changes.extend(_plan_function(spec, state, options, code.get(function_id), secret_values))
 
     unmanaged: list[str] = []
     for function_id, remote in state.functions.items():
@@ -197,7 +198,13 @@ def _kept(function_id: str, keep: tuple[str, ...]) -> bool:
     return any(fnmatch.fnmatchcase(function_id, pattern) for pattern in keep)
 
 
-def _plan_function(spec: FunctionSpec, state: ServerState, options: PlanOptions, local: LocalCode | None) -> list[Change]:
+def _plan_function(
+    spec: FunctionSpec,
+    state: ServerState,
+    options: PlanOptions,
+    local: LocalCode | None,
+    secret_values: frozenset[str] = frozenset(),
+) -> list[Change]:
     fid = spec.id
     remote = state.functions.get(fid)
     current = server_settings(remote.function, state.capabilities) if remote is not None else None
@@ -241,7 +248,11 @@ def _plan_function(spec: FunctionSpec, state: ServerState, options: PlanOptions,
         current_vars = {v.key: v for v in remote.function.vars}
 
     var_changes = _plan_variables(
-        spec, current_vars, secret_mode=state.secret_variables, descriptions=state.capabilities.variable_descriptions
+        spec,
+        current_vars,
+        secret_mode=state.secret_variables,
+        descriptions=state.capabilities.variable_descriptions,
+        secret_values=secret_values,
     )
     changes.extend(var_changes)
     if var_changes:
@@ -294,7 +305,12 @@ def _plan_function(spec: FunctionSpec, state: ServerState, options: PlanOptions,
 
 
 def _plan_variables(
-    spec: FunctionSpec, current: Mapping[str, Variable], *, secret_mode: bool = False, descriptions: bool = False
+    spec: FunctionSpec,
+    current: Mapping[str, Variable],
+    *,
+    secret_mode: bool = False,
+    descriptions: bool = False,
+    secret_values: frozenset[str] = frozenset(),
 ) -> list[Change]:
     """Per key: add, change or remove; matching on key avoids the wipe-and-recreate churn of the Appwrite CLI.
 
@@ -302,13 +318,20 @@ def _plan_variables(
     which read back empty: they are compared through the function's digest record (`syncer.secret_digests`),
     planned as one more variable. Plain -> secret is an update; Appwrite refuses secret -> plain, so a variable the
     manifest marks `secret: false` is deleted and created again, and one it leaves unmarked stays secret.
+    Without it (Appwrite 1.6) the same record lists the keys applied as sensitive, so that the old value of a
+    variable applied as plain can be shown (`was_sensitive`). `secret_values`: every sensitive value of the manifest.
     """
     fid = spec.id
     if RECORD_KEY in spec.variables:
         raise PlanError(f"{fid}: the variable key {RECORD_KEY} is reserved for fnsync's secret digests")
-    record_var = current.get(RECORD_KEY) if secret_mode else None
+    record_var = current.get(RECORD_KEY)
     record = DigestRecord.parse(record_var.value) if record_var is not None and not record_var.secret else None
-    salt = record.salt if record else new_salt() if secret_mode else ""
+    salt = record.salt if record and record.salt else new_salt() if secret_mode else ""
+    known = Sensitivity(
+        record=record,
+        function_sensitive=any(v.sensitive for v in spec.variables.values()),
+        secret_values=secret_values | {v.value for v in spec.variables.values() if v.sensitive and v.value},
+    )
     wanted_digests: dict[str, str] = {}
     secret_written = False
     changes: list[Change] = []
@@ -359,7 +382,8 @@ def _plan_variables(
         if not reason and "description" in after and server.description != after["description"]:
             reason = "description differs"
         if reason:
-            before: dict[str, Any] = {"id": server.id, "value": server.value, "sensitive": was_sensitive(server, secret_mode)}
+            sensitive_before = was_sensitive(server, secret_mode, known)
+            before: dict[str, Any] = {"id": server.id, "value": server.value, "sensitive": sensitive_before}
             if secret_mode:
                 before["secret"] = server.secret
             changes.append(
@@ -376,7 +400,7 @@ def _plan_variables(
             )
             secret_written = secret_written or secret
     for key, variable in current.items():
-        if key not in spec.variables and not (secret_mode and key == RECORD_KEY):
+        if key not in spec.variables and key != RECORD_KEY:
             changes.append(
                 Change(
                     kind=ChangeKind.VARIABLE,
@@ -390,20 +414,14 @@ def _plan_variables(
                 )
             )
     if secret_mode:
-        changes.extend(_plan_digest_record(fid, record_var, salt, wanted_digests, force=secret_written))
+        wanted_record = DigestRecord(salt=salt, digests=wanted_digests) if wanted_digests else None
+    else:
+        sensitive_keys = sorted(key for key, wanted in spec.variables.items() if wanted.sensitive)
+        wanted_record = DigestRecord(sensitive=sensitive_keys) if sensitive_keys else None
+    if record_var is not None or changes:  # a missing record comes with the next variable write, never alone
+        record_changes = _plan_digest_record(fid, record_var, wanted_record, force=secret_written, secret_mode=secret_mode)
+        changes.extend(record_changes)
     return changes
-
-
-def was_sensitive(server: Variable, secret_mode: bool) -> bool | None:
-    """Whether the value on the server is sensitive, as far as fnsync can know: the old side of an update is labelled
-    with what the old value was, never with the manifest's new sensitivity.
-
-    Appwrite 1.7+ says so itself (`secret`; a secret reads back empty anyway). Appwrite 1.6 has no such flag and fnsync
-    records nothing there, so it cannot know: None, and the renderers hide the value, labelled as unknown.
-    """
-    if server.secret:
-        return True
-    return False if secret_mode else None
 
 
 def _secret_drift(
@@ -420,34 +438,41 @@ def _secret_drift(
 
 
 def _plan_digest_record(
-    fid: str, record_var: Variable | None, salt: str, digests: dict[str, str], *, force: bool
+    fid: str, record_var: Variable | None, wanted: DigestRecord | None, *, force: bool, secret_mode: bool
 ) -> list[Change]:
-    """Create, rewrite or remove `FNSYNC_SECRET_DIGESTS`. It comes after the secrets it covers, so its `$updatedAt`
-    is later than theirs; `force` rewrites it (even unchanged) whenever a secret was written."""
+    """Create, rewrite or remove `FNSYNC_SECRET_DIGESTS` (removed when `wanted` is None). It comes after the variables
+    it covers, so its `$updatedAt` is later than theirs; `force` rewrites it (even unchanged) whenever a secret was
+    written."""
     address = f"function.{fid}.variable.{RECORD_KEY}"
+
+    def flag(secret: bool) -> dict[str, bool]:  # sides carry `secret` only where the server has it (1.7+)
+        return {"secret": secret} if secret_mode else {}
 
     def change(action: Action, reason: str, before: Variable | None, value: str | None) -> Change:
         return Change(
             kind=ChangeKind.VARIABLE,
             address=address,
             action=action,
-            before={"id": before.id, "value": before.value, "sensitive": False, "secret": before.secret} if before else None,
-            after={"value": value, "sensitive": False, "secret": False} if value is not None else None,
+            before={"id": before.id, "value": before.value, "sensitive": False, **flag(before.secret)} if before else None,
+            after={"value": value, "sensitive": False, **flag(False)} if value is not None else None,
             reason=reason,
             function_id=fid,
             key=RECORD_KEY,
         )
 
-    if not digests:
-        return [change(Action.DELETE, "no secret variables left", record_var, None)] if record_var else []
-    value = DigestRecord(salt=salt, digests=digests).to_value()
+    kind, records = ("secret", "records digests of secret variables") if secret_mode else (
+        "sensitive", "records which variables were applied as sensitive"
+    )
+    if wanted is None:
+        return [change(Action.DELETE, f"no {kind} variables left", record_var, None)] if record_var else []
+    value = wanted.to_value()
     if record_var is None:
-        return [change(Action.CREATE, "records digests of secret variables", None, value)]
+        return [change(Action.CREATE, records, None, value)]
     if record_var.secret:  # made secret by hand: unreadable, and the flag cannot be unset, so replace it
         return [
             change(Action.DELETE, "the digest record must not be secret", record_var, None),
-            change(Action.CREATE, "records digests of secret variables", None, value),
+            change(Action.CREATE, records, None, value),
         ]
     if record_var.value != value or force:
-        return [change(Action.UPDATE, "secret variables changed", record_var, value)]
+        return [change(Action.UPDATE, f"{kind} variables changed", record_var, value)]
     return []

@@ -1,4 +1,4 @@
-"""The digest record that lets fnsync plan secret variables it can no longer read (Appwrite 1.7+).
+"""The record that lets fnsync plan secret variables it can no longer read (Appwrite 1.7+), and label old values.
 
 A secret variable's value comes back empty, so the planner cannot compare it with the manifest. For each function
 with secret variables, fnsync keeps one ordinary (non-secret) variable, `FNSYNC_SECRET_DIGESTS`, holding a random
@@ -9,6 +9,13 @@ salt and a slow salted digest (PBKDF2-SHA256) of each secret's value:
 A secret is unchanged when the digest of the manifest's value matches the recorded one and the variable was not
 written after the record (its `$updatedAt` is not later): apply writes the record after the secrets it covers.
 See docs/plan-apply.md "Secret variables" for the limits.
+
+Appwrite 1.6 has no secret variables (values read back) and no flag saying which were sensitive, so there the same
+variable holds only the keys fnsync applied as sensitive (no salt, no digests: nothing needs a digest there):
+
+    {"fnsync":1,"sensitive":["TOKEN"]}
+
+The planner then shows the old value of a variable it applied as plain and hides the others.
 """
 
 from __future__ import annotations
@@ -16,10 +23,13 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict, ValidationError
+
+from syncer.client.models import Variable
 
 RECORD_KEY = "FNSYNC_SECRET_DIGESTS"
 RECORD_FORMAT = 1
@@ -31,8 +41,9 @@ MAX_RECORD_CHARS = 8192
 class DigestRecord(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    salt: str
+    salt: str = ""  # with `digests`: servers with secret variables
     digests: dict[str, str] = {}
+    sensitive: tuple[str, ...] = ()  # servers without them: the keys applied as sensitive
 
     @classmethod
     def parse(cls, value: str) -> DigestRecord | None:
@@ -47,11 +58,15 @@ class DigestRecord(BaseModel):
             record = cls.model_validate(data)
         except ValidationError:
             return None
-        return record if record.salt else None
+        return record if record.salt or record.sensitive else None
 
     def to_value(self) -> str:
         """Canonical JSON (sorted, compact), so an unchanged record compares equal to what the server holds."""
-        data = {"fnsync": RECORD_FORMAT, "salt": self.salt, "digests": dict(sorted(self.digests.items()))}
+        data: dict[str, object] = {"fnsync": RECORD_FORMAT}
+        if self.salt:
+            data |= {"salt": self.salt, "digests": dict(sorted(self.digests.items()))}
+        if self.sensitive:
+            data["sensitive"] = sorted(self.sensitive)
         return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
 
@@ -72,3 +87,37 @@ def written_after(variable_updated_at: str, record_updated_at: str) -> bool:
         return datetime.fromisoformat(variable_updated_at) > datetime.fromisoformat(record_updated_at)
     except ValueError:
         return False
+
+
+@dataclass(frozen=True)
+class Sensitivity:
+    """What fnsync knows about which old values of a function were sensitive, when the server cannot say (1.6)."""
+
+    record: DigestRecord | None  # the function's record; on 1.6 it lists the keys fnsync last applied as sensitive
+    function_sensitive: bool  # the manifest marks some variable of this function sensitive (this one, say)
+    secret_values: frozenset[str]  # every value the manifest marks sensitive
+
+
+def was_sensitive(server: Variable, secret_mode: bool, known: Sensitivity | None = None) -> bool | None:
+    """Whether the value on the server is sensitive, as far as fnsync can know: the old side of an update is labelled
+    with what the old value was, never with the manifest's new sensitivity.
+
+    Appwrite 1.7+ says so itself (`secret`; a secret reads back empty anyway). Appwrite 1.6 has no such flag; there
+    the function's record lists the keys fnsync applied as sensitive (listed: True, not listed: False). A value that
+    is one of the manifest's sensitive values is sensitive wherever it sits. With no record, fnsync has never applied
+    a sensitive variable to the function, unless it is about to (the manifest marks one sensitive) or an older fnsync
+    (no record on 1.6) did: then None, hidden and labelled as unknown; otherwise False.
+    """
+    if server.secret:
+        return True
+    if secret_mode:
+        return False
+    if known is None:
+        return None
+    if known.record is not None and server.key in known.record.sensitive:
+        return True
+    if server.value in known.secret_values:
+        return True
+    if known.record is not None:
+        return False
+    return None if known.function_sensitive else False

@@ -33,6 +33,7 @@ from syncer.packaging import archive_code_hash
 from syncer.client.capabilities import Capabilities
 from syncer.plan import desired_settings, same_setting, server_settings
 from syncer.state import ServerState
+from syncer.secret_digests import RECORD_KEY
 
 if TYPE_CHECKING:
     from syncer.client import AppwriteClient
@@ -145,7 +146,7 @@ async def _import_function(
     function = ImportedFunction(
         id=fn.id,
         settings=short_settings(values, default_specification),
-        variables={variable.key: variable.value for variable in fn.vars},
+        variables={variable.key: variable.value for variable in fn.vars if variable.key != RECORD_KEY},
     )
     secret = [variable.key for variable in fn.vars if getattr(variable, "secret", False)]
     if secret:
@@ -184,6 +185,8 @@ def _variable_options(fn: Function, capabilities: Capabilities, *, in_dotenv: bo
     plain variable whose value goes to `.env` (so it loads as sensitive) stays `secret: false`; a description."""
     options: dict[str, dict[str, Any]] = {}
     for variable in fn.vars:
+        if variable.key == RECORD_KEY:  # fnsync's own record, never a manifest variable
+            continue
         extra: dict[str, Any] = {}
         if capabilities.secret_variables and (variable.secret or in_dotenv):
             extra["secret"] = variable.secret

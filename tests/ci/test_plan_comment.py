@@ -53,8 +53,8 @@ def test_github_actions_creates_then_updates_one_comment(tmp_path: Path, local_s
     assert len(comments) == 2 and comments[1]["id"] == mine["id"]  # the same comment, edited
     body = comments[1]["body"]
     assert "Plan: 0 to create, 0 to update, 0 to delete; 1 variable change; 1 to deploy, 0 to rebuild." in body
-    # The local server answers as 1.6.2: no secret flag, so fnsync cannot know the old value was plain, and hides it.
-    assert '| ~ | `MODE` | (hidden: not known whether it was sensitive) | `"staging"` | value differs |' in body
+    # The local server answers as 1.6.2 (no secret flag): fnsync's record of sensitive keys says MODE was plain.
+    assert '| ~ | `MODE` | `"prod"` | `"staging"` | value differs |' in body
     assert "<code>~ api</code>" in body and "cron" not in body
     assert [r.method for r in fake_github.state.requests[-2:]] == ["GET", "PATCH"]
 

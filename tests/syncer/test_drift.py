@@ -83,14 +83,13 @@ def test_console_edited_variable(applied: Project, env: dict[str, str], appwrite
     appwrite_sdk.update_variable("api", variable_id(appwrite_sdk, "api", "MODE"), "MODE", "dev")
     result = fnsync(applied, env, "drift")
     assert result.exit_code == 2, result.output
-    # 1.7+ says the server's value is not secret; 1.6 cannot say whether it was sensitive, so it stays hidden.
-    server = '"dev"' if appwrite_version != "1.6.2" else "(hidden: not known whether it was sensitive)"
-    assert f'function "api": on the server variable MODE is now {server}; the manifest says "prod"' in result.stdout
+    # 1.7+ says the server's value is not secret; on 1.6 fnsync's record says it applied MODE as plain.
+    assert 'function "api": on the server variable MODE is now "dev"; the manifest says "prod"' in result.stdout
     assert 'function "api": on the server it is now not live' in result.stdout  # a variable write un-lives it
 
     code, data = drift_json(applied, env)
     items = {i["address"]: i for i in data["drift"]}
-    assert items["function.api.variable.MODE"]["server"] == ("dev" if appwrite_version != "1.6.2" else None)
+    assert items["function.api.variable.MODE"]["server"] == "dev"
     assert items["function.api.variable.MODE"]["manifest"] == "prod"
     assert items["function.api.code"]["kind"] == "live"
 
@@ -102,9 +101,9 @@ def test_sensitive_variable_is_reported_without_values(
     console_set_variable(local_server, "api", "EXTRA", "hand-added-secret")  # created secret on 1.7+
     result = fnsync(applied, env, "drift")
     assert result.exit_code == 2, result.output
-    # 1.6 has no secret flag: fnsync cannot know what the server's values were, and says so.
+    # 1.6 has no secret flag: fnsync's record says it applied TOKEN as sensitive; a key not in the manifest is unknown.
+    assert "on the server variable TOKEN is now (sensitive); the manifest says (sensitive)" in result.stdout
     was = "(sensitive)" if appwrite_version != "1.6.2" else "(hidden: not known whether it was sensitive)"
-    assert f"on the server variable TOKEN is now {was}; the manifest says (sensitive)" in result.stdout
     assert f"on the server variable EXTRA now exists {was}; the manifest does not set it" in result.stdout
     raw = fnsync(applied, env, "drift", "--json")
     for secret in ("s3cret-token-value", "leaked-console-value", "hand-added-secret"):

@@ -441,6 +441,9 @@ def fnsync(manifest: Path, *args: str, fnsync_env: str | None = None) -> Result:
     return support.fnsync(manifest, environ, *args)
 
 
+SENSITIVE_RECORD = {"FNSYNC_SECRET_DIGESTS": '{"fnsync":1,"sensitive":["TOKEN"]}'}  # 1.6: the keys applied as sensitive
+
+
 def server_state(server: LocalServer) -> dict[str, object]:
     """The manifest's functions as the server holds them, read with plain HTTP (not with fnsync); other
     functions (e.g. an apply lock's) are left out."""
@@ -477,7 +480,7 @@ def test_staging_and_production_each_plan_and_apply_their_own_diff(e2e: Path, se
 
     assert applied.exit_code == 0, applied.output
     assert server_state(servers["staging"]) == {
-        "api": {"schedule": "*/5 * * * *", "variables": {"MODE": "staging", "TOKEN": "staging-secret"}, "deployment": True}
+        "api": {"schedule": "*/5 * * * *", "variables": {"MODE": "staging", "TOKEN": "staging-secret", **SENSITIVE_RECORD}, "deployment": True}
     }
     assert server_state(servers["production"]) == {}  # another endpoint and project: untouched
     assert "No changes" in fnsync(e2e, "plan", "--env", "staging").stdout
@@ -490,7 +493,7 @@ def test_staging_and_production_each_plan_and_apply_their_own_diff(e2e: Path, se
 
     assert applied.exit_code == 0, applied.output
     assert server_state(servers["production"]) == {
-        "api": {"schedule": "0 3 * * *", "variables": {"MODE": "production", "TOKEN": "production-secret"}, "deployment": True}
+        "api": {"schedule": "0 3 * * *", "variables": {"MODE": "production", "TOKEN": "production-secret", **SENSITIVE_RECORD}, "deployment": True}
     }
     assert server_state(servers["staging"])["api"]["variables"]["MODE"] == "staging"  # type: ignore[index]
     assert fnsync(e2e, "plan", "--env", "production", "--detailed-exitcode").exit_code == 0

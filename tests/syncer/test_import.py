@@ -26,6 +26,7 @@ from syncer.plan import server_settings
 from syncer.packaging import code_hash_of_archive, package_function
 from syncer.manifest.models import FunctionSpec
 from syncer.state import read_active_code
+from syncer.secret_digests import RECORD_KEY
 from tests.conftest import LocalServer
 from tests.helpers import wait_until
 from tests.syncer.support import open_client, run_cli, running_server, server_env
@@ -157,7 +158,7 @@ def snapshot(server: LocalServer) -> dict[str, Any]:
                 active = await read_active_code(client, fn) if fn.deployment else None
                 result[fn.id] = {
                     "settings": server_settings(fn, await client.capabilities()),
-                    "variables": {v.key: v.value for v in fn.vars},
+                    "variables": {v.key: v.value for v in fn.vars if v.key != RECORD_KEY},  # not its bookkeeping
                     "code_hash": active.code_hash if active else None,
                 }
             return result

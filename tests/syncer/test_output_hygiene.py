@@ -79,7 +79,7 @@ def test_plain_to_sensitive_shows_the_old_plain_value_as_plain(
     out = plan_outputs(project, env | {"NEW_TOKEN": NEW_SECRET}, tmp_path / "plan.json")
 
     before = variable_change(out["json"])["before"]
-    if appwrite_version == "1.6.2":  # no secret flag and nothing recorded: fnsync cannot know, so it hides it
+    if appwrite_version == "1.6.2":  # no secret flag, no record (nothing was sensitive) and MODE sensitive now: unknown
         assert before["value"] is None and before["sensitive"] is None
         assert f"~ variable MODE: ({UNKNOWN}) -> (sensitive)" in out["text"]
         assert f"| `MODE` | ({UNKNOWN}) | (sensitive) |" in out["markdown"]
@@ -104,13 +104,64 @@ def test_sensitive_to_plain_never_shows_the_old_sensitive_value(
 
     change = variable_change(out["json"])
     assert change["before"]["value"] is None
-    if appwrite_version == "1.6.2":
-        assert change["before"]["sensitive"] is None  # not "sensitive": fnsync does not know; hidden all the same
-        assert f'~ variable MODE: ({UNKNOWN}) -> "now-plain"' in out["text"]
-        assert f'| `MODE` | ({UNKNOWN}) | `"now-plain"` |' in out["markdown"]
+    if appwrite_version == "1.6.2":  # fnsync's record says it applied MODE as sensitive
+        assert change["before"]["sensitive"] is True
+        assert '~ variable MODE: (sensitive) -> "now-plain"' in out["text"]
+        assert '| `MODE` | (sensitive) | `"now-plain"` |' in out["markdown"]
     else:  # a secret stays secret (docs/plan-apply.md "Secret variables"), and the server says the old one was
         assert change["before"]["sensitive"] is True and change["before"]["secret"] is True
         assert "~ variable MODE: (sensitive) -> (sensitive)" in out["text"]
     saved_before = variable_change(out["saved"])["before"]
     assert "value" not in saved_before and "value_sha256" in saved_before  # sealed, like every hidden value
     assert OLD_SECRET not in "".join(out.values())
+
+
+def server_values(appwrite_sdk: Any) -> dict[str, str]:
+    return {v["key"]: v["value"] for v in appwrite_sdk.list_variables("api")["variables"]}
+
+
+def test_old_values_are_labelled_from_what_fnsync_applied(
+    project: Project, env: dict[str, str], appwrite_version: str, appwrite_sdk: Any, tmp_path: Path
+) -> None:
+    """1.6 has no secret flag: fnsync's record of the keys it applied as sensitive says which old values to hide."""
+    project.functions["api"]["variables"] = {"LOG_LEVEL": "debug", "MODE": OLD_PLAIN, "TOKEN": "${OLD_TOKEN}"}
+    applied = fnsync(project.write(), env | {"OLD_TOKEN": OLD_SECRET}, "apply", "--yes")
+    assert applied.exit_code == 0, applied.output
+    record = server_values(appwrite_sdk)["FNSYNC_SECRET_DIGESTS"]
+    if appwrite_version == "1.6.2":  # key names only: no salt, no digests (the values read back anyway)
+        assert record == '{"fnsync":1,"sensitive":["TOKEN"]}'
+    else:
+        assert '"digests":{"TOKEN":' in record and "sensitive" not in record
+
+    # plain -> plain is shown; sensitive -> plain is hidden; plain -> sensitive shows the old plain value
+    project.functions["api"]["variables"] = {"LOG_LEVEL": "info", "MODE": "${NEW_TOKEN}", "TOKEN": "now-plain"}
+    if appwrite_version != "1.6.2":  # a secret stays secret unless told (docs/plan-apply.md "Secret variables")
+        project.functions["api"]["variables"]["TOKEN"] = {"value": "now-plain", "secret": False}
+    project.write()
+    new_env = env | {"NEW_TOKEN": NEW_SECRET}
+    out = plan_outputs(project, new_env, tmp_path / "plan.json")
+    changes: dict[str, Any] = {}
+    for c in json.loads(out["json"])["changes"]:  # the first per key (1.7+ replaces a secret made plain: delete, create)
+        changes.setdefault(c.get("key"), c)
+    assert changes["LOG_LEVEL"]["before"] == {**changes["LOG_LEVEL"]["before"], "value": "debug", "sensitive": False}
+    assert '~ variable LOG_LEVEL: "debug" -> "info"' in out["text"]
+    assert changes["MODE"]["before"]["value"] == OLD_PLAIN and changes["MODE"]["before"]["sensitive"] is False
+    assert f'~ variable MODE: "{OLD_PLAIN}" -> (sensitive)' in out["text"]
+    assert changes["TOKEN"]["before"]["value"] is None and changes["TOKEN"]["before"]["sensitive"] is True
+    assert OLD_SECRET not in "".join(out.values()) and NEW_SECRET not in "".join(out.values())
+
+    again = fnsync(project, new_env, "apply", "--yes")
+    assert again.exit_code == 0, again.output
+    if appwrite_version == "1.6.2":
+        assert server_values(appwrite_sdk)["FNSYNC_SECRET_DIGESTS"] == '{"fnsync":1,"sensitive":["MODE"]}'
+    converged = fnsync(project, new_env, "plan", "--json")
+    assert converged.exit_code == 0 and json.loads(converged.stdout)["changes"] == [], converged.output
+
+    project.functions["api"]["variables"] = {"LOG_LEVEL": "warn", "MODE": "plain-again", "TOKEN": "now-plain"}
+    if appwrite_version != "1.6.2":
+        project.functions["api"]["variables"]["MODE"] = {"value": "plain-again", "secret": False}
+    applied = fnsync(project.write(), env, "apply", "--yes")
+    assert applied.exit_code == 0, applied.output
+    assert "FNSYNC_SECRET_DIGESTS" not in server_values(appwrite_sdk)  # removed: nothing sensitive is left
+    assert NEW_SECRET not in applied.output and "plain-again" in applied.output
+    assert json.loads(fnsync(project, env, "plan", "--json").stdout)["changes"] == []

@@ -14,6 +14,7 @@ from syncer.manifest.models import FunctionSpec, GitSettings, Manifest, PruneSet
 from syncer.state import OLDEST_CAPABILITIES
 from syncer.plan import Action, ChangeKind, PlanError, PlanOptions, compute_plan, desired_settings
 from syncer.render import masked
+from syncer.secret_digests import RECORD_KEY
 from syncer.state import ActiveCode, RemoteFunction, ServerState
 
 HASH_A = "a" * 64
@@ -133,7 +134,7 @@ def test_variable_value_change_alone_updates_the_key_and_rebuilds() -> None:
     assert actions(plan) == [("function.api.variable.MODE", "update"), ("function.api.code", "rebuild")]
     var = plan.changes[0]
     assert var.kind is ChangeKind.VARIABLE and var.key == "MODE"
-    assert var.before == {"id": "v1", "value": "dev", "sensitive": None}  # 1.6: not known whether it was sensitive
+    assert var.before == {"id": "v1", "value": "dev", "sensitive": False}  # 1.6, no record, nothing sensitive: plain
     assert var.after == {"value": "prod", "sensitive": False}
 
 
@@ -158,6 +159,53 @@ def test_the_old_side_is_labelled_with_what_the_old_value_was() -> None:
     assert change.before is not None and change.before["sensitive"] is None
     assert change.after is not None and change.after["sensitive"] is True
     assert masked(change.before) == {"id": "v1", "value": None, "sensitive": None}
+
+
+SENSITIVE_RECORD = '{"fnsync":1,"sensitive":["TOKEN"]}'
+
+
+def test_on_1_6_the_record_lists_the_keys_applied_as_sensitive() -> None:
+    """No secret variables (1.6): the record holds key names only (no salt, no digests), after the variables."""
+    s = spec(variables={"TOKEN": VariableValue(value="tok", sensitive=True), "MODE": VariableValue(value="prod")})
+    created = compute_plan(manifest(s), state(remote(s, vars=[])), code={"api": Code()})
+    record = [c for c in created.changes if c.key == RECORD_KEY]
+    assert [c.key for c in created.changes if c.kind is ChangeKind.VARIABLE][-1] == RECORD_KEY  # written last
+    assert record[0].action is Action.CREATE and record[0].after == {"value": SENSITIVE_RECORD, "sensitive": False}
+    recorded = [{"$id": f"v-{k}", "key": k, "value": v.value} for k, v in s.variables.items()]
+    recorded.append({"$id": "r", "key": RECORD_KEY, "value": SENSITIVE_RECORD})
+    assert compute_plan(manifest(s), state(remote(s, vars=recorded)), code={"api": Code()}).changes == ()  # converged
+    # no record and nothing else to write (imported, or applied by an older fnsync): it waits for the next write
+    assert compute_plan(manifest(s), state(remote(s)), code={"api": Code()}).changes == ()
+    plain = spec(variables={"TOKEN": VariableValue(value="tok"), "MODE": VariableValue(value="prod")})
+    removed = compute_plan(manifest(plain), state(remote(s, vars=recorded)), code={"api": Code()})
+    assert [(c.key, c.action.value, c.reason) for c in removed.changes if c.key == RECORD_KEY] == [
+        (RECORD_KEY, "delete", "no sensitive variables left")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("wanted", "record", "old", "expected"),
+    [
+        ({"MODE": ("prod", False)}, None, "dev", False),  # fnsync never applied anything sensitive here: shown
+        ({"MODE": ("prod", False), "TOKEN": ("t", True)}, SENSITIVE_RECORD, "dev", False),  # recorded as plain
+        ({"TOKEN": ("now-plain", False)}, SENSITIVE_RECORD, "old-tok", True),  # recorded as sensitive: hidden
+        ({"TOKEN": ("new-tok", True)}, None, "old-tok", None),  # no record (older fnsync?) and sensitive now: unknown
+        ({"MODE": ("prod", False), "TOKEN": ("t", True)}, None, "dev", None),  # no record yet, function has secrets
+        ({"MODE": ("prod", False), "TOKEN": ("dev-tok", True)}, SENSITIVE_RECORD, "dev-tok", True),  # a secret value
+    ],
+)
+def test_on_1_6_the_old_value_is_labelled_from_the_record(
+    wanted: dict[str, tuple[str, bool]], record: str | None, old: str, expected: bool | None
+) -> None:
+    key = next(iter(wanted))
+    s = spec(variables={k: VariableValue(value=v, sensitive=sens) for k, (v, sens) in wanted.items()})
+    server_vars = [{"$id": f"v-{k}", "key": k, "value": v} for k, (v, _) in wanted.items() if k != key]
+    server_vars.append({"$id": "v1", "key": key, "value": old})
+    if record is not None:
+        server_vars.append({"$id": "r", "key": RECORD_KEY, "value": record})
+    change = next(c for c in compute_plan(manifest(s), state(remote(s, vars=server_vars)), code={"api": Code()}).changes if c.key == key)
+    assert change.before is not None and change.before["sensitive"] is expected
+    assert (masked(change.before) or {})["value"] == (old if expected is False else None)
 
 
 def test_code_change_alone_deploys_without_rebuild() -> None:

@@ -177,7 +177,9 @@ async def test_apply_then_noop_is_zero_write(server: LocalServer, client: Appwri
         assert fn.latest_deployment_id == fn.deployment  # read in the 1.8 format
         assert raw_variables(server, "cron") == {}  # no secrets, no record
     else:
-        assert {k: v["value"] for k, v in variables.items()} == {"TOKEN": TOKEN, "MODE": "prod"}
+        record = '{"fnsync":1,"sensitive":["TOKEN"]}'  # the keys applied as sensitive: no digests, no salt
+        assert {k: v["value"] for k, v in variables.items()} == {"TOKEN": TOKEN, "MODE": "prod", RECORD_KEY: record}
+        assert raw_variables(server, "cron") == {}  # nothing sensitive, no record
         assert all("secret" not in v for v in variables.values())
 
 

@@ -143,7 +143,7 @@ async def test_github_pull_request_plan_comment_and_status(
             comment = await _final_comment(gh, 9, first["deployments"]["fn-a"])
             assert plan_sections(comment) == ["fn-a"] and EXACTLY_TWO in comment, comment
             section = comment.split("<details>")[1]
-            assert "`GREETING`" in section and '(hidden: not known whether it was sensitive)' in section and '`"hola"`' in section
+            assert "`GREETING`" in section and '`"hello"`' in section and '`"hola"`' in section
             assert "**Code:** deploy 1 file" in section and "fn-q" not in comment
             assert _statuses(gh, head1, "fnsync/plan") == ["pending", "success"]
             success = [s for s in gh.state.statuses[(REPO, head1)] if s["context"] == "fnsync/plan"][-1]
