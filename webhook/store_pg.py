@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
 
 import psycopg
+from psycopg import pq
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
@@ -187,11 +188,20 @@ class PostgresStore:
     @asynccontextmanager
     async def _batch(self) -> AsyncIterator[psycopg.AsyncConnection[dict[str, Any]]]:
         """A transaction in pipeline mode: statements go out without waiting for each other's answers, a round trip
-        is paid only where a result is read, and the commit travels with the last statements (a lock taken in
-        the transaction is held one round trip less)."""
-        async with self._tx() as conn, conn.pipeline():
-            yield conn
-            await conn.commit()
+        is paid only where a result is read, and the COMMIT goes with the pipeline's closing Sync, so locks are
+        released one round trip after the last read. Results of statements not read inside are read after the
+        block. BEGIN is sent as a statement (in autocommit mode): psycopg would send its own with a Sync of its own."""
+        async with self._tx() as conn:
+            await conn.set_autocommit(True)
+            try:
+                async with conn.pipeline():
+                    await conn.execute("BEGIN")
+                    yield conn
+                    await conn.execute("COMMIT")
+            finally:
+                if conn.info.transaction_status != pq.TransactionStatus.IDLE:  # an error: nothing is kept
+                    await conn.rollback()
+                await conn.set_autocommit(False)
 
     async def _notify(self, conn: psycopg.AsyncConnection[Any]) -> None:
         """Tell the other replicas' idle workers, at commit; the payload names this receiver, whose own workers
@@ -231,11 +241,11 @@ class PostgresStore:
         a duplicate is found by the statement that would lock, so it never waits on the key."""
         now = _now()
         args: dict[str, Any] = {"id": delivery_id, "provider": provider, "event": event, "now": now, "hash": body_hash}
-        async with self._batch() as conn:
-            if isinstance(decision, Ignored):
+        if isinstance(decision, Ignored):
+            async with self._batch() as conn:
                 ignored = await conn.execute(ACCEPT_IGNORED, {**args, "status": Status.IGNORED, "reason": decision.reason})
-                await conn.commit()
-                return "ignored" if await ignored.fetchone() else "duplicate"
+            return "ignored" if await ignored.fetchone() else "duplicate"  # answered with the commit: one round trip
+        async with self._batch() as conn:
             # the key's row is its mutex: replicas accepting for one branch take turns; a duplicate does not take it
             locked = await conn.execute(LOCK_KEY_UNLESS_KNOWN, {**args, "key": decision.key})
             queued_now = await conn.execute(
@@ -258,9 +268,9 @@ class PostgresStore:
                 "why": f"replaced in the queue by delivery {delivery_id} ({decision.sha[:12]}); the newest commit by history is deployed",
                 "channel": NOTIFY_CHANNEL, "owner": self.owner,
             })
-            await conn.commit()  # the commit goes with the insert: the key's row is released one round trip after it was taken
-            # no row: the same id or body was committed by another replica meanwhile, and nothing was changed
-            return "queued" if await inserted.fetchone() else "duplicate"
+        # committed with the insert, in the same round trip: the key's row was held for one round trip.
+        # No row: the same id or body was committed by another replica meanwhile, and nothing was changed
+        return "queued" if await inserted.fetchone() else "duplicate"
 
     # --- working ---
 
@@ -316,9 +326,8 @@ class PostgresStore:
             await self._history(conn, row["seq"], Status.DEPLOYING, f"attempt {attempts} by {self.owner}")
             heads = await conn.execute("SELECT sha, delivery_id FROM heads WHERE key = %s", (row["key"],))
             replaced = await conn.execute("SELECT id, attempts FROM deliveries WHERE superseded_by = %s ORDER BY seq", (row["id"],))
-            await conn.commit()  # with the statements above, in one round trip; their answers are read after
-            head: dict[str, Any] | None = await heads.fetchone()
-            superseded: list[dict[str, Any]] = await replaced.fetchall()
+        head: dict[str, Any] | None = await heads.fetchone()  # answered with the commit
+        superseded: list[dict[str, Any]] = await replaced.fetchall()
         # held from the commit on (a claim whose commit failed was never ours)
         self._holding.add(row["id"])
         return to_claim(row, attempts, head, superseded)
