@@ -11,7 +11,7 @@
 
 Usage: python bench/webhook_bench.py [--rate 50] [--duration 10] [--pushes 5] [--burst 300]
        [--database postgresql://USER@HOST:PORT/DB | --start-postgres] [--rounds 3]
-`--store-ops` times only the store's `accept` in-process (one call at a time, and 16 at once).
+`--store-ops` times only the store's `accept` in-process (one call at a time, and 16 at once; 50 branches, then one).
 `--start-postgres` runs a throwaway PostgreSQL cluster in a temp dir for the run (initdb and pg_ctl of the
 distribution's package, as tests/webhook/postgres.py does; as the `postgres` user when run as root).
 Runs the local server in-process and the receivers as subprocesses (`fnsync webhook`), all on 127.0.0.1.
@@ -245,19 +245,24 @@ def store_ops(database: str | None, count: int = 500, concurrency: int = 16) -> 
     import asyncio
 
     from webhook.deliveries import open_store
-    from webhook.events import Ignored, JobRequest
+    from collections.abc import Callable
+
+    from webhook.events import Decision, Ignored, JobRequest
     from webhook.signatures import Provider
 
-    def job(n: int) -> JobRequest:
+    def job(n: int, branches: int = 50) -> JobRequest:
         return JobRequest(provider=Provider.GITHUB, kind="push", repo_id="1", repo_name="o/r", clone_url="u",
-                          branch=f"b{n % 50}", fetch_ref=f"refs/heads/b{n % 50}", sha=f"{n:040x}")
+                          branch=f"b{n % branches}", fetch_ref=f"refs/heads/b{n % branches}", sha=f"{n:040x}")
 
     async def main() -> None:
         with tempfile.TemporaryDirectory(prefix="fnsync-store-bench-") as tmp:
             store = open_store(database, Path(tmp))
             await store.open()
             try:
-                for label, decision in (("ignored", lambda n: Ignored(reason="x")), ("queued", job)):
+                cases: tuple[tuple[str, Callable[[int], Decision]], ...] = (
+                    ("ignored", lambda n: Ignored(reason="x")), ("queued", job), ("one branch", lambda n: job(n, 1)),
+                )
+                for label, decision in cases:
                     one: list[float] = []
                     for n in range(count):
                         started = time.perf_counter()

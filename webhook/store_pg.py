@@ -25,12 +25,13 @@ from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
 
 import psycopg
+from psycopg import pq
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from webhook.deliveries import FINAL, Accepted, Claim, DeliveryRecord, HistoryEntry, QueueStats, Status, to_claim, to_record
 from webhook.events import Decision, Ignored, JobRequest
-from webhook.store_pg_schema import MIGRATIONS, migrate
+from webhook.store_pg_schema import ACCEPT_IGNORED, ACCEPT_JOB, LOCK_KEY_UNLESS_KNOWN, MIGRATIONS, migrate
 
 __all__ = ["MIGRATIONS", "PostgresStore", "migrate"]
 
@@ -150,6 +151,24 @@ class PostgresStore:
         async with self._pool.connection() as conn:  # commits on a clean exit, rolls back on an error
             yield conn
 
+    @asynccontextmanager
+    async def _batch(self) -> AsyncIterator[psycopg.AsyncConnection[dict[str, Any]]]:
+        """A transaction in pipeline mode: statements go out without waiting for each other's answers, a round trip
+        is paid only where a result is read, and the COMMIT goes with the pipeline's closing Sync, so locks are
+        released one round trip after the last read. Results of statements not read inside are read after the
+        block. BEGIN is sent as a statement (in autocommit mode): psycopg would send its own with a Sync of its own."""
+        async with self._tx() as conn:
+            await conn.set_autocommit(True)
+            try:
+                async with conn.pipeline():
+                    await conn.execute("BEGIN")
+                    yield conn
+                    await conn.execute("COMMIT")
+            finally:
+                if conn.info.transaction_status != pq.TransactionStatus.IDLE:  # an error: nothing is kept
+                    await conn.rollback()
+                await conn.set_autocommit(False)
+
     async def _notify(self, conn: psycopg.AsyncConnection[Any]) -> None:
         """Tell the other replicas' idle workers, at commit; the payload names this receiver, whose own workers
         were woken directly (so it does not wake them twice)."""
@@ -184,61 +203,40 @@ class PostgresStore:
     async def accept(
         self, delivery_id: str, provider: str, event: str, decision: Decision, queue_size: int, body_hash: str | None = None
     ) -> Accepted:
+        """Two round trips for a job (one for an ignored delivery), the key's row locked only for the second:
+        a duplicate is found by the statement that would lock, so it never waits on the key."""
         now = _now()
-        async with self._tx() as conn:
-            if isinstance(decision, Ignored):
-                row = await _one(
-                    conn,
-                    "INSERT INTO deliveries (id, provider, event, status, reason, received_at, updated_at)"
-                    " SELECT %s, %s, %s, %s, %s, %s, %s"
-                    " WHERE NOT EXISTS (SELECT 1 FROM deliveries WHERE id = %s OR (%s::text IS NOT NULL AND body_hash = %s))"
-                    " ON CONFLICT DO NOTHING RETURNING seq",
-                    (delivery_id, provider, event, Status.IGNORED, decision.reason, now, now, delivery_id, body_hash, body_hash),
-                )
-                if row is None:
-                    return "duplicate"
-                await self._history(conn, row["seq"], Status.IGNORED, decision.reason)
-                return "ignored"
-            # the key's row is its mutex: replicas accepting for one branch take turns
-            await conn.execute(
-                "INSERT INTO job_keys (key) VALUES (%s) ON CONFLICT (key) DO UPDATE SET key = EXCLUDED.key", (decision.key,)
+        args: dict[str, Any] = {"id": delivery_id, "provider": provider, "event": event, "now": now, "hash": body_hash}
+        if isinstance(decision, Ignored):
+            async with self._batch() as conn:
+                ignored = await conn.execute(ACCEPT_IGNORED, {**args, "status": Status.IGNORED, "reason": decision.reason})
+            return "ignored" if await ignored.fetchone() else "duplicate"  # answered with the commit: one round trip
+        async with self._batch() as conn:
+            # the key's row is its mutex: replicas accepting for one branch take turns; a duplicate does not take it
+            locked = await conn.execute(LOCK_KEY_UNLESS_KNOWN, {**args, "key": decision.key})
+            queued_now = await conn.execute(
+                "SELECT seq, job FROM deliveries WHERE status = %s AND key = %s ORDER BY seq", (Status.QUEUED, decision.key)
             )
-            known = await _one(
-                conn,
-                "SELECT 1 FROM deliveries WHERE id = %s OR (%s::text IS NOT NULL AND body_hash = %s)",
-                (delivery_id, body_hash, body_hash),
-            )
-            if known:
+            keys_queued = await conn.execute("SELECT count(DISTINCT key) AS n FROM deliveries WHERE status = %s", (Status.QUEUED,))
+            if await locked.fetchone() is None:  # sent together, answered together: one round trip
                 return "duplicate"
-            queued = await _all(
-                conn, "SELECT seq, id, job FROM deliveries WHERE status = %s AND key = %s ORDER BY seq", (Status.QUEUED, decision.key)
-            )
-            if not queued:
-                row = await _one(conn, "SELECT count(DISTINCT key) AS n FROM deliveries WHERE status = %s", (Status.QUEUED,))
-                if row is not None and row["n"] >= queue_size:
-                    return "full"
+            queued: list[dict[str, Any]] = await queued_now.fetchall()
+            row = await keys_queued.fetchone()
+            if not queued and row is not None and row["n"] >= queue_size:
+                return "full"
             job = decision
             for old in queued:
                 job = job.replacing(JobRequest.model_validate_json(old["job"]))
-            inserted = await _one(
-                conn,
-                "INSERT INTO deliveries (id, provider, event, status, reason, received_at, updated_at, key, job, body_hash)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING seq",
-                (delivery_id, provider, event, Status.QUEUED, "waiting for a worker", now, now, decision.key,
-                 job.model_dump_json(), body_hash),
-            )
-            if inserted is None:  # the same id or body committed by another replica meanwhile
-                return "duplicate"
-            await self._history(conn, inserted["seq"], Status.QUEUED, f"queued {decision.kind} of {decision.sha[:12]} on {decision.key}")
-            for old in queued:
-                reason = f"replaced in the queue by delivery {delivery_id} ({decision.sha[:12]}); the newest commit by history is deployed"
-                await conn.execute(
-                    "UPDATE deliveries SET status = %s, reason = %s, superseded_by = %s, updated_at = %s WHERE seq = %s",
-                    (Status.SUPERSEDED, reason, delivery_id, now, old["seq"]),
-                )
-                await self._history(conn, old["seq"], Status.SUPERSEDED, reason)
-            await self._notify(conn)  # delivered at commit, to every replica's listener
-            return "queued"
+            inserted = await conn.execute(ACCEPT_JOB, {
+                **args, "key": decision.key, "job": job.model_dump_json(), "queued": Status.QUEUED, "waiting": "waiting for a worker",
+                "message": f"queued {decision.kind} of {decision.sha[:12]} on {decision.key}",
+                "older": [old["seq"] for old in queued], "superseded": Status.SUPERSEDED,
+                "why": f"replaced in the queue by delivery {delivery_id} ({decision.sha[:12]}); the newest commit by history is deployed",
+                "channel": NOTIFY_CHANNEL, "owner": self.owner,
+            })
+        # committed with the insert, in the same round trip: the key's row was held for one round trip.
+        # No row: the same id or body was committed by another replica meanwhile, and nothing was changed
+        return "queued" if await inserted.fetchone() else "duplicate"
 
     # --- working ---
 
@@ -273,7 +271,7 @@ class PostgresStore:
     @_retried(None, swallow=True)
     async def claim(self, now: float | None = None) -> Claim | None:
         """The oldest ready job whose key no worker of any replica holds; jobs of dead holders are taken over."""
-        async with self._tx() as conn:
+        async with self._batch() as conn:
             await self._requeue(conn, mine=False)
             row = await _one(
                 conn,
@@ -292,8 +290,10 @@ class PostgresStore:
             )
             await conn.execute("UPDATE job_keys SET holder = %s WHERE key = %s", (row["id"], row["key"]))
             await self._history(conn, row["seq"], Status.DEPLOYING, f"attempt {attempts} by {self.owner}")
-            head = await _one(conn, "SELECT sha, delivery_id FROM heads WHERE key = %s", (row["key"],))
-            superseded = await _all(conn, "SELECT id, attempts FROM deliveries WHERE superseded_by = %s ORDER BY seq", (row["id"],))
+            heads = await conn.execute("SELECT sha, delivery_id FROM heads WHERE key = %s", (row["key"],))
+            replaced = await conn.execute("SELECT id, attempts FROM deliveries WHERE superseded_by = %s ORDER BY seq", (row["id"],))
+        head: dict[str, Any] | None = await heads.fetchone()  # answered with the commit
+        superseded: list[dict[str, Any]] = await replaced.fetchall()
         # held from the commit on (a claim whose commit failed was never ours)
         self._holding.add(row["id"])
         return to_claim(row, attempts, head, superseded)
@@ -314,14 +314,14 @@ class PostgresStore:
 
     @_retried(None, swallow=True)
     async def note(self, delivery_id: str, message: str) -> None:
-        async with self._tx() as conn:
+        async with self._batch() as conn:
             row = await self._row(conn, delivery_id)
             if row is not None:
                 await self._history(conn, row["seq"], row["status"], message)
 
     @_retried(None, swallow=True)
     async def add_deployment(self, delivery_id: str, function_id: str, deployment_id: str) -> None:
-        async with self._tx() as conn:
+        async with self._batch() as conn:
             row = await self._row(conn, delivery_id, lock=True)
             if row is None:
                 return
@@ -354,7 +354,7 @@ class PostgresStore:
         superseded_by: str | None = None,
     ) -> None:
         assert status in FINAL
-        async with self._tx() as conn:
+        async with self._batch() as conn:
             row = await self._row(conn, delivery_id, lock=True)
             if row is None or (row["status"] not in FINAL and row["key"] and not self._held(row)):
                 return
@@ -376,7 +376,7 @@ class PostgresStore:
 
     @_retried(None, swallow=True)
     async def _retry_later(self, delivery_id: str, delay: float, error: str) -> None:
-        async with self._tx() as conn:
+        async with self._batch() as conn:
             row = await self._row(conn, delivery_id, lock=True)
             if row is None or not self._held(row):
                 return

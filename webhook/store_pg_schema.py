@@ -2,6 +2,7 @@
 
 Each migration commits with its version number, under an advisory lock that replicas starting together wait on; a
 database newer than this fnsync is refused (upgrade fnsync rather than run old code on a new schema).
+Also the receiving path's statements that do several things at once (fewer round trips, shorter lock holds).
 """
 
 from __future__ import annotations
@@ -90,3 +91,38 @@ def migrate(conninfo: str) -> int:
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
 
+
+# --- statements of `PostgresStore.accept` (named parameters) ---
+
+ACCEPT_IGNORED = """
+WITH new AS (
+    INSERT INTO deliveries (id, provider, event, status, reason, received_at, updated_at)
+    SELECT %(id)s, %(provider)s, %(event)s, %(status)s, %(reason)s, %(now)s, %(now)s
+    WHERE NOT EXISTS (SELECT 1 FROM deliveries WHERE id = %(id)s OR (%(hash)s::text IS NOT NULL AND body_hash = %(hash)s))
+    ON CONFLICT DO NOTHING RETURNING seq
+)
+INSERT INTO history (delivery_seq, at, status, message) SELECT seq, %(now)s, %(status)s, %(reason)s FROM new
+RETURNING delivery_seq
+"""
+# locks the key's row (its mutex) unless the delivery id or body is known already
+LOCK_KEY_UNLESS_KNOWN = """
+INSERT INTO job_keys (key) SELECT %(key)s
+WHERE NOT EXISTS (SELECT 1 FROM deliveries WHERE id = %(id)s OR (%(hash)s::text IS NOT NULL AND body_hash = %(hash)s))
+ON CONFLICT (key) DO UPDATE SET key = EXCLUDED.key RETURNING key
+"""
+# the new job, the queued ones it replaces (only if it was inserted), both logged, and the other replicas told
+ACCEPT_JOB = """
+WITH new AS (
+    INSERT INTO deliveries (id, provider, event, status, reason, received_at, updated_at, key, job, body_hash)
+    VALUES (%(id)s, %(provider)s, %(event)s, %(queued)s, %(waiting)s, %(now)s, %(now)s, %(key)s, %(job)s, %(hash)s)
+    ON CONFLICT DO NOTHING RETURNING seq
+), replaced AS (
+    UPDATE deliveries SET status = %(superseded)s, reason = %(why)s, superseded_by = %(id)s, updated_at = %(now)s
+    WHERE seq = ANY(%(older)s::bigint[]) AND EXISTS (SELECT 1 FROM new) RETURNING seq
+), logged AS (
+    INSERT INTO history (delivery_seq, at, status, message)
+    SELECT seq, %(now)s, %(queued)s, %(message)s FROM new
+    UNION ALL SELECT seq, %(now)s, %(superseded)s, %(why)s FROM replaced
+)
+SELECT seq, pg_notify(%(channel)s, %(owner)s) FROM new
+"""
