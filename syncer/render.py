@@ -172,8 +172,9 @@ def _code_line(change: Change) -> Text:
     after = change.after or {}
     if change.action is Action.DEPLOY:
         active = f"active {before['deployment']} {short_hash(before.get('code_hash'))}" if before else "nothing active"
+        files = int(after.get("file_count", 0))
         body = (
-            f"code: deploy {after.get('file_count', 0)} files, {human_size(int(after.get('size', 0)))}, "
+            f"code: deploy {files} file{'' if files == 1 else 's'}, {human_size(int(after.get('size', 0)))}, "
             f"hash {short_hash(after.get('code_hash'))} (was: {active})"
         )
     else:

@@ -344,3 +344,13 @@ def test_an_empty_git_block_disconnects() -> None:
     change = plan.changes[0]
     assert change.after is not None and change.after["providerRepositoryId"] == ""
     assert "providerRepositoryId" in change.changed_fields()
+
+
+@pytest.mark.parametrize(("files", "expected"), [(1, "deploy 1 file, "), (3, "deploy 3 files, ")])
+def test_the_code_line_counts_files_in_words(files: int, expected: str) -> None:
+    from syncer.plan import Change
+    from syncer.render import _code_line
+
+    change = Change(kind=ChangeKind.CODE, address="function.f.code", action=Action.DEPLOY, before=None,
+                    after={"file_count": files, "size": 479, "code_hash": "a" * 64}, reason="", function_id="f")
+    assert expected in _code_line(change).plain
