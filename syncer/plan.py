@@ -322,6 +322,8 @@ def _plan_variables(
     variable applied as plain can be shown (`was_sensitive`). `secret_values`: every sensitive value of the manifest.
     """
     fid = spec.id
+    if spec.keep_server_variables:
+        return []
     if RECORD_KEY in spec.variables:
         raise PlanError(f"{fid}: the variable key {RECORD_KEY} is reserved for fnsync's secret digests")
     record_var = current.get(RECORD_KEY)

@@ -27,8 +27,8 @@ def root_in_tree(tree: Path, root_directory: str) -> Path:
 
 
 def spec_from_server(function: Function, tree: Path) -> FunctionSpec:
-    """A spec equal to the server's settings (so only code can differ). Variables are copied as sensitive
-    values so the planner neither removes nor prints them."""
+    """A spec equal to the server's settings (so only code can differ). Its variables are left as they are on the
+    server: not compared, not written (a secret one reads back empty, so copying it would wipe it)."""
     return FunctionSpec(
         id=function.id,
         name=function.name,
@@ -44,7 +44,9 @@ def spec_from_server(function: Function, tree: Path) -> FunctionSpec:
         logging=function.logging,
         scopes=function.scopes,
         specification=function.specification or None,
+        # Copied as sensitive only so that their values are scrubbed from what the receiver reports.
         variables={v.key: VariableValue(value=v.value, sensitive=True) for v in function.vars},
+        keep_server_variables=True,
         git=None,  # the planner keeps the server's VCS link when a spec has no git settings
     )
 

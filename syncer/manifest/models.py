@@ -72,6 +72,9 @@ class FunctionSpec(Frozen):
     interval: int | None = None  # minutes, Appwrite 2.5; exclusive with `schedule`
     variables: dict[str, VariableValue] = Field(default_factory=dict)
     git: GitSettings | None = None
+    # Not from a manifest: the webhook's spec of a function no manifest describes (or of a preview) deploys code
+    # only; the server's variables are neither compared nor written (secret ones cannot even be read back).
+    keep_server_variables: bool = False
     line: int = 0  # where the function is declared in the manifest, for messages
     lines: dict[str, int] = Field(default_factory=dict)  # field name -> line where it is set (maybe under `defaults`)
 

@@ -17,6 +17,7 @@ from appwrite.services.functions import Functions
 from litestar.testing import AsyncTestClient
 
 from tests.helpers import async_wait_until, wait_until
+from tests.conftest import LocalServer
 from tests.webhook.conftest import INSTALLATION, Receiver, admin
 from tests.webhook.fake_github import FakeGitHub
 from tests.webhook.support import ZERO, Remote, encode, github_headers, pull_request_payload, push_payload
@@ -231,3 +232,34 @@ async def test_a_manifest_from_git_cannot_read_receiver_secrets_or_leave_the_tre
         failed = await settled(client, await deliver(client, "push", push(remote, sha, sha2, ["functions.yaml"])))
         assert failed["status"] == "failed" and "leaves the repository" in failed["error"], failed
     assert len(deployments_of(appwrite_sdk, "fn-s")) == 1
+
+
+async def test_a_push_leaves_the_variables_of_a_function_outside_the_manifest_as_they_are(
+    receiver: Receiver, appwrite_sdk: Functions, local_server: LocalServer, appwrite_version: str, tmp_path: Path
+) -> None:
+    """No manifest in the commit: the receiver deploys code only. A plain variable stays plain and a secret one
+    (Appwrite 1.7+, which reads back empty) is not rewritten, with its own value or an empty one."""
+    import httpx
+
+    remote = Remote(tmp_path)
+    first = remote.commit({"a/index.js": NODE})
+    link(appwrite_sdk, "fn-v", "a")
+    newer = appwrite_version != "1.6.2"
+    headers = {"X-Appwrite-Project": local_server.project, "X-Appwrite-Key": local_server.api_key,
+               "X-Appwrite-Response-Format": "1.9.0" if newer else "1.6.0"}
+    with httpx.Client(base_url=local_server.endpoint, headers=headers) as api:
+        plain = {"key": "PLAIN", "value": "visible", **({"secret": False} if newer else {})}  # 1.7+ defaults to secret
+        api.post("/functions/fn-v/variables", json=plain).raise_for_status()
+        if newer:
+            api.post("/functions/fn-v/variables", json={"key": "TOKEN", "value": "s3cret", "secret": True}).raise_for_status()
+
+        def variables() -> set[tuple[Any, ...]]:
+            listed = api.get("/functions/fn-v/variables").json()["variables"]
+            return {(v["key"], v["value"], v.get("secret"), v["$updatedAt"]) for v in listed}
+
+        before = variables()
+        with FakeGitHub() as gh:
+            async with receiver(github_api_url=gh.url, github_token="ghs_test") as client:
+                done = await settled(client, await deliver(client, "push", push(remote, ZERO, first, None, created=True)))
+                assert done["status"] == "done" and set(done["deployments"]) == {"fn-v"}, done
+        assert variables() == before
